@@ -1,0 +1,38 @@
+# A newcomer types `make run` or `make test` first: both set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-unit lint bench clean stop-db
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the API with demo data (embedded PostgreSQL unless DATABASE_URL is set).
+run: $(STAMP)
+	$(BIN)/costsvc serve
+
+## The whole suite (embedded PostgreSQL unless TEST_DATABASE_URL is set).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check costsvc tariffs jobs tests bench
+
+bench: $(STAMP)
+	bash bench/run_http_bench.sh
+
+stop-db: $(STAMP)
+	$(BIN)/costsvc embedded-stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,67 @@
+"""The application factory.  The lifespan owns the asyncpg pool and the tariff catalog."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from costsvc import __version__
+from costsvc.api.estimates import EstimateController
+from costsvc.api.health import health, ready
+from costsvc.api.problems import EXCEPTION_HANDLERS
+from costsvc.api.reference import ReferenceController
+from costsvc.catalog import CatalogHolder
+from costsvc.db.migrate import migrate
+from costsvc.db.pool import create_pool, resolve_database_url
+from costsvc.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Litestar:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        url = database_url or resolve_database_url(settings)
+        pool = await create_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn)  # a no-op when `costsvc serve` already migrated
+            catalog = CatalogHolder(pool, url)
+            await catalog.start()
+            app.state.pool = pool
+            app.state.catalog = catalog
+            app.state.database_url = url
+            try:
+                yield
+            finally:
+                await catalog.stop()
+        finally:
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[health, ready, EstimateController, ReferenceController],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=["*"], allow_methods=["GET", "POST"]),
+        openapi_config=OpenAPIConfig(
+            title="costsvc",
+            version=__version__,
+            description="What will treatment cost me, with my insurance or without it?",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(security_schemes={
+                "apiKey": SecurityScheme(type="http", scheme="bearer", description="costsvc API key"),
+            }),
+        ),
+        debug=False,
+    )

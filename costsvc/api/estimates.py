@@ -1,0 +1,123 @@
+"""Estimate endpoints: thin handlers over ``costsvc.services.estimates``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+from litestar.openapi.spec import Example
+from litestar.params import Body
+
+from costsvc.api.problems import NotFound, domain_problem, invalid_problem, not_found_problem
+from costsvc.api.schemas import BatchRequest, CompareRequest, EstimateRequest
+from costsvc.api.validation import RequestInvalid
+from costsvc.domain.errors import DomainError
+from costsvc.domain.levels import LEVELS
+from costsvc.domain.model import EpisodeRequest
+from costsvc.services import estimates as service
+
+JSON = "application/json"
+_EXAMPLE = {
+    "program_id": "sunrise-recovery", "level_of_care": "iop",
+    "coverage": {"plan_id": "acme-ppo-gold", "network": "auto", "tier": "individual"},
+    "episode": {"start_date": "2026-12-01", "weeks": 12, "days_per_week": 3},
+    "household": {"size": 3, "annual_income": "41000.00", "state": "CA"},
+}
+
+
+def episode_for_level(episode: EpisodeRequest | None, level: str) -> EpisodeRequest | None:
+    """Keep only the episode fields that size this level, so one compare request can
+    fix e.g. ``weeks`` for the weekly levels while residential keeps its default days."""
+    if episode is None:
+        return None
+    info = LEVELS[level]
+    if info.length_unit == "days":
+        return EpisodeRequest(start_date=episode.start_date, days=episode.days)
+    per_week = info.per_week_field
+    return EpisodeRequest(
+        start_date=episode.start_date, weeks=episode.weeks,
+        days_per_week=episode.days_per_week if per_week == "days_per_week" else None,
+        sessions_per_week=episode.sessions_per_week if per_week == "sessions_per_week" else None,
+    )
+
+
+class EstimateController(Controller):
+    path = "/v1/estimates"
+    tags = ["estimates"]
+
+    @post(status_code=201, opt={"body_type": EstimateRequest}, summary="Price one episode")
+    async def create_estimate(
+        self,
+        state: State,
+        data: EstimateRequest = Body(examples=[Example(summary="IOP with a stored plan", value=_EXAMPLE)]),
+        include: str | None = None,
+    ) -> Response[bytes]:
+        priced = service.price(
+            state.catalog.current, program_id=data.program_id, level_of_care=data.level_of_care,
+            coverage=data.coverage, episode=data.episode, household=data.household,
+            payment_plan=data.payment_plan, today=dt.date.today(), include_claims=include == "claims",
+        )
+        await service.store(state.pool, [priced])
+        return Response(priced.body, status_code=201, media_type=JSON,
+                        headers={"Location": f"/v1/estimates/{priced.estimate_id}"})
+
+    @get("/{estimate_id:str}", summary="A stored estimate")
+    async def get_estimate(self, state: State, estimate_id: str) -> Response[bytes]:
+        try:
+            key = uuid.UUID(estimate_id)
+        except ValueError:
+            raise NotFound(f"no estimate '{estimate_id}'", field="estimate_id") from None
+        body = await service.fetch(state.pool, key)
+        if body is None:
+            raise NotFound(f"no estimate '{estimate_id}'", field="estimate_id")
+        return Response(body, media_type=JSON)
+
+    @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once")
+    async def batch(self, state: State, data: BatchRequest) -> Response[bytes]:
+        catalog = state.catalog.current
+        today = dt.date.today()
+        results: list[Any] = []
+        stored: list[service.Priced] = []
+        for index, item in enumerate(data.items):
+            instance = f"/v1/estimates/batch#items[{index}]"
+            try:
+                priced = service.price(
+                    catalog, program_id=item.program_id, level_of_care=item.level_of_care,
+                    coverage=data.coverage, episode=data.episode, household=data.household,
+                    payment_plan=data.payment_plan, today=today,
+                )
+            except NotFound as exc:
+                results.append({"error": not_found_problem(exc, instance)})
+            except RequestInvalid as exc:
+                results.append({"error": invalid_problem(exc.errors, instance)})
+            except DomainError as exc:
+                results.append({"error": domain_problem(exc, instance)})
+            else:
+                stored.append(priced)
+                results.append(msgspec.Raw(priced.body))
+        await service.store(state.pool, stored)
+        return Response(msgspec.json.encode({"results": results}), media_type=JSON)
+
+    @post("/compare", status_code=200, opt={"body_type": CompareRequest},
+          summary="One estimate per level the program offers, cheapest first")
+    async def compare(self, state: State, data: CompareRequest) -> Response[bytes]:
+        catalog = state.catalog.current
+        program = catalog.programs.get(data.program_id)
+        if program is None:
+            raise NotFound(f"unknown program '{data.program_id}'", field="program_id")
+        today = dt.date.today()
+        priced = [
+            service.price(catalog, program_id=data.program_id, level_of_care=level, coverage=data.coverage,
+                          episode=episode_for_level(data.episode, level), household=data.household,
+                          payment_plan=data.payment_plan, today=today)
+            for level in program.levels
+        ]
+        priced.sort(key=lambda p: (p.priced.totals.patient_pays, p.level_of_care))
+        await service.store(state.pool, priced)
+        body = msgspec.json.encode({"program_id": data.program_id,
+                                    "estimates": [msgspec.Raw(p.body) for p in priced]})
+        return Response(body, media_type=JSON)

@@ -1,0 +1,304 @@
+"""The vocabulary of the pricing core: plain msgspec Structs and Decimals, no I/O.
+
+These types are the contract between the HTTP layer, the tariff store and the
+engine (``costsvc.domain.engine``).  Request-side structs double as the API's
+input schemas, so field names follow ``estimates.md`` exactly.
+
+Money fields are annotated ``Money`` and percentages ``Percent``: the API's
+validator finds them by that annotation (``Meta.extra["kind"]``) to reject
+negative, non-finite or over-precise amounts with the field's path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import msgspec
+
+Money = Annotated[
+    Decimal,
+    msgspec.Meta(
+        extra={"kind": "money"},
+        extra_json_schema={"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["1234.50"]},
+        description="Money: a decimal string, at most two decimals, never negative.",
+    ),
+]
+Percent = Annotated[
+    Decimal,
+    msgspec.Meta(
+        extra={"kind": "percent"},
+        description="Percentage: a decimal string or number, 0-100 (`\"20\"` is 20 %).",
+    ),
+]
+
+LevelOfCare = Literal["detox", "residential", "php", "iop", "outpatient"]
+LEVELS_OF_CARE: tuple[LevelOfCare, ...] = ("detox", "residential", "php", "iop", "outpatient")
+Frequency = Literal["per_service", "per_episode"]
+CopayUnit = Literal["per_day", "per_visit", "per_admission"]
+NetworkName = Literal["in_network", "out_of_network"]
+NetworkChoice = Literal["auto", "in_network", "out_of_network"]
+NetworkStatus = Literal["in_network", "out_of_network", "self_pay"]
+Tier = Literal["individual", "family"]
+RateType = Literal["dollar", "percent_of_billed"]
+AllowedMethod = Literal["percent_of_billed", "percent_of_reference"]
+GuidelineRegion = Literal["48", "AK", "HI"]
+
+
+# --------------------------------------------------------------------------- benefits
+
+
+class AllowedRule(msgspec.Struct, forbid_unknown_fields=True):
+    method: AllowedMethod
+    percent: Percent
+
+
+class Amounts(msgspec.Struct, forbid_unknown_fields=True):
+    """Individual and family amounts of a deductible or out-of-pocket maximum."""
+
+    individual: Money | None = None
+    family: Money | None = None
+
+
+class LevelBenefit(msgspec.Struct, forbid_unknown_fields=True):
+    covered: bool = True
+    copay: Money = Decimal("0")
+    copay_unit: CopayUnit = "per_day"
+    deductible_applies: bool = True
+    coinsurance_pct: Percent = Decimal("0")
+    limit_units: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    prior_auth: bool = False
+
+
+class NetworkBenefits(msgspec.Struct, forbid_unknown_fields=True):
+    deductible: Amounts | None = None
+    oop_max: Amounts | None = None
+    allowed: AllowedRule | None = None
+    balance_billing: bool = False
+    levels: dict[LevelOfCare, LevelBenefit] = {}
+
+
+class Benefits(msgspec.Struct, forbid_unknown_fields=True):
+    payer_id: str | None = None
+    plan_year_start: Annotated[str, msgspec.Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")] = "01-01"
+    in_network: NetworkBenefits | None = None
+    out_of_network: NetworkBenefits | None = None
+
+
+class NetworkAccumulators(msgspec.Struct, forbid_unknown_fields=True):
+    deductible_met: Money = Decimal("0")
+    oop_met: Money = Decimal("0")
+    family_deductible_met: Money = Decimal("0")
+    family_oop_met: Money = Decimal("0")
+
+
+class Accumulators(msgspec.Struct, forbid_unknown_fields=True):
+    as_of: dt.date | None = None
+    in_network: NetworkAccumulators = msgspec.field(default_factory=NetworkAccumulators)
+    out_of_network: NetworkAccumulators = msgspec.field(default_factory=NetworkAccumulators)
+    units_used: dict[LevelOfCare, Annotated[int, msgspec.Meta(ge=0)]] = {}
+
+
+# --------------------------------------------------------------------------- tariffs
+
+
+class FeeLine(msgspec.Struct, frozen=True):
+    """One priced line of a program's fee schedule for one level of care."""
+
+    billing_code: str
+    description: str
+    frequency: Frequency
+    gross_charge: Decimal
+    cash_price: Decimal | None = None
+
+
+class NegotiatedRate(msgspec.Struct, frozen=True):
+    """A contracted rate of one payer with one program for one billing code."""
+
+    billing_code: str
+    rate_type: RateType
+    rate: Decimal
+    effective_date: dt.date
+    expiration_date: dt.date | None = None  # inclusive; None = open-ended
+
+
+class PovertyGuideline(msgspec.Struct, frozen=True):
+    year: int
+    region: GuidelineRegion
+    base: Decimal
+    per_additional_person: Decimal
+
+
+class SlidingTier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One tier of a sliding-fee policy: exactly one of discount_percent / nominal_fee."""
+
+    max_fpl_percent: Decimal
+    discount_percent: Decimal | None = None
+    nominal_fee: Decimal | None = None
+    name: str | None = None
+
+
+class PaymentPlanPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    terms: tuple[int, ...] = (3, 6, 12)
+    apr: Decimal = Decimal("0")
+    min_monthly: Decimal = Decimal("25.00")
+
+
+# --------------------------------------------------------------------------- request side
+
+
+class EpisodeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    start_date: dt.date | None = None
+    weeks: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    days_per_week: Annotated[int, msgspec.Meta(ge=1, le=7)] | None = None
+    sessions_per_week: Annotated[int, msgspec.Meta(ge=1, le=14)] | None = None
+    days: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class Household(msgspec.Struct, forbid_unknown_fields=True):
+    size: Annotated[int, msgspec.Meta(ge=1, le=50)]
+    annual_income: Money
+    state: Annotated[str, msgspec.Meta(min_length=2, max_length=2)]
+
+
+class PricingRequest(msgspec.Struct):
+    """Everything the engine needs to price one episode, already resolved from storage.
+
+    ``benefits`` None means self-pay.  ``negotiated_rates`` are all stored rates of
+    the benefits' payer with this program (any dates: the engine picks the one
+    valid on each claim date); ``reference_rates`` maps billing code to the payer's
+    reference rate.  ``sliding_policy`` None means the default HRSA-style policy.
+    """
+
+    program_id: str
+    level_of_care: LevelOfCare
+    fee_lines: tuple[FeeLine, ...]
+    episode: EpisodeRequest
+    today: dt.date
+    benefits: Benefits | None = None
+    network: NetworkChoice = "auto"
+    tier: Tier = "individual"
+    accumulators: Accumulators = msgspec.field(default_factory=Accumulators)
+    negotiated_rates: tuple[NegotiatedRate, ...] = ()
+    reference_rates: dict[str, Decimal] = {}
+    household: Household | None = None
+    poverty_guidelines: tuple[PovertyGuideline, ...] = ()
+    sliding_policy: tuple[SlidingTier, ...] | None = None
+    payment_plan_policy: PaymentPlanPolicy = PaymentPlanPolicy()
+    down_payment: Decimal = Decimal("0")
+
+
+# --------------------------------------------------------------------------- result side
+# All money in results is quantized to cents, so msgspec encodes "1234.50".
+
+
+class EpisodeSummary(msgspec.Struct):
+    start_date: dt.date
+    end_date: dt.date
+    units: int
+    unit: Literal["day", "session"]
+
+
+class EstimateLine(msgspec.Struct):
+    billing_code: str
+    description: str
+    frequency: Frequency
+    quantity: int
+    billed: Decimal
+    allowed: Decimal
+    plan_pays: Decimal
+    patient_pays: Decimal
+
+
+class Totals(msgspec.Struct):
+    billed: Decimal
+    allowed: Decimal
+    plan_pays: Decimal
+    patient_pays: Decimal
+    deductible: Decimal
+    copay: Decimal
+    coinsurance: Decimal
+    not_covered: Decimal
+    balance_bill: Decimal
+
+
+class AccumulatorsAfter(msgspec.Struct):
+    in_network: NetworkAccumulators
+    out_of_network: NetworkAccumulators
+    units_used: dict[str, int] = {}
+
+
+class MonthTotal(msgspec.Struct):
+    month: str  # "YYYY-MM"
+    patient_pays: Decimal
+
+
+class RangePoint(msgspec.Struct):
+    units: int
+    patient_pays: Decimal
+
+
+class PriceRange(msgspec.Struct):
+    low: RangePoint
+    high: RangePoint
+
+
+class SelfPay(msgspec.Struct):
+    cash_total: Decimal
+    fpl_percent: Decimal | None
+    tier: str | None
+    discount_percent: Decimal | None
+    patient_pays: Decimal
+    nominal_fee: Decimal | None = None
+
+
+class PaymentPlanQuote(msgspec.Struct):
+    months: int
+    apr: Decimal
+    down_payment: Decimal
+    monthly_payment: Decimal
+    final_payment: Decimal
+    total_interest: Decimal
+    total_paid: Decimal
+
+
+class Notice(msgspec.Struct):
+    code: str
+    message: str
+
+
+class Claim(msgspec.Struct):
+    """One priced claim (one billable unit or one per-episode line)."""
+
+    date: dt.date
+    billing_code: str
+    frequency: Frequency
+    billed: Decimal
+    allowed: Decimal
+    plan_pays: Decimal
+    patient_pays: Decimal
+    deductible: Decimal = Decimal("0.00")
+    copay: Decimal = Decimal("0.00")
+    coinsurance: Decimal = Decimal("0.00")
+    not_covered: Decimal = Decimal("0.00")
+    balance_bill: Decimal = Decimal("0.00")
+
+
+class PricedEpisode(msgspec.Struct):
+    """The engine's answer; the API adds estimate_id and the echo of the request."""
+
+    program_id: str
+    level_of_care: LevelOfCare
+    network_status: NetworkStatus
+    episode: EpisodeSummary
+    lines: list[EstimateLine]
+    totals: Totals
+    accumulators_after: AccumulatorsAfter
+    by_month: list[MonthTotal]
+    range: PriceRange
+    selfpay: SelfPay | None
+    payment_plans: list[PaymentPlanQuote]
+    notices: list[Notice]
+    disclaimer: str
+    claims: list[Claim] = []

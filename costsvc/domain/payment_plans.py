@@ -1,0 +1,77 @@
+"""Payment-plan quotes (estimates.md, "Payment plans").
+
+Quoted on ``principal = patient_pays − down_payment`` for each term the program
+offers.  APR 0: equal rounded payments, the rounding remainder in the last one.
+APR > 0: the standard annuity payment rounded to the cent, interest rounded each
+month on the running balance, and a last payment that clears the balance.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from costsvc.domain.errors import DomainError
+from costsvc.domain.model import PaymentPlanPolicy, PaymentPlanQuote
+from costsvc.domain.money import ZERO, cents
+
+_1200 = Decimal(1200)
+_ONE = Decimal(1)
+
+
+def quote(principal: Decimal, months: int, apr: Decimal, down_payment: Decimal = ZERO) -> PaymentPlanQuote:
+    """One quote for ``principal`` (in cents, > 0) over ``months`` (≥ 1) at ``apr`` percent a year."""
+    n = months
+    if apr == 0:
+        monthly = cents(principal / n)
+        final = principal - (n - 1) * monthly
+        interest = ZERO
+    else:
+        r = apr / _1200
+        monthly = cents(principal * r / (_ONE - (_ONE + r) ** -n))
+        balance = principal
+        interest = ZERO
+        for _ in range(n - 1):
+            i = cents(balance * r)
+            interest += i
+            balance = balance + i - monthly
+        last_interest = cents(balance * r)
+        interest += last_interest
+        final = balance + last_interest
+    down = cents(down_payment)
+    return PaymentPlanQuote(
+        months=n,
+        apr=apr,
+        down_payment=down,
+        monthly_payment=monthly,
+        final_payment=final,
+        total_interest=interest,
+        total_paid=down + monthly * (n - 1) + final,
+    )
+
+
+def payment_plans(
+    patient_pays: Decimal, down_payment: Decimal, policy: PaymentPlanPolicy
+) -> list[PaymentPlanQuote]:
+    """Quotes for every term of ``policy`` whose monthly payment meets ``policy.min_monthly``.
+
+    Empty when nothing is owed after the down payment.  A term is also left out in
+    the degenerate case where rounding would leave a last payment of zero or less
+    (only possible with a minimum monthly payment of a few cents).
+    """
+    if down_payment < 0:
+        raise DomainError("payment_plan.down_payment", "must not be negative")
+    if policy.apr < 0:
+        raise DomainError("payment_plan", "the program's payment-plan APR is negative")
+    principal = cents(patient_pays) - cents(down_payment)
+    if principal <= 0:
+        return []
+    minimum = policy.min_monthly
+    out = []
+    for months in policy.terms:
+        if months < 1:
+            continue
+        q = quote(principal, months, policy.apr, down_payment)
+        if q.monthly_payment < minimum or q.final_payment <= 0:
+            continue
+        out.append(q)
+    return out

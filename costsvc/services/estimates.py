@@ -1,0 +1,152 @@
+"""Estimate use cases: resolve a request against the tariff catalog, price it, store it.
+
+Pure resolution (``build_pricing_request``) reads only the in-memory catalog;
+the only I/O is one INSERT per request (one per batch, whatever its size).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from costsvc.api.problems import NotFound
+from costsvc.api.schemas import US_STATES, CoverageRequest, PaymentPlanRequest
+from costsvc.api.validation import FieldError, RequestInvalid
+from costsvc.catalog import Catalog
+from costsvc.db.queries import Q
+from costsvc.domain.engine import price_episode
+from costsvc.domain.errors import LevelNotOffered
+from costsvc.domain.model import (
+    Accumulators,
+    Benefits,
+    EpisodeRequest,
+    Household,
+    PricedEpisode,
+    PricingRequest,
+)
+
+_encoder = msgspec.json.Encoder(decimal_format="string")
+
+
+class Priced(msgspec.Struct, frozen=True):
+    estimate_id: uuid.UUID
+    program_id: str
+    level_of_care: str
+    body: bytes  # the JSON document returned to the client and stored as-is
+    priced: PricedEpisode
+
+
+def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tuple[Benefits | None, str | None]:
+    """The benefits to price with and the plan they came from (None for inline/self-pay)."""
+    if coverage is None:
+        return None, None
+    if coverage.plan_id is not None and coverage.benefits is not None:
+        message = "send either coverage.plan_id or coverage.benefits, not both"
+        raise RequestInvalid([FieldError("coverage.plan_id", message), FieldError("coverage.benefits", message)])
+    if coverage.plan_id is not None:
+        plan = catalog.plans.get(coverage.plan_id)
+        if plan is None:
+            raise NotFound(f"unknown plan '{coverage.plan_id}'", field="coverage.plan_id")
+        return plan.benefits, plan.plan_id
+    if coverage.benefits is None:
+        raise RequestInvalid([FieldError("coverage", "needs plan_id or benefits (omit coverage for self-pay)")])
+    return coverage.benefits, None
+
+
+def check_household(household: Household | None) -> None:
+    if household is not None and household.state.upper() not in US_STATES:
+        raise RequestInvalid([FieldError("household.state", f"unknown state '{household.state}'")])
+
+
+def build_pricing_request(
+    catalog: Catalog,
+    *,
+    program_id: str,
+    level_of_care: str,
+    coverage: CoverageRequest | None,
+    episode: EpisodeRequest | None,
+    household: Household | None,
+    payment_plan: PaymentPlanRequest | None,
+    today: dt.date,
+) -> tuple[PricingRequest, str | None]:
+    program = catalog.programs.get(program_id)
+    if program is None:
+        raise NotFound(f"unknown program '{program_id}'", field="program_id")
+    fee_lines = program.levels.get(level_of_care)
+    if not fee_lines:
+        offered = ", ".join(sorted(program.levels)) or "none"
+        raise LevelNotOffered("level_of_care", f"program '{program_id}' does not offer {level_of_care} (offers: {offered})")
+    check_household(household)
+    benefits, plan_id = _coverage_benefits(catalog, coverage)
+    payer_id = benefits.payer_id if benefits is not None else None
+    if household is not None and household.state.upper() != household.state:
+        household = msgspec.structs.replace(household, state=household.state.upper())
+    request = PricingRequest(
+        program_id=program_id,
+        level_of_care=level_of_care,  # type: ignore[arg-type]
+        fee_lines=fee_lines,
+        episode=episode or EpisodeRequest(),
+        today=today,
+        benefits=benefits,
+        network=coverage.network if coverage else "auto",
+        tier=coverage.tier if coverage else "individual",
+        accumulators=(coverage.accumulators if coverage and coverage.accumulators else Accumulators()),
+        negotiated_rates=catalog.negotiated_rates.get((payer_id, program_id), ()) if payer_id else (),
+        reference_rates=catalog.reference_rates.get(payer_id, {}) if payer_id else {},
+        household=household,
+        poverty_guidelines=catalog.poverty_guidelines,
+        sliding_policy=catalog.sliding_policy_for(program_id),
+        payment_plan_policy=catalog.payment_plan_policy_for(program_id),
+        down_payment=payment_plan.down_payment if payment_plan else Decimal("0"),
+    )
+    return request, plan_id
+
+
+def price(
+    catalog: Catalog,
+    *,
+    program_id: str,
+    level_of_care: str,
+    coverage: CoverageRequest | None,
+    episode: EpisodeRequest | None,
+    household: Household | None,
+    payment_plan: PaymentPlanRequest | None,
+    today: dt.date,
+    include_claims: bool = False,
+) -> Priced:
+    request, plan_id = build_pricing_request(
+        catalog, program_id=program_id, level_of_care=level_of_care, coverage=coverage,
+        episode=episode, household=household, payment_plan=payment_plan, today=today,
+    )
+    priced = price_episode(request)
+    estimate_id = uuid.uuid4()
+    document: dict[str, Any] = {"estimate_id": str(estimate_id)}
+    document.update(msgspec.to_builtins(priced, builtin_types=(Decimal, dt.date)))
+    if not include_claims:
+        document.pop("claims", None)
+    document["plan_id"] = plan_id
+    document["payer_id"] = request.benefits.payer_id if request.benefits else None
+    document["created_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return Priced(estimate_id, program_id, level_of_care, _encoder.encode(document), priced)
+
+
+async def store(pool: asyncpg.Pool, priced: list[Priced]) -> None:
+    if not priced:
+        return
+    await pool.execute(
+        Q.insert_estimates,
+        [p.estimate_id for p in priced],
+        [p.program_id for p in priced],
+        [p.level_of_care for p in priced],
+        [p.body.decode() for p in priced],
+    )
+
+
+async def fetch(pool: asyncpg.Pool, estimate_id: uuid.UUID) -> bytes | None:
+    body = await pool.fetchval(Q.get_estimate, estimate_id)
+    return body.encode() if body is not None else None

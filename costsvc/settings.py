@@ -1,0 +1,54 @@
+"""Settings, read once from the environment into a typed object."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import msgspec
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(msgspec.Struct, frozen=True):
+    database_url: str | None = None  # unset: embedded PostgreSQL (pgserver) in data_dir
+    data_dir: str = str(PROJECT_ROOT / ".data")
+    celery_broker_url: str | None = None  # unset: eager mode, tasks run in-process
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = 1_048_576
+    import_root: str | None = None  # server-side import sources must live under it
+    tariff_sources: str | None = None  # file listing scheduled tariff sources
+    pool_min: int = 2
+    pool_max: int = 10
+    log_level: str = "INFO"
+    seed_demo: bool | None = None  # None: seed only the embedded database, on first start
+
+
+def _env_bool(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    d = Settings()  # the defaults
+    return Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        data_dir=env.get("COSTSVC_DATA_DIR") or d.data_dir,
+        celery_broker_url=env.get("CELERY_BROKER_URL") or None,
+        host=env.get("COSTSVC_HOST") or d.host,
+        port=int(env.get("COSTSVC_PORT") or d.port),
+        workers=int(env.get("COSTSVC_WORKERS") or d.workers),
+        max_body_bytes=int(env.get("COSTSVC_MAX_BODY_BYTES") or d.max_body_bytes),
+        import_root=env.get("COSTSVC_IMPORT_ROOT") or None,
+        tariff_sources=env.get("COSTSVC_TARIFF_SOURCES") or None,
+        pool_min=int(env.get("COSTSVC_POOL_MIN") or d.pool_min),
+        pool_max=int(env.get("COSTSVC_POOL_MAX") or d.pool_max),
+        log_level=(env.get("COSTSVC_LOG_LEVEL") or d.log_level).upper(),
+        seed_demo=_env_bool(env.get("COSTSVC_SEED_DEMO")),
+    )

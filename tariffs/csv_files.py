@@ -1,0 +1,567 @@
+"""Parsers of the service's own tabular tariff files (``files.md`` §1-3).
+
+``parse_fee_schedule``, ``parse_coverage_table`` and ``parse_negotiated_rates`` read a
+CSV (UTF-8, BOM tolerated) or an XLSX workbook (first sheet) and return a
+:class:`ParseResult`: the good records in file order and *every* row error found.  A
+row with any error yields no record.  Whether a file with row errors is rejected or
+partially imported (``allow_partial``) is the import pipeline's decision, not theirs.
+File-level problems raise :class:`~tariffs.records.FileRejected`.
+
+Rules beyond ``files.md`` (documented for users of the import):
+
+* values are stripped; enums are case-insensitive (``IOP`` = ``iop``); booleans accept
+  ``true/false``, ``yes/no``, ``1/0``; money accepts ``1250``, ``1250.5``, ``$1,250.50``
+  but never a negative amount, more than 2 decimals or more than 10,000,000;
+* ids (``program_id``, ``payer_id``, ``plan_id``) are letters, digits, ``. _ - :``;
+  billing codes are 5-character HCPCS/CPT codes or ``REV:`` + a 4-digit revenue code
+  (``rev:906`` is stored ``REV:0906``); NPIs must have a valid check digit; TINs are
+  stored as 9 digits without the dash;
+* fee schedule: a program's ``program_name`` and ``state`` must be the same on all its
+  rows; ``npi``/``tin`` may be left empty on some rows, but two different values
+  disagree.  A row repeating (program_id, level_of_care, billing_code, frequency,
+  effective_date) is a duplicate;
+* coverage table: a row is keyed by (plan_id, network, level_of_care).  On every row
+  of a plan ``payer_id``, ``plan_name``, ``plan_type``, ``plan_year_start`` must be the
+  same, and on every row of a plan's network the deductibles, out-of-pocket maximums,
+  allowed rule and balance billing (an empty cell is a value: "none"); ``payer_name``
+  must be the same for all rows of a payer.  ``deductible_applies`` and
+  ``coinsurance_pct`` may be empty on a ``covered=false`` row.  ``allowed_pct`` is
+  0-100 for ``percent_of_billed`` and 0-1000 for ``percent_of_reference`` (e.g. 150 %
+  of Medicare).  ``balance_billing=true`` is refused on in-network rows.  A family
+  amount below the individual one, or an out-of-pocket maximum below the deductible,
+  is an error;
+* negotiated rates: ``percent_of_billed`` rates are 0-1000 (a contract may pay more
+  than billed charges on paper; the lesser-of rule caps the allowed amount anyway);
+  ``expiration_date`` ``9999-12-31`` means none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+import msgspec
+
+from tariffs import tabular as tb
+from tariffs.records import (
+    FeeLineRecord,
+    NegotiatedRateRecord,
+    PlanLevelRecord,
+    ProgramRecord,
+    RowError,
+)
+from tariffs.tabular import Invalid, RowErrors, Table, convert, read_table
+
+__all__ = [
+    "COVERAGE_TABLE_COLUMNS",
+    "FEE_SCHEDULE_COLUMNS",
+    "NEGOTIATED_RATES_COLUMNS",
+    "PARSERS",
+    "ParseResult",
+    "parse_coverage_table",
+    "parse_fee_schedule",
+    "parse_file",
+    "parse_negotiated_rates",
+]
+
+LEVELS_OF_CARE = ("detox", "residential", "php", "iop", "outpatient")
+FREQUENCIES = ("per_service", "per_episode")
+NETWORKS = ("in_network", "out_of_network")
+COPAY_UNITS = ("per_day", "per_visit", "per_admission")
+ALLOWED_METHODS = ("percent_of_billed", "percent_of_reference")
+RATE_TYPES = ("dollar", "percent_of_billed")
+PLAN_TYPES = {t.lower(): t for t in ("HMO", "PPO", "EPO", "POS", "HDHP", "Medicaid", "Medicare", "other")}
+
+#: Highest percent_of_billed negotiated rate and percent_of_reference allowed rule.
+MAX_RATE_PERCENT = Decimal(1000)
+
+#: (required, optional) columns of each kind.
+FEE_SCHEDULE_COLUMNS = (
+    (
+        "program_id",
+        "program_name",
+        "state",
+        "level_of_care",
+        "billing_code",
+        "frequency",
+        "gross_charge",
+        "effective_date",
+    ),
+    ("npi", "tin", "description", "cash_price"),
+)
+COVERAGE_TABLE_COLUMNS = (
+    (
+        "payer_id",
+        "payer_name",
+        "plan_id",
+        "plan_name",
+        "network",
+        "level_of_care",
+        "covered",
+        "deductible_applies",
+        "coinsurance_pct",
+        "effective_date",
+    ),
+    (
+        "plan_type",
+        "plan_year_start",
+        "copay",
+        "copay_unit",
+        "limit_units",
+        "prior_auth",
+        "ded_individual",
+        "ded_family",
+        "oop_individual",
+        "oop_family",
+        "allowed_method",
+        "allowed_pct",
+        "balance_billing",
+    ),
+)
+NEGOTIATED_RATES_COLUMNS = (
+    ("payer_id", "billing_code", "rate_type", "rate", "effective_date"),
+    ("program_id", "npi", "tin", "expiration_date"),
+)
+_NEGOTIATED_ONE_OF = (("program_id", "npi", "tin"),)
+
+_NO_EXPIRATION = dt.date(9999, 12, 31)
+
+
+class ParseResult(msgspec.Struct):
+    """What a tabular parser returns.
+
+    ``records``: the good records in file order (``FeeLineRecord``,
+    ``PlanLevelRecord`` or ``NegotiatedRateRecord``); ``programs``: the programs of a
+    fee schedule that have at least one good row (empty for the other kinds);
+    ``errors``: every row error, ordered by line then column.  ``rows_read`` counts the
+    data rows (blank lines excluded).  ``line_numbers_exact`` is False only for a CSV
+    whose quoting could not be followed line by line (numbers then approximate)."""
+
+    kind: str
+    file: str
+    format: str  # csv | xlsx
+    rows_read: int
+    records: list[Any]
+    programs: list[ProgramRecord]
+    errors: list[RowError]
+    ignored_columns: list[str] = []
+    line_numbers_exact: bool = True
+
+    @property
+    def rows_accepted(self) -> int:
+        return len(self.records)
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_read - len(self.records)
+
+
+def _is_bad(v: Any) -> bool:
+    return type(v) is Invalid
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "empty"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return f"'{v}'"
+
+
+# --------------------------------------------------------------------------- fee schedule
+
+
+def parse_fee_schedule(path: str | Path, *, display_name: str | None = None) -> ParseResult:
+    """Parse a fee schedule (``files.md`` §1) into ``FeeLineRecord``s and the
+    ``ProgramRecord``s they belong to."""
+    required, optional = FEE_SCHEDULE_COLUMNS
+    t = read_table(path, required=required, optional=optional, display_name=display_name)
+    errs = RowErrors(t)
+    n = len(t)
+
+    program_id = convert(t, "program_id", tb.identifier(), errs)
+    program_name = convert(t, "program_name", tb.text(), errs)
+    npi = convert(t, "npi", tb.npi(), errs)
+    tin = convert(t, "tin", tb.tin(), errs)
+    state = convert(t, "state", tb.state_code(), errs)
+    level = convert(t, "level_of_care", tb.enum(LEVELS_OF_CARE), errs)
+    code = convert(t, "billing_code", tb.billing_code(), errs)
+    description = convert(t, "description", tb.text(required=False, default=""), errs)
+    frequency = convert(t, "frequency", tb.enum(FREQUENCIES), errs)
+    gross = convert(t, "gross_charge", tb.money(), errs)
+    cash = convert(t, "cash_price", tb.money(required=False), errs)
+    effective = convert(t, "effective_date", tb.iso_date(), errs)
+
+    lines = t.lines
+    bad_rows = errs.by_row
+    # program_id -> {column: (value, line)}: the first valid value of each program field
+    programs: dict[str, dict[str, tuple[Any, int]]] = {}
+    consistent: set[tuple] = set()  # (pid, name, state, npi, tin) combinations known to agree
+    seen: dict[tuple, int] = {}
+    records: list[FeeLineRecord] = []
+    append = records.append
+    good_programs: dict[str, None] = {}
+
+    rows = zip(program_id, program_name, state, npi, tin, level, code, description, frequency, gross, cash, effective)
+    for i, (pid, name, st, np_, tn, lv, cd, desc, fq, gc, cp, eff) in enumerate(rows):
+        line = lines[i]
+        pkey = (pid, name, st, np_, tn)
+        if pkey not in consistent and type(pid) is not Invalid:
+            refs = programs.get(pid)
+            if refs is None:
+                refs = programs[pid] = {}
+            ok = True
+            for column, value, lenient in (
+                ("program_name", name, False),
+                ("state", st, False),
+                ("npi", np_, True),
+                ("tin", tn, True),
+            ):
+                if type(value) is Invalid:
+                    ok = False
+                    continue
+                ref = refs.get(column)
+                if ref is None:
+                    if value is not None or not lenient:
+                        refs[column] = (value, line)
+                elif ref[0] != value and not (lenient and value is None):
+                    ok = False
+                    errs.add(
+                        i,
+                        column,
+                        f"program '{pid}' has {column} {_fmt(ref[0])} on line {ref[1]} but {_fmt(value)} "
+                        f"here; expected the same {column} on every row of a program",
+                    )
+            if ok:
+                consistent.add(pkey)
+        key = (pid, lv, cd, fq, eff)
+        if i not in bad_rows or not any(type(x) is Invalid for x in key):
+            first = seen.setdefault(key, line)
+            if first != line:
+                errs.add(
+                    i,
+                    "billing_code",
+                    f"duplicate of line {first}: same program_id, level_of_care, billing_code, "
+                    "frequency and effective_date; expected each fee line once",
+                )
+        if i in bad_rows:
+            continue
+        append(FeeLineRecord(pid, lv, cd, desc, fq, gc, cp, eff, line))
+        good_programs[pid] = None
+
+    prog_records = []
+    for pid in good_programs:
+        refs = programs[pid]
+        prog_records.append(
+            ProgramRecord(
+                program_id=pid,
+                name=refs["program_name"][0],
+                state=refs["state"][0],
+                npi=refs["npi"][0] if "npi" in refs else None,
+                tin=refs["tin"][0] if "tin" in refs else None,
+            )
+        )
+    return _result("fee_schedule", t, records, errs, prog_records)
+
+
+# --------------------------------------------------------------------------- coverage table
+
+
+_PLAN_WIDE = ("payer_id", "plan_name", "plan_type", "plan_year_start")
+_NETWORK_WIDE = (
+    "ded_individual",
+    "ded_family",
+    "oop_individual",
+    "oop_family",
+    "allowed_method",
+    "allowed_pct",
+    "balance_billing",
+)
+
+
+def parse_coverage_table(path: str | Path, *, display_name: str | None = None) -> ParseResult:
+    """Parse a coverage table (``files.md`` §2) into ``PlanLevelRecord``s, one per
+    (plan, network, level of care)."""
+    required, optional = COVERAGE_TABLE_COLUMNS
+    t = read_table(path, required=required, optional=optional, display_name=display_name)
+    errs = RowErrors(t)
+    n = len(t)
+
+    col: dict[str, list[Any]] = {
+        "payer_id": convert(t, "payer_id", tb.identifier(), errs),
+        "payer_name": convert(t, "payer_name", tb.text(), errs),
+        "plan_id": convert(t, "plan_id", tb.identifier(), errs),
+        "plan_name": convert(t, "plan_name", tb.text(), errs),
+        "plan_type": convert(t, "plan_type", tb.enum(PLAN_TYPES, required=False), errs),
+        "plan_year_start": convert(t, "plan_year_start", tb.month_day(default="01-01"), errs),
+        "network": convert(t, "network", tb.enum(NETWORKS), errs),
+        "level_of_care": convert(t, "level_of_care", tb.enum(LEVELS_OF_CARE), errs),
+        "covered": convert(t, "covered", tb.boolean(), errs),
+        "copay": convert(t, "copay", tb.money(required=False, default=Decimal("0.00")), errs),
+        "copay_unit": convert(t, "copay_unit", tb.enum(COPAY_UNITS, required=False, default="per_day"), errs),
+        # required when covered (checked per row)
+        "deductible_applies": convert(t, "deductible_applies", tb.boolean(required=False), errs),
+        "coinsurance_pct": convert(t, "coinsurance_pct", tb.percent(required=False), errs),
+        "limit_units": convert(t, "limit_units", tb.integer(required=False), errs),
+        "prior_auth": convert(t, "prior_auth", tb.boolean(required=False, default=False), errs),
+        "ded_individual": convert(t, "ded_individual", tb.money(required=False), errs),
+        "ded_family": convert(t, "ded_family", tb.money(required=False), errs),
+        "oop_individual": convert(t, "oop_individual", tb.money(required=False), errs),
+        "oop_family": convert(t, "oop_family", tb.money(required=False), errs),
+        "allowed_method": convert(t, "allowed_method", tb.enum(ALLOWED_METHODS, required=False), errs),
+        "allowed_pct": convert(t, "allowed_pct", tb.percent(required=False, max_value=MAX_RATE_PERCENT), errs),
+        "balance_billing": convert(t, "balance_billing", tb.boolean(required=False, default=False), errs),
+        "effective_date": convert(t, "effective_date", tb.iso_date(), errs),
+    }
+    lines = t.lines
+    plans: dict[str, dict[str, tuple[Any, int]]] = {}
+    payers: dict[str, tuple[Any, int]] = {}
+    networks: dict[tuple[str, str], dict[str, tuple[Any, int]]] = {}
+    seen: dict[tuple, int] = {}
+    records: list[PlanLevelRecord] = []
+
+    def agree(i: int, refs: dict[str, tuple[Any, int]], column: str, what: str, scope: str) -> None:
+        value = col[column][i]
+        if type(value) is Invalid:
+            return
+        ref = refs.get(column)
+        if ref is None:
+            refs[column] = (value, lines[i])
+        elif ref[0] != value:
+            errs.add(
+                i,
+                column,
+                f"{what} has {column} {_fmt(ref[0])} on line {ref[1]} but {_fmt(value)} here; "
+                f"expected the same {column} on every row of {scope}",
+            )
+
+    for i in range(n):
+        line = lines[i]
+        g = {name: values[i] for name, values in col.items()}
+        plan_id, network, level = g["plan_id"], g["network"], g["level_of_care"]
+
+        # ---- per-row rules
+        covered = g["covered"]
+        if covered is True:
+            if g["deductible_applies"] is None:
+                errs.add(i, "deductible_applies", "a value is required on a covered row; expected true or false")
+            if g["coinsurance_pct"] is None:
+                errs.add(
+                    i,
+                    "coinsurance_pct",
+                    "a value is required on a covered row; expected a percentage from 0 to 100 like 20",
+                )
+        method, pct = g["allowed_method"], g["allowed_pct"]
+        if method is None and pct is not None and not _is_bad(pct):
+            errs.add(i, "allowed_method", "allowed_pct is given, so expected allowed_method "
+                     "(percent_of_billed or percent_of_reference)")
+        elif pct is None and method is not None and not _is_bad(method):
+            errs.add(i, "allowed_pct", f"allowed_method is {method}, so expected allowed_pct (a percentage)")
+        elif method == "percent_of_billed" and not _is_bad(pct) and pct > 100:
+            errs.add(i, "allowed_pct", f"'{pct}' is above 100; expected 0 to 100 for percent_of_billed")
+        if network == "in_network" and g["balance_billing"] is True:
+            errs.add(
+                i,
+                "balance_billing",
+                "balance billing applies only to out_of_network rows; expected false or empty on in_network rows",
+            )
+        for low, high, why in (
+            ("ded_individual", "ded_family", "the family deductible is below the individual one"),
+            ("oop_individual", "oop_family", "the family out-of-pocket maximum is below the individual one"),
+            ("ded_individual", "oop_individual", "the out-of-pocket maximum is below the deductible"),
+            ("ded_family", "oop_family", "the family out-of-pocket maximum is below the family deductible"),
+        ):
+            a, b = g[low], g[high]
+            if a is not None and b is not None and not _is_bad(a) and not _is_bad(b) and b < a:
+                errs.add(i, high, f"{why} ({b} < {a}); expected {high} >= {low}")
+
+        # ---- agreement across rows
+        payer_id = g["payer_id"]
+        if not _is_bad(payer_id):
+            agree(i, payers.setdefault(payer_id, {}), "payer_name", f"payer '{payer_id}'", "a payer")
+        if not _is_bad(plan_id):
+            refs = plans.setdefault(plan_id, {})
+            for column in _PLAN_WIDE:
+                agree(i, refs, column, f"plan '{plan_id}'", "a plan")
+            if not _is_bad(network):
+                refs = networks.setdefault((plan_id, network), {})
+                for column in _NETWORK_WIDE:
+                    agree(i, refs, column, f"plan '{plan_id}' ({network})", f"a plan's {network} rows")
+                if not _is_bad(level):
+                    key = (plan_id, network, level)
+                    first = seen.get(key)
+                    if first is None:
+                        seen[key] = line
+                    else:
+                        errs.add(
+                            i,
+                            "level_of_care",
+                            f"duplicate of line {first}: same plan_id, network and level_of_care; "
+                            "expected one row per plan, network and level of care",
+                        )
+
+        if i in errs:
+            continue
+        records.append(
+            PlanLevelRecord(
+                payer_id=payer_id,
+                payer_name=g["payer_name"],
+                plan_id=plan_id,
+                plan_name=g["plan_name"],
+                plan_type=g["plan_type"],
+                plan_year_start=g["plan_year_start"],
+                network=network,
+                level_of_care=level,
+                covered=covered,
+                copay=g["copay"],
+                copay_unit=g["copay_unit"],
+                deductible_applies=True if g["deductible_applies"] is None else g["deductible_applies"],
+                coinsurance_pct=Decimal(0) if g["coinsurance_pct"] is None else g["coinsurance_pct"],
+                limit_units=g["limit_units"],
+                prior_auth=g["prior_auth"],
+                ded_individual=g["ded_individual"],
+                ded_family=g["ded_family"],
+                oop_individual=g["oop_individual"],
+                oop_family=g["oop_family"],
+                allowed_method=method,
+                allowed_pct=pct,
+                balance_billing=g["balance_billing"],
+                effective_date=g["effective_date"],
+                line=line,
+            )
+        )
+    return _result("coverage_table", t, records, errs)
+
+
+# --------------------------------------------------------------------------- negotiated rates
+
+
+def parse_negotiated_rates(path: str | Path, *, display_name: str | None = None) -> ParseResult:
+    """Parse a negotiated-rates file (``files.md`` §3) into ``NegotiatedRateRecord``s.
+    Rows naming the program by NPI/TIN only keep ``program_id`` None; the pipeline
+    resolves them."""
+    required, optional = NEGOTIATED_RATES_COLUMNS
+    t = read_table(
+        path, required=required, optional=optional, one_of=_NEGOTIATED_ONE_OF, display_name=display_name
+    )
+    errs = RowErrors(t)
+    n = len(t)
+
+    payer_id = convert(t, "payer_id", tb.identifier(), errs)
+    program_id = convert(t, "program_id", tb.identifier(required=False), errs)
+    npi = convert(t, "npi", tb.npi(), errs)
+    tin = convert(t, "tin", tb.tin(), errs)
+    code = convert(t, "billing_code", tb.billing_code(), errs)
+    rate_type = convert(t, "rate_type", tb.enum(RATE_TYPES), errs)
+    effective = convert(t, "effective_date", tb.iso_date(), errs)
+    expiration = convert(t, "expiration_date", tb.iso_date(required=False), errs)
+
+    # the rate depends on the row's rate_type: parse each distinct raw value both ways
+    raw_rate = t.column("rate")
+    as_dollar: dict[str, Any] = {}
+    as_percent: dict[str, Any] = {}
+    dollar_parser = tb.money()
+    percent_parser = tb.percent(max_value=MAX_RATE_PERCENT)
+
+    lines = t.lines
+    seen: dict[tuple, int] = {}
+    records: list[NegotiatedRateRecord] = []
+    for i in range(n):
+        rt = rate_type[i]
+        raw = raw_rate[i]
+        if rt == "percent_of_billed":
+            rate = as_percent.get(raw)
+            if rate is None:
+                rate = as_percent[raw] = percent_parser(raw)
+        else:
+            rate = as_dollar.get(raw)
+            if rate is None:
+                rate = as_dollar[raw] = dollar_parser(raw)
+            if type(rt) is Invalid and type(rate) is Invalid:
+                # rate_type unknown: only complain when the rate is no number at all
+                alt = as_percent.get(raw)
+                if alt is None:
+                    alt = as_percent[raw] = percent_parser(raw)
+                rate = alt
+        if type(rate) is Invalid:
+            errs.add(i, "rate", rate.message + (f" (rate_type {rt})" if type(rt) is not Invalid else ""))
+
+        pid, np_, tn = program_id[i], npi[i], tin[i]
+        if pid is None and np_ is None and tn is None:
+            errs.add(i, "program_id", "no program given; expected a program_id, an npi or a tin")
+        eff, exp = effective[i], expiration[i]
+        if exp == _NO_EXPIRATION:
+            exp = None
+        elif exp is not None and type(exp) is not Invalid and type(eff) is not Invalid and exp < eff:
+            errs.add(
+                i,
+                "expiration_date",
+                f"expiration_date {exp.isoformat()} is before effective_date {eff.isoformat()}; "
+                "expected expiration_date on or after effective_date",
+            )
+        key = (payer_id[i], pid, np_, tn, code[i], eff)
+        if not any(type(x) is Invalid for x in key) and (pid or np_ or tn):
+            first = seen.get(key)
+            if first is None:
+                seen[key] = lines[i]
+            else:
+                errs.add(
+                    i,
+                    "billing_code",
+                    f"duplicate of line {first}: same payer_id, program (program_id/npi/tin), billing_code "
+                    "and effective_date; expected each rate once",
+                )
+        if i in errs:
+            continue
+        records.append(
+            NegotiatedRateRecord(
+                payer_id=payer_id[i],
+                billing_code=code[i],
+                rate_type=rt,
+                rate=rate,
+                effective_date=eff,
+                expiration_date=exp,
+                program_id=pid,
+                npi=np_,
+                tin=tn,
+                line=lines[i],
+            )
+        )
+    return _result("negotiated_rates", t, records, errs)
+
+
+# --------------------------------------------------------------------------- common
+
+
+def _result(
+    kind: str, t: Table, records: list[Any], errs: RowErrors, programs: list[ProgramRecord] | None = None
+) -> ParseResult:
+    return ParseResult(
+        kind=kind,
+        file=t.file,
+        format=t.format,
+        rows_read=len(t),
+        records=records,
+        programs=programs or [],
+        errors=errs.sorted(),
+        ignored_columns=t.ignored_columns,
+        line_numbers_exact=t.line_numbers_exact,
+    )
+
+
+PARSERS: dict[str, Callable[..., ParseResult]] = {
+    "fee_schedule": parse_fee_schedule,
+    "coverage_table": parse_coverage_table,
+    "negotiated_rates": parse_negotiated_rates,
+}
+
+
+def parse_file(kind: str, path: str | Path, *, display_name: str | None = None) -> ParseResult:
+    """Dispatch on ``kind`` (a key of ``PARSERS``)."""
+    try:
+        parser = PARSERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown tabular kind {kind!r}; expected one of {', '.join(PARSERS)}") from None
+    return parser(path, display_name=display_name)

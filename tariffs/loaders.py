@@ -1,0 +1,198 @@
+"""How each import kind is parsed and staged into a tariff version.
+
+A loader has ``prepare`` (parse and validate, before any transaction: the pure
+parsers in ``tariffs.csv_files``, ``tariffs.tic``, ``tariffs.hpt``...) and
+``stage`` (write the accepted records of one version with COPY, inside the
+pipeline's transaction, and declare the keys the version carries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from costsvc.db.queries import Q
+from tariffs.pipeline import ImportOptions, StageContext
+from tariffs.records import (
+    FeeLineRecord,
+    FileRejected,
+    NegotiatedRateRecord,
+    PlanLevelRecord,
+    ProgramRecord,
+    RowError,
+)
+
+FEE_LINE_COLUMNS = [
+    "version_id", "program_id", "level_of_care", "billing_code", "description", "frequency",
+    "gross_charge", "cash_price", "effective_date", "line",
+]
+RATE_COLUMNS = [
+    "version_id", "payer_id", "program_id", "billing_code", "rate_type", "rate",
+    "effective_date", "expiration_date", "line",
+]
+
+
+class ProgramDirectory:
+    """Known programs by id, NPI and TIN: how payer files are matched to programs."""
+
+    def __init__(self, rows: Iterable[asyncpg.Record]):
+        self.ids: set[str] = set()
+        self.by_npi: dict[str, set[str]] = defaultdict(set)
+        self.by_tin: dict[str, set[str]] = defaultdict(set)
+        for r in rows:
+            self.ids.add(r["program_id"])
+            if r["npi"]:
+                self.by_npi[r["npi"]].add(r["program_id"])
+            if r["tin"]:
+                self.by_tin[r["tin"]].add(r["program_id"])
+
+    @classmethod
+    async def load(cls, conn: asyncpg.Connection) -> ProgramDirectory:
+        return cls(await conn.fetch(Q.program_identifiers))
+
+    def resolve(self, rate: NegotiatedRateRecord) -> set[str]:
+        if rate.program_id:
+            return {rate.program_id} if rate.program_id in self.ids else set()
+        found: set[str] = set()
+        if rate.npi:
+            found |= self.by_npi.get(rate.npi, set())
+        if rate.tin:
+            found |= self.by_tin.get(rate.tin.replace("-", ""), set())
+        return found
+
+
+async def upsert_programs(conn: asyncpg.Connection, programs: list[ProgramRecord]) -> None:
+    if programs:
+        await conn.execute(
+            Q.upsert_programs,
+            [p.program_id for p in programs], [p.name for p in programs], [p.state for p in programs],
+            [p.npi for p in programs], [p.tin for p in programs],
+        )
+
+
+async def stage_fee_lines(ctx: StageContext, lines: list[FeeLineRecord]) -> None:
+    v = ctx.version_id
+    await ctx.copy("fee_lines", FEE_LINE_COLUMNS, (
+        (v, r.program_id, r.level_of_care, r.billing_code, r.description, r.frequency,
+         r.gross_charge, r.cash_price, r.effective_date, r.line)
+        for r in lines
+    ))
+    for r in lines:
+        ctx.key("fee", r.program_id, r.level_of_care)
+    ctx.rows_accepted += len(lines)
+
+
+async def stage_rates(ctx: StageContext, rates: Iterable[NegotiatedRateRecord], directory: ProgramDirectory) -> None:
+    """Resolve each rate to its program(s) and COPY them; unmatched rates are row errors."""
+    v = ctx.version_id
+
+    def rows() -> Iterable[tuple[Any, ...]]:
+        for r in rates:
+            programs = directory.resolve(r)
+            if not programs:
+                who = f"program '{r.program_id}'" if r.program_id else f"NPI {r.npi or '-'} / TIN {r.tin or '-'}"
+                ctx.error(RowError(ctx.display_name, r.line, "program_id" if r.program_id else "npi",
+                                   f"no known program matches {who}"))
+                continue
+            ctx.rows_accepted += 1
+            for program_id in sorted(programs):
+                ctx.key("rates", r.payer_id, program_id)
+                yield (v, r.payer_id, program_id, r.billing_code, r.rate_type, r.rate,
+                       r.effective_date, r.expiration_date, r.line)
+
+    await ctx.copy("negotiated_rates", RATE_COLUMNS, rows())
+
+
+async def require_payer(conn: asyncpg.Connection, payer_id: str | None, display_name: str) -> str:
+    if not payer_id:
+        raise FileRejected([RowError(display_name, None, None, "this kind needs the payer_id option")])
+    if await conn.fetchval("SELECT 1 FROM payers WHERE payer_id = $1", payer_id) is None:
+        raise FileRejected([RowError(display_name, None, None, f"unknown payer '{payer_id}'")])
+    return payer_id
+
+
+class TabularLoader:
+    """CSV/XLSX kinds (files.md §1-3): parse whole with pandas, then stage."""
+
+    requires_rows = True
+
+    def __init__(self, parse: Callable[..., Any], stage: Callable[[StageContext, Any], Any]):
+        self._parse = parse
+        self._stage = stage
+
+    async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> Any:
+        return await asyncio.to_thread(self._parse, path, display_name=display_name)
+
+    async def stage(self, ctx: StageContext, parsed: Any) -> None:
+        ctx.rows_read = parsed.rows_read
+        ctx.extend_errors(parsed.errors)
+        if ctx.error_count and not ctx.options.allow_partial:
+            return  # rejected whole: nothing to stage
+        await self._stage(ctx, parsed)
+
+
+async def _stage_fee_schedule(ctx: StageContext, parsed: Any) -> None:
+    await upsert_programs(ctx.conn, parsed.programs)
+    await stage_fee_lines(ctx, parsed.records)
+
+
+async def _stage_coverage_table(ctx: StageContext, parsed: Any) -> None:
+    records: list[PlanLevelRecord] = parsed.records
+    v = ctx.version_id
+    plans: dict[str, PlanLevelRecord] = {}
+    effective: dict[str, Any] = {}
+    networks: dict[tuple[str, str], PlanLevelRecord] = {}
+    for r in records:
+        plans.setdefault(r.plan_id, r)
+        effective[r.plan_id] = min(effective.get(r.plan_id, r.effective_date), r.effective_date)
+        networks.setdefault((r.plan_id, r.network), r)
+    payers = {r.payer_id: r.payer_name for r in plans.values()}
+    await ctx.conn.execute(Q.upsert_payers, list(payers), list(payers.values()))
+    await ctx.copy("plans", ["version_id", "plan_id", "payer_id", "plan_name", "plan_type", "plan_year_start",
+                             "effective_date"],
+                   [(v, p.plan_id, p.payer_id, p.plan_name, p.plan_type, p.plan_year_start, effective[p.plan_id])
+                    for p in plans.values()])
+    await ctx.copy("plan_networks", ["version_id", "plan_id", "network", "ded_individual", "ded_family",
+                                     "oop_individual", "oop_family", "allowed_method", "allowed_pct",
+                                     "balance_billing"],
+                   [(v, n.plan_id, n.network, n.ded_individual, n.ded_family, n.oop_individual, n.oop_family,
+                     n.allowed_method, n.allowed_pct, n.balance_billing) for n in networks.values()])
+    await ctx.copy("plan_level_benefits", ["version_id", "plan_id", "network", "level_of_care", "covered", "copay",
+                                           "copay_unit", "deductible_applies", "coinsurance_pct", "limit_units",
+                                           "prior_auth"],
+                   [(v, r.plan_id, r.network, r.level_of_care, r.covered, r.copay, r.copay_unit,
+                     r.deductible_applies, r.coinsurance_pct, r.limit_units, r.prior_auth) for r in records])
+    for plan_id in plans:
+        ctx.key("plan", plan_id)
+    ctx.rows_accepted += len(records)
+
+
+async def _stage_negotiated_rates(ctx: StageContext, parsed: Any) -> None:
+    records: list[NegotiatedRateRecord] = parsed.records
+    known = {r["payer_id"] for r in await ctx.conn.fetch("SELECT payer_id FROM payers")}
+    good = []
+    for r in records:
+        if r.payer_id in known:
+            good.append(r)
+        else:
+            ctx.error(RowError(ctx.display_name, r.line, "payer_id",
+                               f"unknown payer '{r.payer_id}' (import its coverage table first)"))
+    await stage_rates(ctx, good, await ProgramDirectory.load(ctx.conn))
+
+
+def _tabular_loaders() -> dict[str, TabularLoader]:
+    from tariffs import csv_files
+
+    return {
+        "fee_schedule": TabularLoader(csv_files.parse_fee_schedule, _stage_fee_schedule),
+        "coverage_table": TabularLoader(csv_files.parse_coverage_table, _stage_coverage_table),
+        "negotiated_rates": TabularLoader(csv_files.parse_negotiated_rates, _stage_negotiated_rates),
+    }
+
+
+LOADERS: dict[str, Any] = {**_tabular_loaders()}

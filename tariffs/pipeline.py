@@ -1,0 +1,275 @@
+"""The import pipeline: one path for every tariff file, whoever starts it.
+
+``costsvc import`` (CLI), the import API and the Celery tasks all call
+``create_import`` then ``run_import``.  A run:
+
+1. records the import (kind, source, SHA-256, options, who started it);
+2. parses and validates the file (``tariffs.loaders``: pure parsers feeding COPY);
+3. in ONE transaction creates a tariff version, stages its rows, activates it and
+   sends ``NOTIFY tariffs_changed`` (delivered on commit) — so estimates never
+   see a half-imported tariff, and a run that dies anywhere leaves nothing;
+4. records the outcome, with row errors (file, line, column, message).
+
+A file with row errors is rejected whole unless ``allow_partial``.  The same
+kind + SHA-256 + scope (payer/program options) is deduplicated under an advisory
+lock: two uploads of one file at the same moment make one import.  ``run_import``
+is idempotent: a succeeded import is not run again, and a per-import advisory
+lock keeps two workers from running the same import at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import asyncpg
+import msgspec
+
+from costsvc.db.queries import Q
+from tariffs.records import FileRejected, RowError
+
+log = logging.getLogger(__name__)
+
+MAX_STORED_ERRORS = 10_000  # every error is counted; the first ones are kept for display
+ImportStatus = Literal["queued", "running", "succeeded", "rejected", "failed"]
+
+
+class ImportOptions(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+    allow_partial: bool = False
+    payer_id: str | None = None  # TiC files, negotiated-rate HPT mapping, allowed amounts
+    program_id: str | None = None  # HPT: the hospital-based program the file prices
+    payer_names: dict[str, str] | None = None  # HPT: payer name in the file -> our payer_id
+
+
+class ImportOutcome(msgspec.Struct):
+    import_id: uuid.UUID
+    kind: str
+    status: ImportStatus
+    deduplicated: bool = False  # True: this file was already imported (or is queued); nothing new ran
+    version_id: int | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    errors: list[RowError] = []
+    message: str | None = None
+
+
+class ImportNotFound(Exception):
+    pass
+
+
+class ImportBusy(Exception):
+    """Another process is running this import right now."""
+
+
+class StageContext:
+    """What a loader gets while its version is being staged (inside the transaction)."""
+
+    def __init__(self, conn: asyncpg.Connection, version_id: int, path: Path, display_name: str,
+                 options: ImportOptions):
+        self.conn = conn
+        self.version_id = version_id
+        self.path = path
+        self.display_name = display_name
+        self.options = options
+        self.rows_read = 0
+        self.rows_accepted = 0
+        self.error_count = 0
+        self.errors: list[RowError] = []
+        self._keys: dict[str, set[tuple[str, str]]] = {}
+
+    def error(self, error: RowError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append(error)
+
+    def extend_errors(self, errors: Iterable[RowError]) -> None:
+        for e in errors:
+            self.error(e)
+
+    def key(self, scope: str, key1: str, key2: str = "") -> None:
+        """Declare that this version carries tariffs for (scope, key1, key2)."""
+        self._keys.setdefault(scope, set()).add((key1, key2))
+
+    async def copy(self, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
+        await self.conn.copy_records_to_table(table, records=rows, columns=columns)
+
+    async def write_keys(self) -> None:
+        for scope, pairs in self._keys.items():
+            ordered = sorted(pairs)
+            await self.conn.execute(
+                Q.insert_version_keys, self.version_id, scope, [a for a, _ in ordered], [b for _, b in ordered]
+            )
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dedupe_key(kind: str, sha256: str, options: ImportOptions) -> str:
+    return f"{kind}:{sha256}:{options.payer_id or ''}:{options.program_id or ''}"
+
+
+async def create_import(
+    conn: asyncpg.Connection,
+    kind: str,
+    path: str | os.PathLike[str],
+    *,
+    options: ImportOptions = ImportOptions(),
+    source: str | None = None,
+    started_by: str = "cli",
+    sha256: str | None = None,
+) -> tuple[uuid.UUID, str, bool]:
+    """Record an import of ``path``; return (import_id, status, created).
+
+    ``created`` is False when the same file (kind, SHA-256, scope) was already
+    imported or is queued/running: the existing import is returned instead.
+    """
+    from tariffs.loaders import LOADERS
+
+    if kind not in LOADERS:
+        raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(sorted(LOADERS))}")
+    path = Path(path)
+    digest = sha256 or sha256_of(path)
+    key = dedupe_key(kind, digest, options)
+    async with conn.transaction():
+        await conn.execute(Q.lock_dedupe_key, key)
+        existing = await conn.fetchrow(Q.find_live_import, key)
+        if existing is not None:
+            return existing["import_id"], existing["status"], False
+        import_id = uuid.uuid4()
+        await conn.execute(
+            Q.insert_import, import_id, kind, source or path.name, digest, key,
+            msgspec.to_builtins(options), started_by,
+        )
+    return import_id, "queued", True
+
+
+async def get_outcome(conn: asyncpg.Connection, import_id: uuid.UUID, *, deduplicated: bool = False) -> ImportOutcome:
+    row = await conn.fetchrow(Q.get_import, import_id)
+    if row is None:
+        raise ImportNotFound(str(import_id))
+    errors = [
+        RowError(r["file"], r["line"], r["column"], r["message"])
+        for r in await conn.fetch(
+            'SELECT file, line, "column", message FROM import_errors WHERE import_id = $1 ORDER BY seq LIMIT 100',
+            import_id,
+        )
+    ]
+    return ImportOutcome(
+        import_id=row["import_id"], kind=row["kind"], status=row["status"], deduplicated=deduplicated,
+        version_id=row["version_id"], rows_read=row["rows_read"], rows_accepted=row["rows_accepted"],
+        rows_rejected=row["rows_rejected"], errors=errors, message=row["message"],
+    )
+
+
+class _Rejected(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+async def _record_errors(conn: asyncpg.Connection, import_id: uuid.UUID, errors: list[RowError]) -> None:
+    await conn.execute(Q.delete_import_errors, import_id)
+    if errors:
+        await conn.execute(
+            Q.insert_import_errors, import_id,
+            list(range(1, len(errors) + 1)), [e.file for e in errors], [e.line for e in errors],
+            [e.column for e in errors], [e.message for e in errors],
+        )
+
+
+async def run_import(conn: asyncpg.Connection, import_id: uuid.UUID, path: str | os.PathLike[str]) -> ImportOutcome:
+    """Validate, stage and activate one recorded import.  Safe to call again."""
+    from tariffs.loaders import LOADERS
+
+    row = await conn.fetchrow(Q.get_import, import_id)
+    if row is None:
+        raise ImportNotFound(str(import_id))
+    if row["status"] in ("succeeded", "rejected"):
+        return await get_outcome(conn, import_id, deduplicated=True)
+    if not await conn.fetchval(Q.try_lock_import, import_id):
+        raise ImportBusy(str(import_id))
+    try:
+        return await _run_locked(conn, row, Path(path), LOADERS[row["kind"]])
+    finally:
+        await conn.fetchval(Q.unlock_import, import_id)
+
+
+async def _run_locked(conn: asyncpg.Connection, row: asyncpg.Record, path: Path, loader: Any) -> ImportOutcome:
+    import_id = row["import_id"]
+    options = msgspec.convert(row["options"] or {}, ImportOptions)
+    display_name = row["source"]
+    await conn.execute(Q.mark_import_running, import_id)
+    ctx: StageContext | None = None
+    try:
+        prepared = await loader.prepare(path, display_name, options)
+        async with conn.transaction():
+            version_id = await conn.fetchval(Q.insert_version, row["kind"], import_id)
+            ctx = StageContext(conn, version_id, path, display_name, options)
+            await loader.stage(ctx, prepared)
+            if ctx.error_count and not options.allow_partial:
+                raise _Rejected(f"{ctx.error_count} row error(s); nothing imported (use allow_partial to import the good rows)")
+            if ctx.rows_accepted == 0 and loader.requires_rows:
+                raise _Rejected("the file has no importable rows")
+            await ctx.write_keys()
+            await conn.fetchval(Q.activate_version, version_id)
+            await conn.execute(Q.notify_tariffs_changed, str(version_id))
+            await _record_errors(conn, import_id, ctx.errors)
+            rejected = ctx.error_count
+            await conn.execute(
+                Q.finish_import, import_id, "succeeded", ctx.rows_read, ctx.rows_accepted, rejected, version_id,
+                f"activated version {version_id}" + (f"; {rejected} row(s) skipped" if rejected else ""),
+            )
+    except (FileRejected, _Rejected) as exc:
+        if isinstance(exc, FileRejected):
+            errors, message = exc.errors, str(exc)
+            read = ctx.rows_read if ctx else 0
+            if ctx is not None:
+                errors = ctx.errors + errors
+        else:
+            assert ctx is not None
+            errors, message, read = ctx.errors, exc.message, ctx.rows_read
+        rejected_rows = ctx.error_count if ctx is not None else len(errors)
+        async with conn.transaction():
+            await _record_errors(conn, import_id, errors[:MAX_STORED_ERRORS])
+            await conn.execute(Q.finish_import, import_id, "rejected", read, 0, rejected_rows, None, message)
+        log.info("import %s rejected: %s", import_id, message)
+    return await get_outcome(conn, import_id)
+
+
+async def activate(conn: asyncpg.Connection, version_id: int) -> bool:
+    """Make a stored version current again (rollback or roll forward)."""
+    async with conn.transaction():
+        found = await conn.fetchval(Q.activate_version, version_id)
+        if found is None:
+            return False
+        await conn.execute(Q.notify_tariffs_changed, str(version_id))
+    return True
+
+
+async def import_file(
+    conn: asyncpg.Connection,
+    kind: str,
+    path: str | os.PathLike[str],
+    *,
+    options: ImportOptions = ImportOptions(),
+    source: str | None = None,
+    started_by: str = "cli",
+) -> ImportOutcome:
+    """Create and run an import in this process (the CLI and eager mode)."""
+    import_id, status, created = await create_import(
+        conn, kind, path, options=options, source=source, started_by=started_by
+    )
+    if not created and status == "succeeded":
+        return await get_outcome(conn, import_id, deduplicated=True)
+    return await run_import(conn, import_id, path)
