@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check costsvc tariffs jobs tests bench
 
 bench: $(STAMP)
-	bash bench/run_http_bench.sh
+	$(BIN)/python bench/http_bench.py
 
 stop-db: $(STAMP)
 	$(BIN)/costsvc embedded-stop

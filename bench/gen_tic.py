@@ -34,13 +34,33 @@ import sys
 import time
 
 COMMON_CODES = [
-    ("CPT", "99213"), ("CPT", "99214"), ("CPT", "70551"), ("CPT", "27447"), ("CPT", "80053"),
-    ("CPT", "93000"), ("CPT", "71046"), ("CPT", "36415"), ("CPT", "97110"), ("CPT", "99285"),
-    ("HCPCS", "J3420"), ("HCPCS", "G0008"), ("RC", "0450"), ("RC", "0120"), ("MS-DRG", "470"),
+    ("CPT", "99213"),
+    ("CPT", "99214"),
+    ("CPT", "70551"),
+    ("CPT", "27447"),
+    ("CPT", "80053"),
+    ("CPT", "93000"),
+    ("CPT", "71046"),
+    ("CPT", "36415"),
+    ("CPT", "97110"),
+    ("CPT", "99285"),
+    ("HCPCS", "J3420"),
+    ("HCPCS", "G0008"),
+    ("RC", "0450"),
+    ("RC", "0120"),
+    ("MS-DRG", "470"),
 ]
 BEHAVIORAL_CODES = [
-    ("HCPCS", "H0015"), ("CPT", "90837"), ("CPT", "90834"), ("CPT", "90791"), ("HCPCS", "H0018"),
-    ("HCPCS", "H0035"), ("HCPCS", "H0010"), ("RC", "0906"), ("RC", "1002"), ("HCPCS", "S9480"),
+    ("HCPCS", "H0015"),
+    ("CPT", "90837"),
+    ("CPT", "90834"),
+    ("CPT", "90791"),
+    ("HCPCS", "H0018"),
+    ("HCPCS", "H0035"),
+    ("HCPCS", "H0010"),
+    ("RC", "0906"),
+    ("RC", "1002"),
+    ("HCPCS", "S9480"),
 ]
 NEG_TYPES = ["negotiated"] * 8 + ["fee schedule", "percentage", "per diem", "derived"]
 
@@ -66,7 +86,12 @@ class Sink:
         self.count = 0
         self._f = None
         if path is not None:
-            self._f = gzip.open(path, "wb", compresslevel=1) if use_gzip else open(path, "wb", buffering=1 << 20)
+            # closed by close(); the sink outlives any with-block
+            self._f = (
+                gzip.open(path, "wb", compresslevel=1)  # noqa: SIM115
+                if use_gzip
+                else open(path, "wb", buffering=1 << 20)  # noqa: SIM115
+            )
 
     def write(self, s: str) -> None:
         b = s.encode()
@@ -100,7 +125,11 @@ class Generator:
             groups.append(
                 {
                     "npi": npis,
-                    "tin": {"type": "ein", "value": f"{rng.randrange(10**9):09d}", "business_name": f"Group {gid}-{g}"},
+                    "tin": {
+                        "type": "ein",
+                        "value": f"{rng.randrange(10**9):09d}",
+                        "business_name": f"Group {gid}-{g}",
+                    },
                 }
             )
         return groups
@@ -123,11 +152,19 @@ class Generator:
         groups = self._groups(rng, gid)
         for npi, tin in self._matches.get(gid, []):
             if npi is not None:
-                groups.append({"npi": [int(npi)] + groups[0]["npi"][:3],
-                               "tin": {"type": "ein", "value": tin, "business_name": "Match Co"}})
+                groups.append(
+                    {
+                        "npi": [int(npi)] + groups[0]["npi"][:3],
+                        "tin": {"type": "ein", "value": tin, "business_name": "Match Co"},
+                    }
+                )
             else:
-                groups.append({"npi": groups[0]["npi"][3:6] or [1000000004],
-                               "tin": {"type": "ein", "value": tin, "business_name": "Match by TIN"}})
+                groups.append(
+                    {
+                        "npi": groups[0]["npi"][3:6] or [1000000004],
+                        "tin": {"type": "ein", "value": tin, "business_name": "Match by TIN"},
+                    }
+                )
         return groups
 
     def write_refs(self, out: Sink) -> None:
@@ -135,7 +172,11 @@ class Generator:
         for gid in range(1, self.args.groups + 1):
             if gid > 1:
                 out.write(",")
-            ref = {"provider_group_id": gid, "network_name": ["Synthetic Network"], "provider_groups": self.group_of(gid)}
+            ref = {
+                "provider_group_id": gid,
+                "network_name": ["Synthetic Network"],
+                "provider_groups": self.group_of(gid),
+            }
             out.write(json.dumps(ref, separators=(",", ":")))
         out.write("]")
 
@@ -154,7 +195,9 @@ class Generator:
             prices = []
             for _p in range(rng.randint(1, 3)):
                 ntype = rng.choice(NEG_TYPES)
-                rate = round(rng.uniform(20, 900), 2) if ntype != "percentage" else round(rng.uniform(40, 95), 1)
+                rate = (
+                    round(rng.uniform(20, 900), 2) if ntype != "percentage" else round(rng.uniform(40, 95), 1)
+                )
                 price = {
                     "negotiated_type": ntype,
                     "negotiated_rate": rate,
@@ -237,11 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out")
     p.add_argument("--size-mb", type=int, default=1024, help="uncompressed size in MiB (default 1024)")
     p.add_argument("--npi", action="append", help="an NPI to place in a few provider groups (repeatable)")
-    p.add_argument("--tin", action="append", help="an EIN (9 digits) to place in one provider group (repeatable)")
+    p.add_argument(
+        "--tin", action="append", help="an EIN (9 digits) to place in one provider group (repeatable)"
+    )
     p.add_argument("--groups", type=int, default=5000, help="provider reference groups (default 5000)")
     p.add_argument("--behavioral-every", type=int, default=50, help="1 in N items has a behavioral code")
     p.add_argument("--refs-after", action="store_true", help="write provider_references after in_network")
-    p.add_argument("--inline", action="store_true", help="schema 1.x: inline provider_groups, no provider_references")
+    p.add_argument(
+        "--inline", action="store_true", help="schema 1.x: inline provider_groups, no provider_references"
+    )
     p.add_argument("--gzip", action="store_true", help="gzip the output")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)

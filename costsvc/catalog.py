@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -65,6 +66,8 @@ class Catalog(msgspec.Struct, frozen=True):
     sliding_policies: dict[str | None, tuple[SlidingTier, ...]]  # None: service default
     payment_plan_policies: dict[str | None, PaymentPlanPolicy]
     loaded_at: float
+    # Estimates priced from this snapshot (services.estimates.price): dropped with it.
+    pricing_memo: dict[bytes, Any] = {}
 
     def plans_of(self, payer_id: str) -> list[PlanEntry]:
         return [p for p in self.plans.values() if p.payer_id == payer_id]

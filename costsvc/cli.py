@@ -131,6 +131,150 @@ def cmd_embedded_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- jobs and API keys
+
+
+def _celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "jobs.celery_app", *args]
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.celery_broker_url:
+        print("error: CELERY_BROKER_URL is not set. Without a broker, jobs run eagerly inside the API and "
+              "`costsvc import`; a worker needs redis://... or amqp://... (docs/JOBS.md).", file=sys.stderr)
+        return 2
+    argv = _celery("worker", "--loglevel", args.loglevel or settings.log_level, "--without-gossip",
+                   "--without-mingle", "-O", "fair")
+    if args.concurrency:
+        argv += ["--concurrency", str(args.concurrency)]
+    if args.queues:
+        argv += ["-Q", args.queues]
+    if args.hostname:
+        argv += ["-n", args.hostname]
+    argv += [a for a in args.celery_args if a != "--"]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # the worker replaces this process (signals reach Celery directly)
+    return 0  # pragma: no cover
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    schedule = Path(args.schedule or Path(settings.data_dir) / "celerybeat-schedule")
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    if not settings.celery_broker_url:
+        print("note: CELERY_BROKER_URL is not set: the scheduled refresh runs inside this process (eager).",
+              file=sys.stderr)
+    argv = _celery("beat", "--loglevel", args.loglevel or settings.log_level, "--schedule", str(schedule))
+    argv += [a for a in args.celery_args if a != "--"]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+    return 0  # pragma: no cover
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from jobs.refresh import refresh_sources
+
+    sources = args.sources or get_settings().tariff_sources
+    if not sources:
+        print("error: no sources file: pass one or set COSTSVC_TARIFF_SOURCES", file=sys.stderr)
+        return 2
+    url = _database_url()
+
+    async def run() -> object:
+        from costsvc.db.pool import connect
+
+        await _migrate(url)
+        conn = await connect(url)
+        try:
+            return await refresh_sources(conn, sources)
+        finally:
+            await conn.close()
+
+    report = asyncio.run(run())
+    print(msgspec.json.encode(report).decode() if args.json else report.summary())  # type: ignore[attr-defined]
+    return 0
+
+
+def _with_connection(fn):  # type: ignore[no-untyped-def]
+    async def run() -> object:
+        from costsvc.db.pool import connect
+
+        url = _database_url()
+        await _migrate(url)
+        conn = await connect(url)
+        try:
+            return await fn(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def cmd_apikey_create(args: argparse.Namespace) -> int:
+    from costsvc.auth import create_api_key
+
+    new = _with_connection(lambda conn: create_api_key(conn, role=args.role, name=args.name))
+    print(f"created {new.role} key '{new.name}' (id {new.key_id}, prefix {new.key[:12]}).")  # type: ignore[attr-defined]
+    print("Store it now: it is not shown again. Send it as 'Authorization: Bearer <key>'.")
+    print(new.key)  # type: ignore[attr-defined]  # the last line is the key
+    return 0
+
+
+def cmd_apikey_list(args: argparse.Namespace) -> int:
+    from costsvc.auth import list_api_keys
+
+    for r in _with_connection(list_api_keys):  # type: ignore[attr-defined]
+        state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
+        used = f"{r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "never"
+        print(f"{r['key_id']}  {r['key_prefix']}…  {r['role']:<5}  {state:<18} last used {used}  {r['name']}")
+    return 0
+
+
+def cmd_apikey_revoke(args: argparse.Namespace) -> int:
+    from costsvc.auth import revoke_api_key
+
+    row = _with_connection(lambda conn: revoke_api_key(conn, args.key))
+    if row is None:
+        print(f"error: no single active key matches {args.key!r} (give its id or its printed prefix)",
+              file=sys.stderr)
+        return 1
+    print(f"revoked key '{row['name']}' ({row['key_id']}); it stops working within seconds")  # type: ignore[index]
+    return 0
+
+
+def _add_job_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("worker", help="run a Celery worker for import and refresh jobs (needs CELERY_BROKER_URL)")
+    p.add_argument("--concurrency", "-c", type=int, help="pool processes (default: number of CPUs)")
+    p.add_argument("--queues", "-Q", help="comma-separated queues to consume (default: COSTSVC_CELERY_QUEUE)")
+    p.add_argument("--hostname", "-n", help="worker node name, e.g. imports1@%%h")
+    p.add_argument("--loglevel", "-l")
+    p.add_argument("celery_args", nargs=argparse.REMAINDER, help="further `celery worker` options after --")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("beat", help="run the scheduler (one per deployment) that refreshes the tariff sources")
+    p.add_argument("--schedule", help="beat state file (default: <data_dir>/celerybeat-schedule)")
+    p.add_argument("--loglevel", "-l")
+    p.add_argument("celery_args", nargs=argparse.REMAINDER, help="further `celery beat` options after --")
+    p.set_defaults(func=cmd_beat)
+
+    p = sub.add_parser("refresh", help="refresh the tariff sources once, now, in this process")
+    p.add_argument("sources", nargs="?", help="sources file (default: COSTSVC_TARIFF_SOURCES)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_refresh)
+
+    p = sub.add_parser("apikey", help="manage API keys")
+    keys = p.add_subparsers(dest="apikey_command", required=True)
+    k = keys.add_parser("create", help="create a key; the last line printed is the key")
+    k.add_argument("--role", required=True, choices=["admin", "staff"])
+    k.add_argument("--name", required=True, help="who or what uses the key")
+    k.set_defaults(func=cmd_apikey_create)
+    keys.add_parser("list", help="list keys (never the keys themselves)").set_defaults(func=cmd_apikey_list)
+    k = keys.add_parser("revoke", help="revoke a key by id or printed prefix")
+    k.add_argument("key", help="key id or prefix (csk_xxxxxxxx)")
+    k.set_defaults(func=cmd_apikey_revoke)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="costsvc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HPT: map a payer name in the file to a payer id (repeatable)")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.set_defaults(func=cmd_import)
+    _add_job_commands(sub)
     return parser
 
 

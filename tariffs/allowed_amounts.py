@@ -109,13 +109,17 @@ class AllowedAmountsReader:
                 self._read(reader)
             except ijson.JSONError as exc:
                 if reader.position == 0:
-                    raise self._reject("the file is empty; expected a TiC allowed-amounts JSON object") from None
+                    raise self._reject(
+                        "the file is empty; expected a TiC allowed-amounts JSON object"
+                    ) from None
                 raise json_error(reader, exc) from None
         for code in sorted(self.amounts):
             values = self.amounts[code]
             if values:
                 self.stats["codes"] += 1
-                yield ReferenceRateRecord(payer_id=self.payer_id, billing_code=code, amount=median_half_up(values))
+                yield ReferenceRateRecord(
+                    payer_id=self.payer_id, billing_code=code, amount=median_half_up(values)
+                )
 
     def _read(self, reader: CountingReader) -> None:
         it = ijson.basic_parse(reader, buf_size=BUF_SIZE)
@@ -186,7 +190,9 @@ class AllowedAmountsReader:
         if not found:
             return
         if not has_code:
-            self._error(f"out_of_network[{i}].billing_code", "missing billing_code; expected a string such as '90837'")
+            self._error(
+                f"out_of_network[{i}].billing_code", "missing billing_code; expected a string such as '90837'"
+            )
             return
         kept = self._kept(code, code_type)
         if kept is None:
@@ -258,4 +264,6 @@ def iter_allowed_amounts(
     """Reference rates (median allowed amount per code) of a TiC allowed-amounts file.
 
     ``billing_codes``: keep only these codes (our form); None keeps every code."""
-    return AllowedAmountsReader(path, payer_id=payer_id, billing_codes=billing_codes, display_name=display_name)
+    return AllowedAmountsReader(
+        path, payer_id=payer_id, billing_codes=billing_codes, display_name=display_name
+    )

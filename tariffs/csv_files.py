@@ -38,9 +38,10 @@ Rules beyond ``files.md`` (documented for users of the import):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 
@@ -176,10 +177,14 @@ def _fmt(v: Any) -> str:
 def parse_fee_schedule(path: str | Path, *, display_name: str | None = None) -> ParseResult:
     """Parse a fee schedule (``files.md`` §1) into ``FeeLineRecord``s and the
     ``ProgramRecord``s they belong to."""
+    with tb.bulk():
+        return _parse_fee_schedule(path, display_name)
+
+
+def _parse_fee_schedule(path: str | Path, display_name: str | None) -> ParseResult:
     required, optional = FEE_SCHEDULE_COLUMNS
     t = read_table(path, required=required, optional=optional, display_name=display_name)
     errs = RowErrors(t)
-    n = len(t)
 
     program_id = convert(t, "program_id", tb.identifier(), errs)
     program_name = convert(t, "program_name", tb.text(), errs)
@@ -204,7 +209,9 @@ def parse_fee_schedule(path: str | Path, *, display_name: str | None = None) -> 
     append = records.append
     good_programs: dict[str, None] = {}
 
-    rows = zip(program_id, program_name, state, npi, tin, level, code, description, frequency, gross, cash, effective)
+    rows = zip(
+        program_id, program_name, state, npi, tin, level, code, description, frequency, gross, cash, effective
+    )
     for i, (pid, name, st, np_, tn, lv, cd, desc, fq, gc, cp, eff) in enumerate(rows):
         line = lines[i]
         pkey = (pid, name, st, np_, tn)
@@ -279,15 +286,25 @@ _NETWORK_WIDE = (
     "allowed_pct",
     "balance_billing",
 )
+_ORDERED_AMOUNTS = (
+    ("ded_individual", "ded_family", "the family deductible is below the individual one"),
+    ("oop_individual", "oop_family", "the family out-of-pocket maximum is below the individual one"),
+    ("ded_individual", "oop_individual", "the out-of-pocket maximum is below the deductible"),
+    ("ded_family", "oop_family", "the family out-of-pocket maximum is below the family deductible"),
+)
 
 
 def parse_coverage_table(path: str | Path, *, display_name: str | None = None) -> ParseResult:
     """Parse a coverage table (``files.md`` §2) into ``PlanLevelRecord``s, one per
     (plan, network, level of care)."""
+    with tb.bulk():
+        return _parse_coverage_table(path, display_name)
+
+
+def _parse_coverage_table(path: str | Path, display_name: str | None) -> ParseResult:
     required, optional = COVERAGE_TABLE_COLUMNS
     t = read_table(path, required=required, optional=optional, display_name=display_name)
     errs = RowErrors(t)
-    n = len(t)
 
     col: dict[str, list[Any]] = {
         "payer_id": convert(t, "payer_id", tb.identifier(), errs),
@@ -311,42 +328,49 @@ def parse_coverage_table(path: str | Path, *, display_name: str | None = None) -
         "oop_individual": convert(t, "oop_individual", tb.money(required=False), errs),
         "oop_family": convert(t, "oop_family", tb.money(required=False), errs),
         "allowed_method": convert(t, "allowed_method", tb.enum(ALLOWED_METHODS, required=False), errs),
-        "allowed_pct": convert(t, "allowed_pct", tb.percent(required=False, max_value=MAX_RATE_PERCENT), errs),
+        "allowed_pct": convert(
+            t, "allowed_pct", tb.percent(required=False, max_value=MAX_RATE_PERCENT), errs
+        ),
         "balance_billing": convert(t, "balance_billing", tb.boolean(required=False, default=False), errs),
         "effective_date": convert(t, "effective_date", tb.iso_date(), errs),
     }
     lines = t.lines
-    plans: dict[str, dict[str, tuple[Any, int]]] = {}
-    payers: dict[str, tuple[Any, int]] = {}
-    networks: dict[tuple[str, str], dict[str, tuple[Any, int]]] = {}
+    names = list(col)
+    at = {name: k for k, name in enumerate(names)}
+    refs_by_scope: dict[tuple, dict[str, tuple[Any, int]]] = {}
+    consistent: set[tuple] = set()  # (scope, values) signatures known to agree
     seen: dict[tuple, int] = {}
     records: list[PlanLevelRecord] = []
+    # (scope name, key columns, columns that must agree within the scope, "what", "where")
+    scopes = (
+        ("payer", ("payer_id",), ("payer_name",)),
+        ("plan", ("plan_id",), _PLAN_WIDE),
+        ("network", ("plan_id", "network"), _NETWORK_WIDE),
+    )
+    scope_idx = [
+        (label, tuple(at[c] for c in key), tuple(at[c] for c in cols), cols) for label, key, cols in scopes
+    ]
+    i_plan, i_net, i_level = at["plan_id"], at["network"], at["level_of_care"]
 
-    def agree(i: int, refs: dict[str, tuple[Any, int]], column: str, what: str, scope: str) -> None:
-        value = col[column][i]
-        if type(value) is Invalid:
-            return
-        ref = refs.get(column)
-        if ref is None:
-            refs[column] = (value, lines[i])
-        elif ref[0] != value:
-            errs.add(
-                i,
-                column,
-                f"{what} has {column} {_fmt(ref[0])} on line {ref[1]} but {_fmt(value)} here; "
-                f"expected the same {column} on every row of {scope}",
-            )
+    def describe(label: str, key: tuple) -> tuple[str, str]:
+        if label == "payer":
+            return f"payer '{key[0]}'", "a payer"
+        if label == "plan":
+            return f"plan '{key[0]}'", "a plan"
+        return f"plan '{key[0]}' ({key[1]})", f"a plan's {key[1]} rows"
 
-    for i in range(n):
+    for i, row in enumerate(zip(*col.values())):
         line = lines[i]
-        g = {name: values[i] for name, values in col.items()}
-        plan_id, network, level = g["plan_id"], g["network"], g["level_of_care"]
+        g = dict(zip(names, row))
+        plan_id, network, level = row[i_plan], row[i_net], row[i_level]
 
         # ---- per-row rules
         covered = g["covered"]
         if covered is True:
             if g["deductible_applies"] is None:
-                errs.add(i, "deductible_applies", "a value is required on a covered row; expected true or false")
+                errs.add(
+                    i, "deductible_applies", "a value is required on a covered row; expected true or false"
+                )
             if g["coinsurance_pct"] is None:
                 errs.add(
                     i,
@@ -355,8 +379,11 @@ def parse_coverage_table(path: str | Path, *, display_name: str | None = None) -
                 )
         method, pct = g["allowed_method"], g["allowed_pct"]
         if method is None and pct is not None and not _is_bad(pct):
-            errs.add(i, "allowed_method", "allowed_pct is given, so expected allowed_method "
-                     "(percent_of_billed or percent_of_reference)")
+            errs.add(
+                i,
+                "allowed_method",
+                "allowed_pct is given, so expected allowed_method (percent_of_billed or percent_of_reference)",
+            )
         elif pct is None and method is not None and not _is_bad(method):
             errs.add(i, "allowed_pct", f"allowed_method is {method}, so expected allowed_pct (a percentage)")
         elif method == "percent_of_billed" and not _is_bad(pct) and pct > 100:
@@ -367,46 +394,57 @@ def parse_coverage_table(path: str | Path, *, display_name: str | None = None) -
                 "balance_billing",
                 "balance billing applies only to out_of_network rows; expected false or empty on in_network rows",
             )
-        for low, high, why in (
-            ("ded_individual", "ded_family", "the family deductible is below the individual one"),
-            ("oop_individual", "oop_family", "the family out-of-pocket maximum is below the individual one"),
-            ("ded_individual", "oop_individual", "the out-of-pocket maximum is below the deductible"),
-            ("ded_family", "oop_family", "the family out-of-pocket maximum is below the family deductible"),
-        ):
+        for low, high, why in _ORDERED_AMOUNTS:
             a, b = g[low], g[high]
             if a is not None and b is not None and not _is_bad(a) and not _is_bad(b) and b < a:
                 errs.add(i, high, f"{why} ({b} < {a}); expected {high} >= {low}")
 
-        # ---- agreement across rows
-        payer_id = g["payer_id"]
-        if not _is_bad(payer_id):
-            agree(i, payers.setdefault(payer_id, {}), "payer_name", f"payer '{payer_id}'", "a payer")
-        if not _is_bad(plan_id):
-            refs = plans.setdefault(plan_id, {})
-            for column in _PLAN_WIDE:
-                agree(i, refs, column, f"plan '{plan_id}'", "a plan")
-            if not _is_bad(network):
-                refs = networks.setdefault((plan_id, network), {})
-                for column in _NETWORK_WIDE:
-                    agree(i, refs, column, f"plan '{plan_id}' ({network})", f"a plan's {network} rows")
-                if not _is_bad(level):
-                    key = (plan_id, network, level)
-                    first = seen.get(key)
-                    if first is None:
-                        seen[key] = line
-                    else:
-                        errs.add(
-                            i,
-                            "level_of_care",
-                            f"duplicate of line {first}: same plan_id, network and level_of_care; "
-                            "expected one row per plan, network and level of care",
-                        )
+        # ---- agreement across rows (payer_name per payer; plan-wide; network-wide)
+        for label, key_idx, col_idx, cols in scope_idx:
+            key = tuple(row[k] for k in key_idx)
+            if any(type(x) is Invalid for x in key):
+                continue
+            sig = (label, key, tuple(row[k] for k in col_idx))
+            if sig in consistent:
+                continue
+            refs = refs_by_scope.setdefault((label, key), {})
+            ok = True
+            for column, k in zip(cols, col_idx):
+                value = row[k]
+                if type(value) is Invalid:
+                    ok = False
+                    continue
+                ref = refs.get(column)
+                if ref is None:
+                    refs[column] = (value, line)
+                elif ref[0] != value:
+                    ok = False
+                    what, where = describe(label, key)
+                    errs.add(
+                        i,
+                        column,
+                        f"{what} has {column} {_fmt(ref[0])} on line {ref[1]} but {_fmt(value)} here; "
+                        f"expected the same {column} on every row of {where}",
+                    )
+            if ok:
+                consistent.add(sig)
+
+        key = (plan_id, network, level)
+        if not any(type(x) is Invalid for x in key):
+            first = seen.setdefault(key, line)
+            if first != line:
+                errs.add(
+                    i,
+                    "level_of_care",
+                    f"duplicate of line {first}: same plan_id, network and level_of_care; "
+                    "expected one row per plan, network and level of care",
+                )
 
         if i in errs:
             continue
         records.append(
             PlanLevelRecord(
-                payer_id=payer_id,
+                payer_id=g["payer_id"],
                 payer_name=g["payer_name"],
                 plan_id=plan_id,
                 plan_name=g["plan_name"],
@@ -442,12 +480,16 @@ def parse_negotiated_rates(path: str | Path, *, display_name: str | None = None)
     """Parse a negotiated-rates file (``files.md`` §3) into ``NegotiatedRateRecord``s.
     Rows naming the program by NPI/TIN only keep ``program_id`` None; the pipeline
     resolves them."""
+    with tb.bulk():
+        return _parse_negotiated_rates(path, display_name)
+
+
+def _parse_negotiated_rates(path: str | Path, display_name: str | None) -> ParseResult:
     required, optional = NEGOTIATED_RATES_COLUMNS
     t = read_table(
         path, required=required, optional=optional, one_of=_NEGOTIATED_ONE_OF, display_name=display_name
     )
     errs = RowErrors(t)
-    n = len(t)
 
     payer_id = convert(t, "payer_id", tb.identifier(), errs)
     program_id = convert(t, "program_id", tb.identifier(required=False), errs)
@@ -466,69 +508,53 @@ def parse_negotiated_rates(path: str | Path, *, display_name: str | None = None)
     percent_parser = tb.percent(max_value=MAX_RATE_PERCENT)
 
     lines = t.lines
+    bad_rows = errs.by_row
     seen: dict[tuple, int] = {}
     records: list[NegotiatedRateRecord] = []
-    for i in range(n):
-        rt = rate_type[i]
-        raw = raw_rate[i]
-        if rt == "percent_of_billed":
-            rate = as_percent.get(raw)
-            if rate is None:
-                rate = as_percent[raw] = percent_parser(raw)
-        else:
+    append = records.append
+    rows = zip(payer_id, program_id, npi, tin, code, rate_type, raw_rate, effective, expiration)
+    for i, (payer, pid, np_, tn, cd, rt, raw, eff, exp) in enumerate(rows):
+        if rt == "dollar":
             rate = as_dollar.get(raw)
             if rate is None:
                 rate = as_dollar[raw] = dollar_parser(raw)
+        else:
+            rate = as_percent.get(raw)
+            if rate is None:
+                rate = as_percent[raw] = percent_parser(raw)
+            # with an unknown rate_type, only complain when the rate is no number at all
             if type(rt) is Invalid and type(rate) is Invalid:
-                # rate_type unknown: only complain when the rate is no number at all
-                alt = as_percent.get(raw)
-                if alt is None:
-                    alt = as_percent[raw] = percent_parser(raw)
-                rate = alt
+                rate = as_dollar.get(raw)
+                if rate is None:
+                    rate = as_dollar[raw] = dollar_parser(raw)
         if type(rate) is Invalid:
             errs.add(i, "rate", rate.message + (f" (rate_type {rt})" if type(rt) is not Invalid else ""))
 
-        pid, np_, tn = program_id[i], npi[i], tin[i]
         if pid is None and np_ is None and tn is None:
             errs.add(i, "program_id", "no program given; expected a program_id, an npi or a tin")
-        eff, exp = effective[i], expiration[i]
-        if exp == _NO_EXPIRATION:
-            exp = None
-        elif exp is not None and type(exp) is not Invalid and type(eff) is not Invalid and exp < eff:
-            errs.add(
-                i,
-                "expiration_date",
-                f"expiration_date {exp.isoformat()} is before effective_date {eff.isoformat()}; "
-                "expected expiration_date on or after effective_date",
-            )
-        key = (payer_id[i], pid, np_, tn, code[i], eff)
-        if not any(type(x) is Invalid for x in key) and (pid or np_ or tn):
-            first = seen.get(key)
-            if first is None:
-                seen[key] = lines[i]
-            else:
+        if exp is not None:
+            if exp == _NO_EXPIRATION:
+                exp = None
+            elif type(exp) is not Invalid and type(eff) is not Invalid and exp < eff:
+                errs.add(
+                    i,
+                    "expiration_date",
+                    f"expiration_date {exp.isoformat()} is before effective_date {eff.isoformat()}; "
+                    "expected expiration_date on or after effective_date",
+                )
+        key = (payer, pid, np_, tn, cd, eff)
+        if (i not in bad_rows or not any(type(x) is Invalid for x in key)) and (pid or np_ or tn):
+            first = seen.setdefault(key, lines[i])
+            if first != lines[i]:
                 errs.add(
                     i,
                     "billing_code",
                     f"duplicate of line {first}: same payer_id, program (program_id/npi/tin), billing_code "
                     "and effective_date; expected each rate once",
                 )
-        if i in errs:
+        if i in bad_rows:
             continue
-        records.append(
-            NegotiatedRateRecord(
-                payer_id=payer_id[i],
-                billing_code=code[i],
-                rate_type=rt,
-                rate=rate,
-                effective_date=eff,
-                expiration_date=exp,
-                program_id=pid,
-                npi=np_,
-                tin=tn,
-                line=lines[i],
-            )
-        )
+        append(NegotiatedRateRecord(payer, cd, rt, rate, eff, exp, pid, np_, tn, lines[i]))
     return _result("negotiated_rates", t, records, errs)
 
 

@@ -20,6 +20,7 @@ import io
 import os
 import re
 import zlib
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
@@ -71,13 +72,13 @@ class CountingReader(io.RawIOBase):
         self.last_chunk_start = 0
 
     # -- io.RawIOBase protocol -------------------------------------------------------
-    def readable(self) -> bool:  # noqa: D102
+    def readable(self) -> bool:
         return True
 
-    def seekable(self) -> bool:  # noqa: D102
+    def seekable(self) -> bool:
         return False
 
-    def tell(self) -> int:  # noqa: D102
+    def tell(self) -> int:
         return self.position
 
     @property
@@ -99,7 +100,7 @@ class CountingReader(io.RawIOBase):
             f" (compressed offset about {comp})" if comp is not None else ""
         )
 
-    def read(self, size: int = -1) -> bytes:  # noqa: D102
+    def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""
         try:
@@ -112,9 +113,7 @@ class CountingReader(io.RawIOBase):
                 f"compressed stream is truncated after {self.where()}: {exc}",
             ) from exc
         except (zlib.error, gzip.BadGzipFile) as exc:
-            raise _rejected(
-                self.name_for_errors, f"corrupt gzip data at {self.where()}: {exc}"
-            ) from exc
+            raise _rejected(self.name_for_errors, f"corrupt gzip data at {self.where()}: {exc}") from exc
         except OSError as exc:
             raise _rejected(self.name_for_errors, f"cannot read the file at {self.where()}: {exc}") from exc
         if data is None:  # non-blocking raw stream; not expected for files
@@ -124,16 +123,16 @@ class CountingReader(io.RawIOBase):
         self.position += len(data)
         return data
 
-    def readinto(self, b) -> int:  # noqa: D102
+    def readinto(self, b) -> int:
         data = self.read(len(b))
         n = len(data)
         b[:n] = data
         return n
 
-    def readall(self) -> bytes:  # noqa: D102
+    def readall(self) -> bytes:
         return self.read(-1)
 
-    def close(self) -> None:  # noqa: D102
+    def close(self) -> None:
         try:
             self._inner.close()
             if self._raw is not None:
@@ -225,7 +224,7 @@ def open_stream(stream: BinaryIO, name: str) -> CountingReader:
 
 # ----------------------------------------------------------------------------- JSON errors
 
-_YAJL_CONTEXT = re.compile(r"\n(?P<context>.*)\n(?P<pointer> *\(right here\) -+\^)", re.S)
+_YAJL_CONTEXT = re.compile(r"\n(?P<context>.*)\n(?P<pointer> *\(right here\) -+\^)", re.DOTALL)
 
 
 def _locate_in_chunk(reader: CountingReader, message: str) -> int | None:
@@ -241,9 +240,7 @@ def _locate_in_chunk(reader: CountingReader, message: str) -> int | None:
     if not before:
         return None
     chunk = reader.last_chunk
-    pattern = b"".join(
-        rb"\s" if ch == " " else re.escape(ch.encode("utf-8", "replace")) for ch in before
-    )
+    pattern = b"".join(rb"\s" if ch == " " else re.escape(ch.encode("utf-8", "replace")) for ch in before)
     try:
         hits = [h.end() for h in re.finditer(pattern, chunk)]
     except re.error:  # pragma: no cover - defensive
@@ -338,7 +335,6 @@ def skip_value(it: Iterator[tuple[str, object]], event: str) -> None:
             depth -= 1
             if not depth:
                 return
-
 
 
 # ----------------------------------------------------------------------------- billing codes

@@ -396,7 +396,7 @@ class TicInNetworkReader:
         for ev, key in it:
             if ev == "end_map":
                 break
-            ev, val = next(it)
+            ev, _val = next(it)
             if key == "npi" and ev == "start_array":
                 for ev2, v in it:
                     if ev2 == "number":
@@ -439,7 +439,9 @@ class TicInNetworkReader:
             index += 1
             if ev != "start_map":
                 skip_value(it, ev)
-                self._error(f"provider_references[{index}]", f"expected an object, found {describe_event(ev)}")
+                self._error(
+                    f"provider_references[{index}]", f"expected an object, found {describe_event(ev)}"
+                )
                 continue
             gid: int | None = None
             raw_gid: object = None
@@ -498,7 +500,7 @@ class TicInNetworkReader:
                 stream = self.resolver(location)
             except FileRejected:
                 raise
-            except Exception as exc:  # a resolver failure is a row problem, not a crash
+            except Exception as exc:  # noqa: BLE001 - a resolver failure is a row problem, not a crash
                 problem = f"{type(exc).__name__}: {exc}"
         if stream is None:
             self.stats["remote_references_unresolved"] += 1
@@ -622,8 +624,11 @@ class TicInNetworkReader:
             if pairs is None:
                 continue
             for k, price in prices:
-                records.extend(self._price_records(kept, pairs, price, f"in_network[{i}].negotiated_rates[{j}]"
-                                                   f".negotiated_prices[{k}]"))
+                records.extend(
+                    self._price_records(
+                        kept, pairs, price, f"in_network[{i}].negotiated_rates[{j}].negotiated_prices[{k}]"
+                    )
+                )
         return records
 
     def _rates(self, it, i: int, mode: str, candidates: list) -> bool:
@@ -645,7 +650,7 @@ class TicInNetworkReader:
             for ev2, key in it:
                 if ev2 == "end_map":
                     break
-                ev3, val = next(it)
+                ev3, _val = next(it)
                 if key == "provider_references" and ev3 == "start_array":
                     refs = []
                     for ev4, v in it:
@@ -692,7 +697,9 @@ class TicInNetworkReader:
                 candidates.append((j, tuple(pairs), prices))
         return deferred
 
-    def _price_records(self, code: str, pairs: tuple[Pair, ...], price: dict, path: str) -> list[NegotiatedRateRecord]:
+    def _price_records(
+        self, code: str, pairs: tuple[Pair, ...], price: dict, path: str
+    ) -> list[NegotiatedRateRecord]:
         if "__not_object__" in price:
             self._error(path, f"expected a negotiated price object, found {price['__not_object__']}")
             return []

@@ -15,11 +15,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from costsvc import __version__
 from costsvc.api.estimates import EstimateController
 from costsvc.api.health import health, ready
+from costsvc.api.imports import ImportController
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
 from costsvc.catalog import CatalogHolder
 from costsvc.db.migrate import migrate
 from costsvc.db.pool import create_pool, resolve_database_url
+from costsvc.services.estimates import EstimateWriter
 from costsvc.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             catalog = CatalogHolder(pool, url)
             await catalog.start()
             app.state.pool = pool
+            app.state.estimate_writer = EstimateWriter(pool)
             app.state.catalog = catalog
             app.state.database_url = url
+            app.state.settings = settings  # the import API: data_dir, import_root
             try:
                 yield
             finally:
@@ -48,7 +52,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await pool.close()
 
     return Litestar(
-        route_handlers=[health, ready, EstimateController, ReferenceController],
+        route_handlers=[health, ready, EstimateController, ReferenceController, ImportController],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

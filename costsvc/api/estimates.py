@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.spec import Example
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from costsvc.api.problems import NotFound, domain_problem, invalid_problem, not_found_problem
 from costsvc.api.schemas import BatchRequest, CompareRequest, EstimateRequest
@@ -53,20 +53,20 @@ class EstimateController(Controller):
     async def create_estimate(
         self,
         state: State,
-        data: EstimateRequest = Body(examples=[Example(summary="IOP with a stored plan", value=_EXAMPLE)]),
-        include: str | None = None,
+        data: Annotated[EstimateRequest, Body(examples=[Example(summary="IOP with a stored plan", value=_EXAMPLE)])],
+        include: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         priced = service.price(
             state.catalog.current, program_id=data.program_id, level_of_care=data.level_of_care,
             coverage=data.coverage, episode=data.episode, household=data.household,
             payment_plan=data.payment_plan, today=dt.date.today(), include_claims=include == "claims",
         )
-        await service.store(state.pool, [priced])
+        await state.estimate_writer.store([priced])
         return Response(priced.body, status_code=201, media_type=JSON,
                         headers={"Location": f"/v1/estimates/{priced.estimate_id}"})
 
     @get("/{estimate_id:str}", summary="A stored estimate")
-    async def get_estimate(self, state: State, estimate_id: str) -> Response[bytes]:
+    async def get_estimate(self, state: State, estimate_id: FromPath[str]) -> Response[bytes]:
         try:
             key = uuid.UUID(estimate_id)
         except ValueError:
@@ -77,7 +77,7 @@ class EstimateController(Controller):
         return Response(body, media_type=JSON)
 
     @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once")
-    async def batch(self, state: State, data: BatchRequest) -> Response[bytes]:
+    async def batch(self, state: State, data: JSONBody[BatchRequest]) -> Response[bytes]:
         catalog = state.catalog.current
         today = dt.date.today()
         results: list[Any] = []
@@ -99,12 +99,12 @@ class EstimateController(Controller):
             else:
                 stored.append(priced)
                 results.append(msgspec.Raw(priced.body))
-        await service.store(state.pool, stored)
+        await state.estimate_writer.store(stored)
         return Response(msgspec.json.encode({"results": results}), media_type=JSON)
 
     @post("/compare", status_code=200, opt={"body_type": CompareRequest},
           summary="One estimate per level the program offers, cheapest first")
-    async def compare(self, state: State, data: CompareRequest) -> Response[bytes]:
+    async def compare(self, state: State, data: JSONBody[CompareRequest]) -> Response[bytes]:
         catalog = state.catalog.current
         program = catalog.programs.get(data.program_id)
         if program is None:
@@ -117,7 +117,7 @@ class EstimateController(Controller):
             for level in program.levels
         ]
         priced.sort(key=lambda p: (p.priced.totals.patient_pays, p.level_of_care))
-        await service.store(state.pool, priced)
+        await state.estimate_writer.store(priced)
         body = msgspec.json.encode({"program_id": data.program_id,
                                     "estimates": [msgspec.Raw(p.body) for p in priced]})
         return Response(body, media_type=JSON)

@@ -102,8 +102,9 @@ def handle_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     detail = exc.detail if exc.detail and exc.detail != _TITLES.get(status) else None
-    if status == 400 and detail and detail.startswith("JSON is malformed"):
-        detail = "The request body is not valid JSON: " + detail.removeprefix("JSON is malformed: ")
+    if status == 400 and request.route_handler.opt.get("body_type") is not None:
+        # The only 400 Litestar raises on a JSON-body route is a body msgspec cannot decode.
+        detail = "The request body is not valid JSON: " + (detail or "").removeprefix("JSON is malformed: ")
     if status == 413:
         detail = "The request body exceeds the size limit."
     return problem_response(problem(status, detail, instance=request.url.path), getattr(exc, "headers", None))

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
+from litestar.params import FromPath
 
 from costsvc.api.problems import NotFound
 from costsvc.api.schemas import PayerOut, PlanOut, ProgramOut
@@ -30,7 +31,7 @@ class ReferenceController(Controller):
         return {"payers": [PayerOut(pid, name, counts.get(pid, 0)) for pid, name in sorted(catalog.payers.items())]}
 
     @get("/payers/{payer_id:str}/plans", summary="A payer's plans and their benefits")
-    async def plans(self, state: State, payer_id: str) -> dict[str, list[PlanOut]]:
+    async def plans(self, state: State, payer_id: FromPath[str]) -> dict[str, list[PlanOut]]:
         catalog = state.catalog.current
         if payer_id not in catalog.payers:
             raise NotFound(f"unknown payer '{payer_id}'", field="payer_id")
@@ -39,7 +40,7 @@ class ReferenceController(Controller):
                           for p in plans]}
 
     @get("/programs/{program_id:str}", summary="A program, the levels it offers and its prices")
-    async def program(self, state: State, program_id: str) -> ProgramOut:
+    async def program(self, state: State, program_id: FromPath[str]) -> ProgramOut:
         catalog = state.catalog.current
         program = catalog.programs.get(program_id)
         if program is None:

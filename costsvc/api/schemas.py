@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import msgspec
 
 from costsvc.domain.model import (
+    InputStruct,
     Accumulators,
     Benefits,
     EpisodeRequest,
@@ -36,7 +37,7 @@ US_STATES = frozenset(
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
-class CoverageRequest(msgspec.Struct, forbid_unknown_fields=True):
+class CoverageRequest(InputStruct):
     plan_id: Slug | None = None
     benefits: Benefits | None = None
     network: NetworkChoice = "auto"
@@ -44,11 +45,11 @@ class CoverageRequest(msgspec.Struct, forbid_unknown_fields=True):
     accumulators: Accumulators | None = None
 
 
-class PaymentPlanRequest(msgspec.Struct, forbid_unknown_fields=True):
+class PaymentPlanRequest(InputStruct):
     down_payment: Money = Decimal("0")
 
 
-class EstimateRequest(msgspec.Struct, forbid_unknown_fields=True):
+class EstimateRequest(InputStruct):
     program_id: Slug
     level_of_care: LevelOfCare
     coverage: CoverageRequest | None = None
@@ -57,7 +58,7 @@ class EstimateRequest(msgspec.Struct, forbid_unknown_fields=True):
     payment_plan: PaymentPlanRequest | None = None
 
 
-class CompareRequest(msgspec.Struct, forbid_unknown_fields=True):
+class CompareRequest(InputStruct):
     program_id: Slug
     coverage: CoverageRequest | None = None
     episode: EpisodeRequest | None = None
@@ -65,12 +66,12 @@ class CompareRequest(msgspec.Struct, forbid_unknown_fields=True):
     payment_plan: PaymentPlanRequest | None = None
 
 
-class BatchItem(msgspec.Struct, forbid_unknown_fields=True):
+class BatchItem(InputStruct):
     program_id: Slug
     level_of_care: LevelOfCare
 
 
-class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
+class BatchRequest(InputStruct):
     items: Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
     coverage: CoverageRequest | None = None
     episode: EpisodeRequest | None = None

@@ -18,8 +18,7 @@ from typing import Any, Literal, Union
 
 import msgspec
 
-MONEY_CEILING = Decimal("100000000")  # $100M: no behavioral-health episode or income here is larger
-
+from costsvc.domain.model import amount_problem
 
 class FieldError(msgspec.Struct, frozen=True):
     field: str
@@ -36,23 +35,6 @@ def _join(path: str, name: str | int) -> str:
     if isinstance(name, int):
         return f"{path}[{name}]"
     return f"{path}.{name}" if path else name
-
-
-def _check_kind(kind: str | None, value: Decimal) -> str | None:
-    if kind is None:
-        return None
-    if not value.is_finite():
-        return "must be a finite number"
-    if value < 0:
-        return "must not be negative"
-    if kind == "money":
-        if value > MONEY_CEILING:
-            return f"must not exceed {MONEY_CEILING}"
-        if value != value.quantize(Decimal("0.01"), rounding="ROUND_DOWN"):
-            return "must have at most two decimals"
-    elif kind == "percent" and value > 100:
-        return "must be between 0 and 100"
-    return None
 
 
 @lru_cache(maxsize=None)
@@ -79,7 +61,7 @@ def _walk(value: Any, annotation: Any, path: str, errors: list[FieldError]) -> N
                 number = msgspec.convert(value, Decimal, strict=False)
             except (msgspec.ValidationError, InvalidOperation):
                 return
-            problem = _check_kind(kind, number)
+            problem = amount_problem(kind, number)
             if problem:
                 errors.append(FieldError(path, problem))
         # Other constraints (ge/le/pattern) are checked by msgspec itself:

@@ -395,8 +395,7 @@ def _run(
                 D = D_i if D_i < D_f else D_f
                 if d > D:
                     d = D
-                if d > O:
-                    d = O
+                pass
                 O -= d
             else:
                 d = zero

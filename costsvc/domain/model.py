@@ -12,7 +12,9 @@ negative, non-finite or over-precise amounts with the field's path.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import msgspec
@@ -33,6 +35,53 @@ Percent = Annotated[
     ),
 ]
 
+MONEY_CEILING = Decimal("100000000")  # $100M: no episode, deductible or income here is larger
+_CENT = Decimal("0.01")
+
+
+def amount_problem(kind: str, value: Decimal) -> str | None:
+    """What is wrong with a Money or Percent value, or None when it is acceptable."""
+    if not isinstance(value, Decimal):
+        value = Decimal(value)
+    if not value.is_finite():
+        return "must be a finite number"
+    if value < 0:
+        return "must not be negative"
+    if kind == "money":
+        if value > MONEY_CEILING:
+            return f"must not exceed {MONEY_CEILING}"
+        if value != value.quantize(_CENT, rounding="ROUND_DOWN"):
+            return "must have at most two decimals"
+    elif kind == "percent" and value > 100:
+        return "must be between 0 and 100"
+    return None
+
+
+@lru_cache(maxsize=None)
+def _checked_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    found = []
+    for name, hint in typing.get_type_hints(cls, include_extras=True).items():
+        for candidate in (hint, *typing.get_args(hint)):
+            if typing.get_origin(candidate) is Annotated:
+                for meta in typing.get_args(candidate)[1:]:
+                    kind = (getattr(meta, "extra", None) or {}).get("kind")
+                    if kind:
+                        found.append((name, kind))
+    return tuple(found)
+
+
+class InputStruct(msgspec.Struct, forbid_unknown_fields=True):
+    """A request-side struct: its Money and Percent fields are checked on decode and init."""
+
+    def __post_init__(self) -> None:
+        for name, kind in _checked_fields(type(self)):
+            value = getattr(self, name)
+            if value is not None:
+                problem = amount_problem(kind, value)
+                if problem:
+                    raise ValueError(f"{name} {problem}")
+
+
 LevelOfCare = Literal["detox", "residential", "php", "iop", "outpatient"]
 LEVELS_OF_CARE: tuple[LevelOfCare, ...] = ("detox", "residential", "php", "iop", "outpatient")
 Frequency = Literal["per_service", "per_episode"]
@@ -49,19 +98,19 @@ GuidelineRegion = Literal["48", "AK", "HI"]
 # --------------------------------------------------------------------------- benefits
 
 
-class AllowedRule(msgspec.Struct, forbid_unknown_fields=True):
+class AllowedRule(InputStruct):
     method: AllowedMethod
     percent: Percent
 
 
-class Amounts(msgspec.Struct, forbid_unknown_fields=True):
+class Amounts(InputStruct):
     """Individual and family amounts of a deductible or out-of-pocket maximum."""
 
     individual: Money | None = None
     family: Money | None = None
 
 
-class LevelBenefit(msgspec.Struct, forbid_unknown_fields=True):
+class LevelBenefit(InputStruct):
     covered: bool = True
     copay: Money = Decimal("0")
     copay_unit: CopayUnit = "per_day"
@@ -71,7 +120,7 @@ class LevelBenefit(msgspec.Struct, forbid_unknown_fields=True):
     prior_auth: bool = False
 
 
-class NetworkBenefits(msgspec.Struct, forbid_unknown_fields=True):
+class NetworkBenefits(InputStruct):
     deductible: Amounts | None = None
     oop_max: Amounts | None = None
     allowed: AllowedRule | None = None
@@ -79,21 +128,21 @@ class NetworkBenefits(msgspec.Struct, forbid_unknown_fields=True):
     levels: dict[LevelOfCare, LevelBenefit] = {}
 
 
-class Benefits(msgspec.Struct, forbid_unknown_fields=True):
+class Benefits(InputStruct):
     payer_id: str | None = None
     plan_year_start: Annotated[str, msgspec.Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")] = "01-01"
     in_network: NetworkBenefits | None = None
     out_of_network: NetworkBenefits | None = None
 
 
-class NetworkAccumulators(msgspec.Struct, forbid_unknown_fields=True):
+class NetworkAccumulators(InputStruct):
     deductible_met: Money = Decimal("0")
     oop_met: Money = Decimal("0")
     family_deductible_met: Money = Decimal("0")
     family_oop_met: Money = Decimal("0")
 
 
-class Accumulators(msgspec.Struct, forbid_unknown_fields=True):
+class Accumulators(InputStruct):
     as_of: dt.date | None = None
     in_network: NetworkAccumulators = msgspec.field(default_factory=NetworkAccumulators)
     out_of_network: NetworkAccumulators = msgspec.field(default_factory=NetworkAccumulators)
@@ -130,7 +179,7 @@ class PovertyGuideline(msgspec.Struct, frozen=True):
     per_additional_person: Decimal
 
 
-class SlidingTier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class SlidingTier(InputStruct, frozen=True):
     """One tier of a sliding-fee policy: exactly one of discount_percent / nominal_fee."""
 
     max_fpl_percent: Decimal
@@ -139,7 +188,7 @@ class SlidingTier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str | None = None
 
 
-class PaymentPlanPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class PaymentPlanPolicy(InputStruct, frozen=True):
     terms: tuple[int, ...] = (3, 6, 12)
     apr: Decimal = Decimal("0")
     min_monthly: Decimal = Decimal("25.00")
@@ -148,7 +197,7 @@ class PaymentPlanPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 # --------------------------------------------------------------------------- request side
 
 
-class EpisodeRequest(msgspec.Struct, forbid_unknown_fields=True):
+class EpisodeRequest(InputStruct):
     start_date: dt.date | None = None
     weeks: Annotated[int, msgspec.Meta(ge=1)] | None = None
     days_per_week: Annotated[int, msgspec.Meta(ge=1, le=7)] | None = None
@@ -156,7 +205,7 @@ class EpisodeRequest(msgspec.Struct, forbid_unknown_fields=True):
     days: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
-class Household(msgspec.Struct, forbid_unknown_fields=True):
+class Household(InputStruct):
     size: Annotated[int, msgspec.Meta(ge=1, le=50)]
     annual_income: Money
     state: Annotated[str, msgspec.Meta(min_length=2, max_length=2)]

@@ -6,6 +6,7 @@ the only I/O is one INSERT per request (one per batch, whatever its size).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -107,6 +108,13 @@ def build_pricing_request(
     return request, plan_id
 
 
+_MEMO_LIMIT = 20_000
+
+
+def _memo_key(*parts: Any) -> bytes:
+    return _encoder.encode(parts)
+
+
 def price(
     catalog: Catalog,
     *,
@@ -119,23 +127,86 @@ def price(
     today: dt.date,
     include_claims: bool = False,
 ) -> Priced:
-    request, plan_id = build_pricing_request(
-        catalog, program_id=program_id, level_of_care=level_of_care, coverage=coverage,
-        episode=episode, household=household, payment_plan=payment_plan, today=today,
-    )
-    priced = price_episode(request)
+    """Price one episode and encode the estimate document.
+
+    An estimate is a pure function of the request, the catalog snapshot and the
+    date, so the priced document (all but its id and timestamp) is memoized on the
+    catalog snapshot itself: a tariff change loads a new snapshot and so starts a
+    new memo.  The locator asks the same questions over and over (the same plan
+    at the same programs); a hit skips the engine but still stores a new estimate.
+    """
+    key = _memo_key(program_id, level_of_care, coverage, episode, household, payment_plan, today, include_claims)
+    memo = catalog.pricing_memo
+    hit = memo.get(key)
+    if hit is None:
+        request, plan_id = build_pricing_request(
+            catalog, program_id=program_id, level_of_care=level_of_care, coverage=coverage,
+            episode=episode, household=household, payment_plan=payment_plan, today=today,
+        )
+        priced = price_episode(request)
+        document = msgspec.to_builtins(priced, builtin_types=(Decimal, dt.date))
+        if not include_claims:
+            document.pop("claims", None)
+        document["plan_id"] = plan_id
+        document["payer_id"] = request.benefits.payer_id if request.benefits else None
+        # The encoded document without its opening brace: each estimate prepends its own id.
+        hit = (priced, b"," + _encoder.encode(document)[1:])
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[key] = hit
+    priced, tail = hit
     estimate_id = uuid.uuid4()
-    document: dict[str, Any] = {"estimate_id": str(estimate_id)}
-    document.update(msgspec.to_builtins(priced, builtin_types=(Decimal, dt.date)))
-    if not include_claims:
-        document.pop("claims", None)
-    document["plan_id"] = plan_id
-    document["payer_id"] = request.benefits.payer_id if request.benefits else None
-    document["created_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    return Priced(estimate_id, program_id, level_of_care, _encoder.encode(document), priced)
+    created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    head = f'{{"estimate_id":"{estimate_id}","created_at":"{created_at}"'.encode()
+    return Priced(estimate_id, program_id, level_of_care, head + tail, priced)
 
 
-async def store(pool: asyncpg.Pool, priced: list[Priced]) -> None:
+class EstimateWriter:
+    """Stores estimates with group commit: requests that arrive while an INSERT is in
+    flight are written together by the next one, so a busy server makes one round
+    trip for many estimates.  ``store`` returns only once its rows are committed,
+    so a GET right after the POST always finds the estimate."""
+
+    def __init__(self, pool: asyncpg.Pool, max_rows: int = 500):
+        self._pool = pool
+        self._max_rows = max_rows
+        self._waiting: list[tuple[list[Priced], asyncio.Future[None]]] = []
+        self._draining = False
+
+    async def store(self, priced: list[Priced]) -> None:
+        if not priced:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((priced, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                group: list[tuple[list[Priced], asyncio.Future[None]]] = []
+                rows = 0
+                while self._waiting and rows < self._max_rows:
+                    item = self._waiting.pop(0)
+                    group.append(item)
+                    rows += len(item[0])
+                try:
+                    await insert(self._pool, [p for items, _ in group for p in items])
+                except Exception as exc:  # noqa: BLE001 - every waiter gets the error
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for _, future in group:
+                        if not future.done():
+                            future.set_result(None)
+        finally:
+            self._draining = False
+
+
+async def insert(pool: asyncpg.Pool, priced: list[Priced]) -> None:
     if not priced:
         return
     await pool.execute(

@@ -209,5 +209,5 @@ CREATE TABLE estimates (
     created_at   timestamptz NOT NULL DEFAULT now(),
     program_id   text NOT NULL,
     level_of_care text NOT NULL,
-    body         jsonb NOT NULL
+    body         json NOT NULL  -- the document exactly as returned (json keeps the text as sent)
 );

@@ -26,7 +26,7 @@ from tariffs.records import (
     ProgramRecord,
 )
 
-DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "costsvc" / "demo" / "data"
 
 NPI_A = "1234567893"  # the CMS example NPI (valid check digit)
 NPI_B = "1645987326"
@@ -48,12 +48,18 @@ COV_HEADER = (
     "oop_individual,oop_family,allowed_method,allowed_pct,balance_billing,effective_date"
 )
 COV_ROWS = [
-    "acme,Acme Health,acme-ppo,Acme PPO,ppo,01-01,in_network,iop,true,0,per_day,true,20,,true,"
-    "1500,3000,6000,12000,,,false,2026-01-01",
-    "acme,Acme Health,acme-ppo,Acme PPO,ppo,01-01,in_network,outpatient,yes,30,per_visit,no,0,24,no,"
-    "1500,3000,6000,12000,,,false,2026-01-01",
-    "acme,Acme Health,acme-ppo,Acme PPO,ppo,01-01,out_of_network,iop,TRUE,,,TRUE,40,,TRUE,"
-    "3000,6000,,,percent_of_billed,60,true,2026-01-01",
+    (
+        "acme,Acme Health,acme-ppo,Acme PPO,ppo,01-01,in_network,iop,true,0,per_day,true,20,,true,"
+        "1500,3000,6000,12000,,,false,2026-01-01"
+    ),
+    (
+        "acme,Acme Health,acme-ppo,Acme PPO,ppo,01-01,in_network,outpatient,yes,30,per_visit,no,0,24,no,"
+        "1500,3000,6000,12000,,,false,2026-01-01"
+    ),
+    (
+        "acme,Acme Health,acme-ppo,Acme PPO,ppo,01-01,out_of_network,iop,TRUE,,,TRUE,40,,TRUE,"
+        "3000,6000,,,percent_of_billed,60,true,2026-01-01"
+    ),
 ]
 
 NEG_HEADER = "payer_id,program_id,npi,tin,billing_code,rate_type,rate,effective_date,expiration_date"
@@ -122,7 +128,18 @@ def test_demo_files_parse_without_errors():
         assert prog.npi is not None and tb.npi_check_digit_ok(prog.npi)
         assert prog.tin is not None and len(prog.tin) == 9
     all_codes = set().union(*codes.values())
-    assert {"H0015", "S9480", "H0035", "H0018", "H0019", "H0010", "H0011", "90791", "90837", "90853"} <= all_codes
+    assert {
+        "H0015",
+        "S9480",
+        "H0035",
+        "H0018",
+        "H0019",
+        "H0010",
+        "H0011",
+        "90791",
+        "90837",
+        "90853",
+    } <= all_codes
     for rec in fees.records:
         if rec.billing_code == "90791":
             assert rec.frequency == "per_episode"
@@ -501,7 +518,9 @@ def test_duplicate_column_in_header_is_rejected(tmp_path):
 
 
 def test_semicolon_separated_file_gets_a_hint(tmp_path):
-    p = write(tmp_path, "fees.csv", csv_text(FEE_HEADER.replace(",", ";"), [r.replace(",", ";") for r in FEE_ROWS]))
+    p = write(
+        tmp_path, "fees.csv", csv_text(FEE_HEADER.replace(",", ";"), [r.replace(",", ";") for r in FEE_ROWS])
+    )
     with pytest.raises(FileRejected) as exc:
         parse_fee_schedule(p)
     assert "semicolon" in exc.value.errors[0].message
@@ -537,16 +556,16 @@ def test_coverage_table_csv_happy_path(tmp_path):
         network="in_network",
         level_of_care="iop",
         covered=True,
-        copay=Decimal("0"),
+        copay=Decimal(0),
         copay_unit="per_day",
         deductible_applies=True,
-        coinsurance_pct=Decimal("20"),
+        coinsurance_pct=Decimal(20),
         limit_units=None,
         prior_auth=True,
-        ded_individual=Decimal("1500"),
-        ded_family=Decimal("3000"),
-        oop_individual=Decimal("6000"),
-        oop_family=Decimal("12000"),
+        ded_individual=Decimal(1500),
+        ded_family=Decimal(3000),
+        oop_individual=Decimal(6000),
+        oop_family=Decimal(12000),
         allowed_method=None,
         allowed_pct=None,
         balance_billing=False,
@@ -554,12 +573,12 @@ def test_coverage_table_csv_happy_path(tmp_path):
         line=2,
     )
     assert (second.copay, second.copay_unit, second.deductible_applies, second.limit_units) == (
-        Decimal("30"),
+        Decimal(30),
         "per_visit",
         False,
         24,
     )
-    assert third.copay == Decimal("0") and third.copay_unit == "per_day"  # defaults
+    assert third.copay == Decimal(0) and third.copay_unit == "per_day"  # defaults
     assert (third.allowed_method, third.allowed_pct, third.balance_billing) == ("percent_of_billed", 60, True)
     assert third.oop_individual is None
 
@@ -585,10 +604,17 @@ def test_coverage_table_defaults(tmp_path):
     )
     rec = r.records[0]
     assert r.errors == []
-    assert (rec.plan_type, rec.plan_year_start, rec.copay, rec.copay_unit, rec.prior_auth, rec.balance_billing) == (
+    assert (
+        rec.plan_type,
+        rec.plan_year_start,
+        rec.copay,
+        rec.copay_unit,
+        rec.prior_auth,
+        rec.balance_billing,
+    ) == (
         None,
         "01-01",
-        Decimal("0"),
+        Decimal(0),
         "per_day",
         False,
         False,
@@ -599,17 +625,25 @@ def test_coverage_plan_wide_disagreement(tmp_path):
     rows = [
         *COV_ROWS,
         # same plan, same network: deductible differs
-        "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,in_network,php,true,0,per_day,true,20,,true,"
-        "2000,3000,6000,12000,,,false,2026-01-01",
+        (
+            "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,in_network,php,true,0,per_day,true,20,,true,"
+            "2000,3000,6000,12000,,,false,2026-01-01"
+        ),
         # plan-level: plan_year_start differs (and payer_name for the payer)
-        "acme,ACME Inc,acme-ppo,Acme PPO,PPO,07-01,in_network,residential,true,0,per_day,true,20,,true,"
-        "1500,3000,6000,12000,,,false,2026-01-01",
+        (
+            "acme,ACME Inc,acme-ppo,Acme PPO,PPO,07-01,in_network,residential,true,0,per_day,true,20,,true,"
+            "1500,3000,6000,12000,,,false,2026-01-01"
+        ),
         # another network may have other amounts: no error
-        "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,out_of_network,php,true,0,per_day,true,40,,true,"
-        "3000,6000,,,percent_of_billed,60,true,2026-01-01",
+        (
+            "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,out_of_network,php,true,0,per_day,true,40,,true,"
+            "3000,6000,,,percent_of_billed,60,true,2026-01-01"
+        ),
         # same network, oop empty here but set on line 2: "none" is a different value
-        "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,in_network,detox,true,0,per_day,true,20,,true,"
-        "1500,3000,,12000,,,false,2026-01-01",
+        (
+            "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,in_network,detox,true,0,per_day,true,20,,true,"
+            "1500,3000,,12000,,,false,2026-01-01"
+        ),
     ]
     r = parse_coverage_table(write(tmp_path, "cov.csv", csv_text(COV_HEADER, rows)))
     got = [(e.line, e.column) for e in r.errors]
@@ -624,17 +658,25 @@ def test_coverage_duplicate_and_row_rules(tmp_path):
     rows = [
         *COV_ROWS,
         # duplicate of line 2 (same plan, network, level)
-        "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,in_network,IOP,true,0,per_day,true,25,,true,"
-        "1500,3000,6000,12000,,,false,2026-01-01",
+        (
+            "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,in_network,IOP,true,0,per_day,true,25,,true,"
+            "1500,3000,6000,12000,,,false,2026-01-01"
+        ),
         # covered without coinsurance
-        "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,in_network,php,true,0,per_day,,,,true,"
-        "1500,3000,6000,12000,,,false,2026-01-01",
+        (
+            "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,in_network,php,true,0,per_day,,,,true,"
+            "1500,3000,6000,12000,,,false,2026-01-01"
+        ),
         # not covered: deductible_applies/coinsurance may be empty
-        "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,out_of_network,detox,false,,,,,,,"
-        "3000,6000,,,percent_of_billed,60,true,2026-01-01",
+        (
+            "acme,Acme Health,acme-ppo,Acme PPO,PPO,01-01,out_of_network,detox,false,,,,,,,"
+            "3000,6000,,,percent_of_billed,60,true,2026-01-01"
+        ),
         # another plan: allowed_method without pct, balance billing in network, family < individual
-        "zed,Zed,zed-epo,Zed EPO,Epo,1-1,in_network,iop,true,0,per_week,true,120,-1,maybe,"
-        "1000,500,5000,10000,percent_of_billed,,true,2026-01-01",
+        (
+            "zed,Zed,zed-epo,Zed EPO,Epo,1-1,in_network,iop,true,0,per_week,true,120,-1,maybe,"
+            "1000,500,5000,10000,percent_of_billed,,true,2026-01-01"
+        ),
     ]
     r = parse_coverage_table(write(tmp_path, "cov.csv", csv_text(COV_HEADER, rows)))
     got = [(e.line, e.column) for e in r.errors]
@@ -651,7 +693,7 @@ def test_coverage_duplicate_and_row_rules(tmp_path):
         (8, "balance_billing"),
     ]
     assert "duplicate of line 2" in r.errors[0].message
-    not_covered = [x for x in r.records if x.line == 7][0]
+    not_covered = next(x for x in r.records if x.line == 7)
     assert not not_covered.covered and not_covered.coinsurance_pct == 0 and not_covered.deductible_applies
 
 
@@ -674,7 +716,11 @@ def test_coverage_allowed_percent_bounds(tmp_path):
         COV_ROWS[2].replace("percent_of_billed,60", "percent_of_reference,150").replace(",iop,", ",php,"),
     ]
     r = parse_coverage_table(write(tmp_path, "cov.csv", csv_text(COV_HEADER, rows)))
-    assert [(e.line, e.column) for e in r.errors] == [(2, "allowed_pct"), (3, "allowed_method"), (3, "allowed_pct")]
+    assert [(e.line, e.column) for e in r.errors] == [
+        (2, "allowed_pct"),
+        (3, "allowed_method"),
+        (3, "allowed_pct"),
+    ]
 
 
 # --------------------------------------------------------------------------- negotiated rates
@@ -708,7 +754,7 @@ def test_negotiated_rates_csv_happy_path(tmp_path):
             payer_id="bluepeak",
             billing_code="H0015",
             rate_type="percent_of_billed",
-            rate=Decimal("120"),
+            rate=Decimal(120),
             effective_date=dt.date(2026, 1, 1),
             expiration_date=None,  # 9999-12-31 = none
             tin="123456789",
@@ -739,7 +785,9 @@ def test_negotiated_rate_without_program_npi_or_tin(tmp_path):
 def test_negotiated_rates_need_one_program_column(tmp_path):
     header = "payer_id,billing_code,rate_type,rate,effective_date"
     with pytest.raises(FileRejected) as exc:
-        parse_negotiated_rates(write(tmp_path, "neg.csv", csv_text(header, ["acme,H0015,dollar,1,2026-01-01"])))
+        parse_negotiated_rates(
+            write(tmp_path, "neg.csv", csv_text(header, ["acme,H0015,dollar,1,2026-01-01"]))
+        )
     assert "program_id" in exc.value.errors[0].message and "npi" in exc.value.errors[0].message
 
 
@@ -776,22 +824,36 @@ def test_money_parser():
     assert parse("0") == Decimal("0.00")
     assert parse(".5") == Decimal("0.50")
     assert parse("1250.500") == Decimal("1250.50")  # trailing zeros are not precision
-    for bad in ["-1", "1.234", "1,25", "12,50.00", "1e3", "nan", "Infinity", "abc", "1.2.3", "$", ".", "10000000.01"]:
+    for bad in [
+        "-1",
+        "1.234",
+        "1,25",
+        "12,50.00",
+        "1e3",
+        "nan",
+        "Infinity",
+        "abc",
+        "1.2.3",
+        "$",
+        ".",
+        "10000000.01",
+    ]:
         assert isinstance(parse(bad), tb.Invalid), bad
     assert isinstance(parse(""), tb.Invalid)
     assert tb.money(required=False)("") is None
-    assert tb.money(required=False, default=Decimal("0"))("  ") == Decimal("0")
+    assert tb.money(required=False, default=Decimal(0))("  ") == Decimal(0)
 
 
 def test_percent_parser():
     parse = tb.percent()
-    assert parse("20") == Decimal("20")
+    assert parse("20") == Decimal(20)
     assert parse("12.50") == Decimal("12.5")
-    assert parse("100%") == Decimal("100")
-    assert parse("0") == Decimal("0")
-    for bad in ["-5", "100.01", "abc", "1e2", "$5", "20.12345"]:
+    assert parse("33.333") == Decimal("33.333")
+    assert parse("100%") == Decimal(100)
+    assert parse("0") == Decimal(0)
+    for bad in ["-5", "100.01", "abc", "1e2", "$5", "20.1234"]:
         assert isinstance(parse(bad), tb.Invalid), bad
-    assert tb.percent(max_value=1000)("250") == Decimal("250")
+    assert tb.percent(max_value=1000)("250") == Decimal(250)
 
 
 def test_boolean_parser():
@@ -857,3 +919,20 @@ def test_many_rows_parse_quickly(tmp_path):
     r = parse_fee_schedule(p)
     assert r.errors == [] and len(r.records) == 50_000 and len(r.programs) == 500
     assert r.records[-1].line == 50_001
+
+
+def test_garbage_collector_is_restored(tmp_path):
+    import gc
+
+    assert gc.isenabled()
+    parse_fee_schedule(write(tmp_path, "fees.csv", csv_text(FEE_HEADER, FEE_ROWS)))
+    assert gc.isenabled()
+    with pytest.raises(FileRejected):
+        parse_fee_schedule(write(tmp_path, "empty.csv", ""))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse_fee_schedule(write(tmp_path, "fees.csv", csv_text(FEE_HEADER, FEE_ROWS)))
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()

@@ -333,11 +333,11 @@ def test_gap_between_rates_falls_back_with_notice():
 
 
 def test_lesser_of_billed_and_allowed():
-    # dollar rate 600 > billed 500 -> 500 ; OON 150 % of reference 400 = 600 -> 500
+    # dollar rate 600 > billed 500 -> 500 ; OON 90 % of reference 700 = 630 -> 500
     r = price_episode(req(inn=network(level()), negotiated_rates=(rate("600"),), weeks=1, per_week=1))
     assert r.claims[0].allowed == D("500.00")
-    oon = network(level(), allowed=AllowedRule("percent_of_reference", D("150")), balance_billing=True)
-    r = price_episode(req(oon=oon, weeks=1, per_week=1, reference_rates={"H0015": D("400")}))
+    oon = network(level(), allowed=AllowedRule("percent_of_reference", D("90")), balance_billing=True)
+    r = price_episode(req(oon=oon, weeks=1, per_week=1, reference_rates={"H0015": D("700")}))
     assert (r.claims[0].allowed, r.claims[0].balance_bill) == (D("500.00"), D("0.00"))
 
 
@@ -445,8 +445,12 @@ def test_level_not_offered():
 
 
 def test_invalid_benefits_are_domain_errors():
+    # LevelBenefit validates on construction; benefits assembled field by field (as a store
+    # might) bypass that, and the engine still refuses a coinsurance above 100 %.
+    lb = level()
+    lb.coinsurance_pct = D("120")
     with pytest.raises(DomainError) as exc:
-        price_episode(req(inn=network(level(coinsurance_pct=D("120")))))
+        price_episode(req(inn=network(lb)))
     assert exc.value.field == "coverage.benefits.in_network.levels.iop.coinsurance_pct"
     with pytest.raises(DomainError) as exc:
         price_episode(req(inn=network(level()), episode=EpisodeRequest(days=3)))

@@ -1,0 +1,211 @@
+"""Celery tasks: run one recorded import; refresh the configured tariff sources.
+
+Each task runs the async pipeline with ``asyncio.run`` on a fresh asyncpg
+connection (a Celery pool process has no event loop or pool of its own).
+
+Failures are sorted three ways:
+
+* **the file is bad** — the pipeline records the import ``rejected`` with its row
+  errors and returns normally: never retried;
+* **the database is unavailable** (connection refused or lost, server starting or
+  shutting down, too many connections, deadlock/serialization failure) — raised as
+  :class:`DatabaseUnavailable` and retried with exponential backoff and jitter, at
+  most ``COSTSVC_JOB_MAX_RETRIES`` times; nothing partial exists meanwhile because
+  an import stages and activates in one transaction;
+* **another process is running this import** (``ImportBusy``, e.g. a message
+  delivered twice) — retried the same way; when the retries run out the task ends
+  quietly, since the other run owns the import.
+
+Anything else (a bug) fails the task and the import is recorded ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from celery import Task
+from celery.utils.time import get_exponential_backoff_interval
+
+from costsvc.db.pool import connect, resolve_database_url
+from costsvc.db.queries import Q
+from costsvc.settings import get_settings
+from jobs.celery_app import REFRESH_TASK, RUN_IMPORT_TASK, app
+from tariffs.pipeline import ImportBusy, ImportNotFound, run_import
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 30.0
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # ConnectionRefusedError, ConnectionResetError, TimeoutError, socket errors
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, incl. ConnectionDoesNotExistError
+    asyncpg.exceptions.CannotConnectNowError,  # the server is starting up / in recovery
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure
+)
+
+#: The database the tasks use in this context.  Unset: ``DATABASE_URL`` (or the
+#: embedded server).  ``jobs.enqueue`` sets it for eager runs so that a task run
+#: inside the API process uses the API's database.
+database_url_override: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "costsvc_job_database_url", default=None
+)
+
+
+_JOBS = app.jobs  # type: ignore[attr-defined]
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or the connection was lost: retry later."""
+
+
+def database_url() -> str:
+    return database_url_override.get() or resolve_database_url(get_settings())
+
+
+async def _connect() -> asyncpg.Connection:
+    try:
+        return await asyncio.wait_for(connect(database_url()), CONNECT_TIMEOUT)
+    except TRANSIENT_ERRORS as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}: {exc}") from exc
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), 10)
+    except Exception:  # noqa: BLE001 - a broken connection is simply dropped
+        conn.terminate()
+
+
+def _classify(exc: BaseException, conn: asyncpg.Connection) -> BaseException:
+    """A lost connection surfaces in many shapes (even as InterfaceError from a
+    ``finally`` on the dead connection): judge by the connection, not the type."""
+    if isinstance(exc, TRANSIENT_ERRORS) or conn.is_closed():
+        return DatabaseUnavailable(f"lost the database during the import: {type(exc).__name__}: {exc}")
+    return exc
+
+
+async def _run_import(import_id: uuid.UUID, path: str) -> dict[str, Any]:
+    conn = await _connect()
+    try:
+        if not Path(path).is_file():
+            # The file the import was recorded with is gone (uploads folder not
+            # shared with this worker, or deleted): retrying cannot help.
+            await _mark_failed(conn, import_id, f"the file to import was not found by the worker: {path}")
+            return {"import_id": str(import_id), "status": "failed", "message": "file not found"}
+        try:
+            outcome = await run_import(conn, import_id, path)
+        except (ImportBusy, ImportNotFound):
+            raise
+        except Exception as exc:
+            classified = _classify(exc, conn)
+            if classified is exc:
+                raise
+            raise classified from exc
+        log.info("import %s %s: read %s, accepted %s, rejected %s, version %s", import_id, outcome.status,
+                 outcome.rows_read, outcome.rows_accepted, outcome.rows_rejected, outcome.version_id)
+        return {"import_id": str(import_id), "status": outcome.status, "version_id": outcome.version_id,
+                "rows_read": outcome.rows_read, "rows_accepted": outcome.rows_accepted,
+                "rows_rejected": outcome.rows_rejected, "deduplicated": outcome.deduplicated}
+    finally:
+        await _close(conn)
+
+
+async def _mark_failed(conn: asyncpg.Connection, import_id: uuid.UUID, message: str) -> bool:
+    """Record ``failed`` unless another process holds the import (it then owns it)."""
+    if not await conn.fetchval(Q.try_lock_import, import_id):
+        return False
+    try:
+        return await conn.fetchval(Q.jobs_mark_import_failed, import_id, message[:2000]) is not None
+    finally:
+        await conn.fetchval(Q.unlock_import, import_id)
+
+
+async def _mark_failed_standalone(import_id: uuid.UUID, message: str) -> None:
+    conn = await asyncio.wait_for(connect(database_url()), 10)
+    try:
+        await _mark_failed(conn, import_id, message)
+    finally:
+        await _close(conn)
+
+
+def _backoff(task: Task) -> int:
+    """The same schedule as ``autoretry_for`` (exponential, full jitter, capped)."""
+    return get_exponential_backoff_interval(
+        factor=max(1, round(_JOBS.retry_backoff)), retries=task.request.retries,
+        maximum=_JOBS.retry_backoff_max, full_jitter=True,
+    )
+
+
+class ImportTask(Task):
+    """Records the import ``failed`` when the task fails for good."""
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        import_id = args[0] if args else (kwargs or {}).get("import_id")
+        if not import_id:
+            return
+        message = f"the import job failed after {self.request.retries} retries: {type(exc).__name__}: {exc}"
+        try:
+            asyncio.run(_mark_failed_standalone(uuid.UUID(str(import_id)), message))
+        except Exception:  # noqa: BLE001 - the database may be the reason we failed
+            log.warning("could not record import %s as failed", import_id, exc_info=True)
+
+
+@app.task(
+    bind=True, base=ImportTask, name=RUN_IMPORT_TASK,
+    acks_late=True, reject_on_worker_lost=True,
+    autoretry_for=(DatabaseUnavailable,), max_retries=_JOBS.max_retries,
+    retry_backoff=_JOBS.retry_backoff, retry_backoff_max=_JOBS.retry_backoff_max, retry_jitter=True,
+)
+def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
+    """Validate, stage and activate the recorded import ``import_id`` from ``path``."""
+    try:
+        return asyncio.run(_run_import(uuid.UUID(str(import_id)), path))
+    except ImportNotFound:
+        # Not in this database: nothing to do, and retrying cannot change that.
+        log.error("import %s does not exist in this database; dropping the task", import_id)
+        return {"import_id": str(import_id), "status": "not_found"}
+    except ImportBusy as exc:
+        if self.request.retries >= self.max_retries:
+            log.warning("import %s is still being run by another process; leaving it to it", import_id)
+            return {"import_id": str(import_id), "status": "busy"}
+        raise self.retry(exc=exc, countdown=_backoff(self)) from None
+
+
+@app.task(
+    bind=True, name=REFRESH_TASK, acks_late=True, reject_on_worker_lost=True,
+    autoretry_for=(DatabaseUnavailable,), max_retries=_JOBS.max_retries,
+    retry_backoff=_JOBS.retry_backoff, retry_backoff_max=_JOBS.retry_backoff_max, retry_jitter=True,
+)
+def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[str, Any]:
+    """Import the new or changed files of the configured tariff sources (one run at a time)."""
+    from jobs.refresh import refresh_sources
+
+    sources = sources_file or get_settings().tariff_sources
+    if not sources:
+        log.info("no tariff sources configured (COSTSVC_TARIFF_SOURCES); nothing to refresh")
+        return {"status": "no_sources"}
+
+    async def run() -> dict[str, Any]:
+        conn = await _connect()
+        try:
+            try:
+                report = await refresh_sources(conn, sources)
+            except Exception as exc:
+                classified = _classify(exc, conn)
+                if classified is exc:
+                    raise
+                raise classified from exc
+        finally:
+            await _close(conn)
+        log.info("tariff refresh: %s", report.summary())
+        return report.to_dict()
+
+    return asyncio.run(run())
