@@ -16,12 +16,17 @@ Shape of the work, per request:
 4. self-pay, payment plans, notices and the disclaimer.
 """
 
+# The claim loop caps with `if x > cap: x = cap` rather than min(): 35 ns against 117 ns a
+# comparison, seven times a claim.
+# ruff: noqa: PLR1730, FURB136
+
 from __future__ import annotations
 
 import calendar
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby
+from operator import attrgetter
 
 from costsvc.domain.episode import Episode, range_episodes, resolve_episode
 from costsvc.domain.errors import DomainError, InvalidBenefits, LevelNotOffered
@@ -70,6 +75,8 @@ DISCLAIMER_SELF_PAY = (
     "date on the bill. Keep a copy of this estimate. For more information, visit www.cms.gov/nosurprises."
 )
 
+_ZERO_ACC = NetworkAccumulators(ZERO, ZERO, ZERO, ZERO)
+
 # Order in which notices are listed (each at most once).
 _NOTICE_ORDER = (
     "out_of_network",
@@ -91,8 +98,16 @@ class _Line:
     """A fee line with its money quantized and its allowed amounts precomputed."""
 
     __slots__ = (
-        "code", "description", "frequency", "per_episode", "billed", "cash",
-        "rates", "fallback", "fallback_flags", "sp_price",
+        "billed",
+        "cash",
+        "code",
+        "description",
+        "fallback",
+        "fallback_flags",
+        "frequency",
+        "per_episode",
+        "rates",
+        "sp_price",
     )
 
     def __init__(self, fl: FeeLine, field: str):
@@ -128,8 +143,23 @@ class _Plan:
     """The chosen network's cost-sharing terms for the level, resolved once per request."""
 
     __slots__ = (
-        "network", "nb", "lb", "covered", "why_not_covered", "ded_ind", "ded_fam", "oop_ind", "oop_fam",
-        "copay", "per_admission", "ded_applies", "pct", "limit", "balance_billing", "py_month", "py_day",
+        "balance_billing",
+        "copay",
+        "covered",
+        "ded_applies",
+        "ded_fam",
+        "ded_ind",
+        "lb",
+        "limit",
+        "nb",
+        "network",
+        "oop_fam",
+        "oop_ind",
+        "pct",
+        "per_admission",
+        "py_day",
+        "py_month",
+        "why_not_covered",
     )
 
     def __init__(self, req: PricingRequest, network: str):
@@ -172,19 +202,20 @@ class _Plan:
         else:
             self.copay, self.per_admission, self.ded_applies, self.pct, self.limit = ZERO, False, False, ZERO, None
 
-    def anchor(self, year: int) -> dt.date:
-        """The plan-year start in ``year`` (a day past the month's end, e.g. 02-29, is its last day)."""
-        if year > _MAX_DATE.year:
-            return _MAX_DATE
+    def anchor(self, year: int) -> dt.date | None:
+        """The plan-year start in ``year`` (a day past the month's end, e.g. 02-29, is its last day);
+        None outside the years ``datetime.date`` can represent."""
+        if not 1 <= year <= _MAX_DATE.year:
+            return None
         last = calendar.monthrange(year, self.py_month)[1]
         return dt.date(year, self.py_month, min(self.py_day, last))
 
-    def plan_year_of(self, day: dt.date) -> tuple[dt.date, dt.date]:
+    def plan_year_of(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
         """(start, next start) of the plan year containing ``day``."""
         start = self.anchor(day.year)
-        if start > day:
-            start = self.anchor(day.year - 1)
-        return start, self.anchor(start.year + 1)
+        if start is None or start > day:
+            return self.anchor(day.year - 1), start
+        return start, self.anchor(day.year + 1)
 
 
 def _amount(x: Decimal | None, default: Decimal, field: str) -> Decimal:
@@ -206,12 +237,14 @@ def _valid_on(day: dt.date, eff: dt.date, exp: dt.date | None) -> bool:
     return eff <= day and (exp is None or day <= exp)
 
 
+_by_code = attrgetter("code")
+
+
 def _prepare_lines(req: PricingRequest) -> tuple[list[_Line], list[_Line]]:
     """(per-episode lines, per-service lines), each sorted by billing code (stable)."""
     lines = [_Line(fl, "program_id") for fl in req.fee_lines]
-    key = lambda ln: ln.code  # noqa: E731
-    per_episode = sorted((ln for ln in lines if ln.per_episode), key=key)
-    per_service = sorted((ln for ln in lines if not ln.per_episode), key=key)
+    per_episode = sorted((ln for ln in lines if ln.per_episode), key=_by_code)
+    per_service = sorted((ln for ln in lines if not ln.per_episode), key=_by_code)
     return per_episode, per_service
 
 
@@ -220,30 +253,27 @@ def _attach_allowed(lines: list[_Line], req: PricingRequest, plan: _Plan) -> Non
     nb = plan.nb
     if nb is None:
         return
-    refs = req.reference_rates
-    if plan.network == "in_network":
-        by_code: dict[str, list] = {}
+    in_network = plan.network == "in_network"
+    by_code: dict[str, list] = {}
+    if in_network:
         # Latest effective date first; on a tie the rate listed last wins.
         ordered = sorted(enumerate(req.negotiated_rates), key=lambda ir: (ir[1].effective_date, ir[0]), reverse=True)
         for _, r in ordered:
+            if r.rate < 0:
+                raise InvalidBenefits("negotiated_rates", f"negative negotiated rate for {r.billing_code}")
             by_code.setdefault(r.billing_code, []).append(r)
-        for ln in lines:
-            rates = []
-            for r in by_code.get(ln.code, ()):
-                if r.rate < 0:
-                    raise InvalidBenefits("negotiated_rates", f"negative negotiated rate for {r.billing_code}")
-                allowed = cents(r.rate) if r.rate_type == "dollar" else percent_of(ln.billed, r.rate)
-                rates.append((r.effective_date, r.expiration_date or _MAX_DATE, min(allowed, ln.billed)))
-            ln.rates = tuple(rates)
-            allowed, flags = _rule_allowed(nb.allowed, ln, refs)
-            ln.fallback = min(allowed, ln.billed)
-            ln.fallback_flags = ("no_negotiated_rate",) + flags
-    else:
-        for ln in lines:
-            allowed, flags = _rule_allowed(nb.allowed, ln, refs)
-            ln.rates = ()
-            ln.fallback = min(allowed, ln.billed)
-            ln.fallback_flags = flags
+    for ln in lines:
+        allowed, flags = _rule_allowed(nb.allowed, ln, req.reference_rates)
+        ln.fallback = min(allowed, ln.billed)
+        ln.fallback_flags = ("no_negotiated_rate", *flags) if in_network else flags
+        ln.rates = tuple(
+            (
+                r.effective_date,
+                r.expiration_date or _MAX_DATE,
+                min(cents(r.rate) if r.rate_type == "dollar" else percent_of(ln.billed, r.rate), ln.billed),
+            )
+            for r in by_code.get(ln.code, ())
+        )
 
 
 # --------------------------------------------------------------------------- the claim loop
@@ -277,8 +307,20 @@ class _Run:
     """What one pass of the claim loop produced."""
 
     __slots__ = (
-        "billed", "allowed", "deductible", "copay", "coinsurance", "not_covered", "balance_bill",
-        "patient_pays", "claims", "months", "flags", "acc_after", "units_used_after", "limit_hits",
+        "acc_after",
+        "allowed",
+        "balance_bill",
+        "billed",
+        "claims",
+        "coinsurance",
+        "copay",
+        "deductible",
+        "flags",
+        "limit_hits",
+        "months",
+        "not_covered",
+        "patient_pays",
+        "units_used_after",
     )
 
 
@@ -302,7 +344,7 @@ def _run(
     level = req.level_of_care
     units_used0 = acc.units_used.get(level, 0)
 
-    py_start, next_reset = plan.plan_year_of(ep.start_date)
+    next_reset = plan.plan_year_of(ep.start_date)[1]
     ded_ind, oop_ind, ded_fam, oop_fam = plan.ded_ind, plan.oop_ind, plan.ded_fam, plan.oop_fam
     zero = ZERO
     D_i = max(ded_ind - ded_met, zero)
@@ -313,7 +355,6 @@ def _run(
     was_reset = False
 
     covered_level = plan.covered
-    in_network = plan.network == "in_network"
     copay = plan.copay
     per_admission = plan.per_admission
     ded_applies = plan.ded_applies
@@ -336,9 +377,9 @@ def _run(
     first_service_line = per_service[0] if per_service else None
 
     for day, ln, k in _schedule(ep, per_episode, per_service):
-        if day >= next_reset:
+        if next_reset is not None and day >= next_reset:
             # A new plan year: every met amount and units_used start again from 0.
-            while day >= next_reset:
+            while next_reset is not None and day >= next_reset:
                 next_reset = plan.anchor(next_reset.year + 1)
             D_i, O_i, D_f, O_f = ded_ind, oop_ind, ded_fam, oop_fam
             ded_met = oop_met = fded_met = foop_met = zero
@@ -368,15 +409,10 @@ def _run(
             A = plan_pays = zero
             nc = patient = B
         else:
-            if in_network:
-                for eff, exp, amt in ln.rates:
-                    if eff <= day <= exp:
-                        A = amt
-                        break
-                else:
-                    A = ln.fallback
-                    if ln.fallback_flags:
-                        flags.update(ln.fallback_flags)
+            for eff, exp, amt in ln.rates:  # negotiated rates (in network only)
+                if eff <= day <= exp:
+                    A = amt
+                    break
             else:
                 A = ln.fallback
                 if ln.fallback_flags:
@@ -395,7 +431,8 @@ def _run(
                 D = D_i if D_i < D_f else D_f
                 if d > D:
                     d = D
-                pass
+                if d > O:
+                    d = O
                 O -= d
             else:
                 d = zero
@@ -522,9 +559,9 @@ def price_episode(req: PricingRequest) -> PricedEpisode:
         other = "out_of_network" if network == "in_network" else "in_network"
         other_acc = getattr(req.accumulators, other)
         if "plan_year_reset" in run.flags:
-            other_acc = NetworkAccumulators(ZERO, ZERO, ZERO, ZERO)
+            other_acc = _ZERO_ACC
         acc_after = AccumulatorsAfter(
-            **{network: _cents_acc(run.acc_after), other: _cents_acc(other_acc)},
+            **{network: run.acc_after, other: _cents_acc(other_acc)},
             units_used=run.units_used_after,
         )
         points = []
@@ -612,6 +649,10 @@ def _self_pay_summary(ep, per_episode, per_service, assessment: SlidingAssessmen
 
 
 def _cents_acc(a: NetworkAccumulators) -> NetworkAccumulators:
+    """``a`` with every amount in cents (``a`` itself when it already is)."""
+    if all(v.as_tuple().exponent == -2 for v in (a.deductible_met, a.oop_met, a.family_deductible_met,
+                                                    a.family_oop_met)):
+        return a
     return NetworkAccumulators(
         deductible_met=cents(a.deductible_met),
         oop_met=cents(a.oop_met),
@@ -688,8 +729,8 @@ def _insured_notices(notices: dict[str, str], req: PricingRequest, plan: _Plan, 
         )
     as_of = req.accumulators.as_of
     if as_of is not None:
-        py_start, _ = plan.plan_year_of(ep.start_date)
-        if as_of < py_start:
+        py_start = plan.plan_year_of(ep.start_date)[0]
+        if py_start is not None and as_of < py_start:
             notices["accumulators_prior_plan_year"] = (
                 f"The accumulated amounts are as of {as_of.isoformat()}, before the plan year that "
                 f"starts {py_start.isoformat()}; they were applied as given and may overstate what "

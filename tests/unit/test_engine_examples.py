@@ -37,7 +37,7 @@ INTAKE = FeeLine("90791", "Intake assessment", "per_episode", D("200.00"))
 
 
 def level(**kw) -> LevelBenefit:
-    return LevelBenefit(**{"copay": D("0"), "coinsurance_pct": D("0"), **kw})
+    return LevelBenefit(**{"copay": D(0), "coinsurance_pct": D(0), **kw})
 
 
 def network(lvl: LevelBenefit | None = None, *, ded=None, fam_ded=None, oop=None, fam_oop=None,
@@ -94,7 +94,7 @@ def test_deductible_then_coinsurance():
     # claim 3: d = 200, k = round(200 × 20 %) = 40  -> 240
     # claims 4–6: k = round(400 × 20 %) = 80 each
     # patient = 400 + 400 + 240 + 3×80 = 1280 ; plan = 2400 − 1280 = 1120
-    r = price_episode(req(inn=network(level(coinsurance_pct=D("20")), ded="1000", oop="6000"),
+    r = price_episode(req(inn=network(level(coinsurance_pct=D(20)), ded="1000", oop="6000"),
                           negotiated_rates=(rate("400"),)))
     assert pays(r) == [D(x) for x in ("400.00", "400.00", "240.00", "80.00", "80.00", "80.00")]
     t = r.totals
@@ -109,7 +109,7 @@ def test_deductible_then_coinsurance():
 
 def test_coinsurance_rounds_half_up_per_claim():
     # A = 100.05, no deductible, 10 %: k = 10.005 -> 10.01 (banker's rounding would give 10.00)
-    r = price_episode(req(inn=network(level(coinsurance_pct=D("10"))), negotiated_rates=(rate("100.05"),),
+    r = price_episode(req(inn=network(level(coinsurance_pct=D(10))), negotiated_rates=(rate("100.05"),),
                           weeks=1, per_week=1))
     assert r.claims[0].coinsurance == D("10.01")
     assert r.claims[0].plan_pays == D("90.04")
@@ -118,7 +118,7 @@ def test_coinsurance_rounds_half_up_per_claim():
 def test_copay_per_day():
     # A = 200.00, copay 30 per day, no deductible, 10 %:
     # each claim c = 30, k = round(170 × 10 %) = 17 -> 47 ; 3 claims -> 141 ; plan 600 − 141 = 459
-    r = price_episode(req(inn=network(level(copay=D("30"), copay_unit="per_day", coinsurance_pct=D("10"))),
+    r = price_episode(req(inn=network(level(copay=D(30), copay_unit="per_day", coinsurance_pct=D(10))),
                           negotiated_rates=(rate("200"),), weeks=1))
     assert pays(r) == [D("47.00")] * 3
     assert (r.totals.copay, r.totals.coinsurance, r.totals.plan_pays) == (D("90.00"), D("51.00"), D("459.00"))
@@ -128,7 +128,7 @@ def test_copay_per_admission_only_on_the_first_claim():
     # Intake 90791 (no rate: allowed = billed 200.00) is the episode's first claim:
     #   c = 30, k = round(170 × 10 %) = 17 -> 47
     # H0015 ×3 at 200.00: no copay, k = 20 each -> 60 ; total 107 ; copay 30, coinsurance 77
-    r = price_episode(req(inn=network(level(copay=D("30"), copay_unit="per_admission", coinsurance_pct=D("10"))),
+    r = price_episode(req(inn=network(level(copay=D(30), copay_unit="per_admission", coinsurance_pct=D(10))),
                           negotiated_rates=(rate("200"),), weeks=1, lines=(H0015, INTAKE)))
     assert [c.billing_code for c in r.claims] == ["90791", "H0015", "H0015", "H0015"]
     assert pays(r) == [D("47.00"), D("20.00"), D("20.00"), D("20.00")]
@@ -139,7 +139,7 @@ def test_copay_does_not_count_toward_the_deductible():
     # A = 200.00, copay 30 per day, deductible 100, 20 %:
     # claim 1: c = 30, d = min(170, 100) = 100, k = round(70 × 20 %) = 14 -> 144
     # claims 2, 3: c = 30, d = 0, k = round(170 × 20 %) = 34 -> 64 each ; total 272
-    r = price_episode(req(inn=network(level(copay=D("30"), coinsurance_pct=D("20")), ded="100"),
+    r = price_episode(req(inn=network(level(copay=D(30), coinsurance_pct=D(20)), ded="100"),
                           negotiated_rates=(rate("200"),), weeks=1))
     assert pays(r) == [D("144.00"), D("64.00"), D("64.00")]
     assert r.totals.deductible == D("100.00")
@@ -149,7 +149,7 @@ def test_copay_does_not_count_toward_the_deductible():
 
 def test_copay_capped_by_allowed():
     # A = 20.00, copay 30: c = min(30, 20) = 20 ; plan pays 0
-    r = price_episode(req(inn=network(level(copay=D("30"))), negotiated_rates=(rate("20"),), weeks=1, per_week=1))
+    r = price_episode(req(inn=network(level(copay=D(30))), negotiated_rates=(rate("20"),), weeks=1, per_week=1))
     assert (r.claims[0].copay, r.claims[0].plan_pays) == (D("20.00"), D("0.00"))
 
 
@@ -160,7 +160,7 @@ def test_oop_max_reached_mid_episode():
     # 3: k = 80  O -> 160   4: k = 80  O -> 80   5: k = 80  O -> 0
     # 6: k = min(80, 0) = 0 -> plan pays 400
     # patient = 400 + 160 + 80 + 80 + 80 + 0 = 800 (= O) ; plan = 2400 − 800 = 1600
-    r = price_episode(req(inn=network(level(coinsurance_pct=D("20")), ded="500", oop="1000"),
+    r = price_episode(req(inn=network(level(coinsurance_pct=D(20)), ded="500", oop="1000"),
                           negotiated_rates=(rate("400"),), accumulators=acc(oop_met="200")))
     assert pays(r) == [D(x) for x in ("400.00", "160.00", "80.00", "80.00", "80.00", "0.00")]
     assert (r.totals.patient_pays, r.totals.plan_pays) == (D("800.00"), D("1600.00"))
@@ -176,7 +176,7 @@ def test_family_embedded_family_remainder_smaller():
     # 2: d = 0,   k = 80                     -> 80         O -> 100
     # 3: k = 80                               -> 80         O -> 20
     # patient 480 ; individual and family met amounts move together
-    nb = network(level(coinsurance_pct=D("20")), ded="2000", fam_ded="4000", oop="6000", fam_oop="12000")
+    nb = network(level(coinsurance_pct=D(20)), ded="2000", fam_ded="4000", oop="6000", fam_oop="12000")
     a0 = acc(family_deductible_met="3700", family_oop_met="11500")
     r = price_episode(req(inn=nb, negotiated_rates=(rate("400"),), weeks=1, tier="family", accumulators=a0))
     assert pays(r) == [D("320.00"), D("80.00"), D("80.00")]
@@ -192,7 +192,7 @@ def test_family_embedded_family_remainder_smaller():
 def test_family_oop_cap_binds():
     # tier family, no deductible, 50 %; OOP 5000/8000, family met 7900 -> O = min(5000, 100) = 100
     # 1: k = min(200, 100) = 100 ; 2, 3: k = 0 -> patient 100, plan 1100
-    nb = network(level(coinsurance_pct=D("50")), oop="5000", fam_oop="8000")
+    nb = network(level(coinsurance_pct=D(50)), oop="5000", fam_oop="8000")
     r = price_episode(req(inn=nb, negotiated_rates=(rate("400"),), weeks=1, tier="family",
                           accumulators=acc(family_oop_met="7900")))
     assert pays(r) == [D("100.00"), D("0.00"), D("0.00")]
@@ -229,8 +229,8 @@ def test_plan_year_reset_mid_episode():
     #   Feb (9 units): units 13–20 covered: 8 × 80 = 640 ; unit 21 past the limit: 500 -> 1140
     # total 4100 + 1760 + 1140 = 7000
     a0 = acc(units={"iop": 10}, as_of=dt.date(2026, 11, 20))
-    a0.out_of_network = NetworkAccumulators(deductible_met=D("50"), oop_met=D("50"))
-    r = price_episode(req(inn=network(level(coinsurance_pct=D("20"), limit_units=20), ded="1000"),
+    a0.out_of_network = NetworkAccumulators(deductible_met=D(50), oop_met=D(50))
+    r = price_episode(req(inn=network(level(coinsurance_pct=D(20), limit_units=20), ded="1000"),
                           negotiated_rates=(rate("400"),), start=dt.date(2026, 12, 1), weeks=12,
                           accumulators=a0))
     assert [(m.month, m.patient_pays) for m in r.by_month] == [
@@ -274,8 +274,8 @@ def test_out_of_network_with_balance_billing():
     # 2: d = 100, k = round(200 × 40 %) = 80   + 200 -> 380
     # 3: k = round(300 × 40 %) = 120           + 200 -> 320
     # patient 1200 (ded 400, coins 200, balance 600) ; plan = 900 − 600 = 300
-    oon = network(level(coinsurance_pct=D("40"), prior_auth=True), ded="400",
-                  allowed=AllowedRule("percent_of_billed", D("60")), balance_billing=True)
+    oon = network(level(coinsurance_pct=D(40), prior_auth=True), ded="400",
+                  allowed=AllowedRule("percent_of_billed", D(60)), balance_billing=True)
     r = price_episode(req(oon=oon, network="auto", weeks=1))
     assert r.network_status == "out_of_network"
     assert pays(r) == [D("500.00"), D("380.00"), D("320.00")]
@@ -290,12 +290,12 @@ def test_out_of_network_with_balance_billing():
 
 def test_percent_of_reference_with_and_without_reference_rate():
     # reference 100.30 × 55 % = 55.165 -> 55.17 (half up) ; no balance billing, no cost sharing
-    oon = network(level(), allowed=AllowedRule("percent_of_reference", D("55")))
+    oon = network(level(), allowed=AllowedRule("percent_of_reference", D(55)))
     r = price_episode(req(oon=oon, weeks=1, per_week=1, reference_rates={"H0015": D("100.30")}))
     assert r.claims[0].allowed == D("55.17")
     assert "no_reference_rate" not in codes(r)
     # without a reference rate: 55 % of billed = 275.00, and the notice
-    r = price_episode(req(oon=oon, weeks=1, per_week=1, reference_rates={"OTHER": D("1")}))
+    r = price_episode(req(oon=oon, weeks=1, per_week=1, reference_rates={"OTHER": D(1)}))
     assert r.claims[0].allowed == D("275.00")
     assert "no_reference_rate" in codes(r)
 
@@ -323,7 +323,7 @@ def test_gap_between_rates_falls_back_with_notice():
     # 400 until 03-03; next rate from 03-09: Mar 4 has no rate -> the in_network.allowed rule,
     # 90 % of billed = 450.00, and the notice
     rates = (rate("400", exp=dt.date(2026, 3, 3)), rate("410", eff=dt.date(2026, 3, 9)))
-    inn = network(level(), allowed=AllowedRule("percent_of_billed", D("90")))
+    inn = network(level(), allowed=AllowedRule("percent_of_billed", D(90)))
     r = price_episode(req(inn=inn, negotiated_rates=rates))
     assert [c.allowed for c in r.claims] == [D(x) for x in ("400.00", "400.00", "450.00", "410.00", "410.00", "410.00")]
     assert "no_negotiated_rate" in codes(r)
@@ -336,14 +336,14 @@ def test_lesser_of_billed_and_allowed():
     # dollar rate 600 > billed 500 -> 500 ; OON 90 % of reference 700 = 630 -> 500
     r = price_episode(req(inn=network(level()), negotiated_rates=(rate("600"),), weeks=1, per_week=1))
     assert r.claims[0].allowed == D("500.00")
-    oon = network(level(), allowed=AllowedRule("percent_of_reference", D("90")), balance_billing=True)
-    r = price_episode(req(oon=oon, weeks=1, per_week=1, reference_rates={"H0015": D("700")}))
+    oon = network(level(), allowed=AllowedRule("percent_of_reference", D(90)), balance_billing=True)
+    r = price_episode(req(oon=oon, weeks=1, per_week=1, reference_rates={"H0015": D(700)}))
     assert (r.claims[0].allowed, r.claims[0].balance_bill) == (D("500.00"), D("0.00"))
 
 
 def test_network_auto():
-    inn = network(level(coinsurance_pct=D("10")))
-    oon = network(level(coinsurance_pct=D("50")), allowed=AllowedRule("percent_of_billed", D("100")))
+    inn = network(level(coinsurance_pct=D(10)))
+    oon = network(level(coinsurance_pct=D(50)), allowed=AllowedRule("percent_of_billed", D(100)))
     # a rate valid on the start date -> in network (for any billing code)
     r = price_episode(req(inn=inn, oon=oon, network="auto", negotiated_rates=(rate("400", code="OTHER"),)))
     assert r.network_status == "in_network"
@@ -397,7 +397,7 @@ def test_lines_by_month_and_claim_order():
 
 def test_range_reprices_at_low_and_high_length():
     # detox, default 5 days, range 3–7 days; A = 100/day, 20 % -> 20/day
-    inn = network(level(coinsurance_pct=D("20")), level_name="detox")
+    inn = network(level(coinsurance_pct=D(20)), level_name="detox")
     line = FeeLine("H0010", "Detox day", "per_service", D("150.00"))
     r = price_episode(req(inn=inn, lines=(line,), level_of_care="detox", episode=EpisodeRequest(start_date=START),
                           negotiated_rates=(rate("100", code="H0010"),)))
@@ -413,7 +413,7 @@ def test_range_reprices_at_low_and_high_length():
 def test_range_for_weekly_levels_uses_the_requested_frequency():
     # IOP 4 days a week, length not given: 12 weeks (48 units, the estimate) and 16 weeks (64)
     # A = 100, 10 % -> 10 per unit: 480 and 640
-    inn = network(level(coinsurance_pct=D("10")))
+    inn = network(level(coinsurance_pct=D(10)))
     r = price_episode(req(inn=inn, negotiated_rates=(rate("100"),),
                           episode=EpisodeRequest(start_date=START, days_per_week=4)))
     assert (r.episode.units, r.totals.patient_pays) == (48, D("480.00"))
@@ -425,9 +425,9 @@ def test_selfpay_shown_for_insured_with_household_and_payment_plans():
     # insured estimate 1280.00 (test_deductible_then_coinsurance) with a household at 41,000 (tier D)
     # self-pay: 6 × cash 300.00 × 60 % = 1080.00 ; payment plans on 1280 − 80 down = 1200:
     # 3 -> 400.00, 6 -> 200.00, 12 -> 100.00
-    r = price_episode(req(inn=network(level(coinsurance_pct=D("20")), ded="1000", oop="6000"),
-                          negotiated_rates=(rate("400"),), down_payment=D("80"),
-                          household=Household(3, D("41000"), "CA")))
+    r = price_episode(req(inn=network(level(coinsurance_pct=D(20)), ded="1000", oop="6000"),
+                          negotiated_rates=(rate("400"),), down_payment=D(80),
+                          household=Household(3, D(41000), "CA")))
     assert r.network_status == "in_network"
     assert (r.selfpay.cash_total, r.selfpay.patient_pays, r.selfpay.tier) == (D("1800.00"), D("1080.00"), "D")
     assert [(q.months, q.monthly_payment, q.total_paid) for q in r.payment_plans] == [
@@ -448,10 +448,20 @@ def test_invalid_benefits_are_domain_errors():
     # LevelBenefit validates on construction; benefits assembled field by field (as a store
     # might) bypass that, and the engine still refuses a coinsurance above 100 %.
     lb = level()
-    lb.coinsurance_pct = D("120")
+    lb.coinsurance_pct = D(120)
     with pytest.raises(DomainError) as exc:
         price_episode(req(inn=network(lb)))
     assert exc.value.field == "coverage.benefits.in_network.levels.iop.coinsurance_pct"
     with pytest.raises(DomainError) as exc:
         price_episode(req(inn=network(level()), episode=EpisodeRequest(days=3)))
     assert exc.value.field == "episode.days"
+
+
+def test_last_representable_dates_do_not_hang():
+    # plan years past 9999 cannot be represented: no reset, and no endless loop looking for one
+    inn = network(level(coinsurance_pct=D(10)), level_name="residential")
+    line = FeeLine("H0018", "Residential day", "per_service", D("100.00"))
+    for start, plan_year_start in ((dt.date(9999, 12, 31), "01-01"), (dt.date(1, 1, 1), "07-01")):
+        r = price_episode(req(inn=inn, lines=(line,), level_of_care="residential", plan_year_start=plan_year_start,
+                              episode=EpisodeRequest(start_date=start, days=1)))
+        assert r.totals.patient_pays == D("10.00")

@@ -20,7 +20,7 @@ def by_months(quotes):
 
 
 def test_apr_zero_remainder_in_final_payment():
-    q = by_months(payment_plans(D("1000.00"), D("0"), DEFAULT))
+    q = by_months(payment_plans(D("1000.00"), D(0), DEFAULT))
     # n=3:  1000/3  = 333.333… -> 333.33; last = 1000 − 2×333.33  = 333.34
     assert (q[3].monthly_payment, q[3].final_payment) == (D("333.33"), D("333.34"))
     # n=6:  1000/6  = 166.666… -> 166.67; last = 1000 − 5×166.67  = 166.65
@@ -37,7 +37,7 @@ def test_apr_zero_remainder_in_final_payment():
 def test_apr_zero_half_cent_rounds_up():
     # 0.75 / 6 = 0.125 -> 0.13 (half up; banker's rounding would give 0.12)
     # last = 0.75 − 5×0.13 = 0.10
-    q = quote(D("0.75"), 6, D("0"))
+    q = quote(D("0.75"), 6, D(0))
     assert q.monthly_payment == D("0.13")
     assert q.final_payment == D("0.10")
 
@@ -69,16 +69,16 @@ def test_apr_positive_matches_hand_amortization():
 
 def test_terms_below_minimum_are_left_out():
     # 200.00: n=3 -> 66.67, n=6 -> 33.33, n=12 -> 16.67 < 25.00 (dropped)
-    q = payment_plans(D("200.00"), D("0"), DEFAULT)
+    q = payment_plans(D("200.00"), D(0), DEFAULT)
     assert [x.months for x in q] == [3, 6]
     # exactly the minimum is kept: 75.00 / 3 = 25.00
-    assert [x.months for x in payment_plans(D("75.00"), D("0"), DEFAULT)] == [3]
-    assert payment_plans(D("74.97"), D("0"), DEFAULT) == []  # 24.99 a month
+    assert [x.months for x in payment_plans(D("75.00"), D(0), DEFAULT)] == [3]
+    assert payment_plans(D("74.97"), D(0), DEFAULT) == []  # 24.99 a month
 
 
 def test_down_payment():
     # owes 1000.00, pays 100.00 down: 900.00 over 3 -> 300.00 ×3; total paid 100 + 900 = 1000.00
-    q = by_months(payment_plans(D("1000.00"), D("100"), DEFAULT))
+    q = by_months(payment_plans(D("1000.00"), D(100), DEFAULT))
     assert q[3].down_payment == D("100.00")
     assert (q[3].monthly_payment, q[3].final_payment) == (D("300.00"), D("300.00"))
     assert q[3].total_paid == D("1000.00")
@@ -89,14 +89,14 @@ def test_down_payment():
 
 
 def test_nothing_owed_gives_empty_list():
-    assert payment_plans(D("0.00"), D("0"), DEFAULT) == []
+    assert payment_plans(D("0.00"), D(0), DEFAULT) == []
     assert payment_plans(D("500.00"), D("500.00"), DEFAULT) == []
     assert payment_plans(D("500.00"), D("600.00"), DEFAULT) == []
 
 
 def test_negative_down_payment_is_an_error():
     with pytest.raises(DomainError) as exc:
-        payment_plans(D("500.00"), D("-1"), DEFAULT)
+        payment_plans(D("500.00"), D(-1), DEFAULT)
     assert exc.value.field == "payment_plan.down_payment"
 
 
@@ -104,7 +104,7 @@ def test_negative_down_payment_is_an_error():
 @given(
     owed=st.integers(1, 5_000_000).map(lambda c: D(c) / 100),
     down=st.integers(0, 100_000).map(lambda c: D(c) / 100),
-    apr=st.sampled_from([D("0"), D("4.5"), D("9.99"), D("18"), D("29.99")]),
+    apr=st.sampled_from([D(0), D("4.5"), D("9.99"), D(18), D("29.99")]),
     terms=st.lists(st.integers(1, 60), min_size=1, max_size=4),
 )
 def test_quotes_add_up(owed, down, apr, terms):

@@ -64,7 +64,7 @@ def selfpay_request(household=None, start=dt.date(2026, 3, 2), **kw) -> PricingR
 def test_default_tiers_at_their_bounds(income, tier, fpl):
     a = assess(hh(income), Y2026, (), None)
     assert a.tier_name == tier
-    assert a.guideline == D("27320")
+    assert a.guideline == D(27320)
     if fpl is not None:
         assert a.fpl_percent == D(fpl)
         assert str(a.fpl_percent) == fpl  # plain decimal, not "1E+2"
@@ -118,7 +118,7 @@ def test_engine_nominal_fee_tier():
 def test_engine_discount_tier_and_above_last_tier():
     r = price_episode(selfpay_request(hh("41000")))  # tier D: pays 60 %
     # intake 15.00 × 0.6 = 9.00 ; IOP 300.00 × 0.6 = 180.00 × 3 = 540.00 ; total 549.00
-    assert (r.selfpay.tier, r.selfpay.discount_percent) == ("D", D("40"))
+    assert (r.selfpay.tier, r.selfpay.discount_percent) == ("D", D(40))
     assert r.selfpay.patient_pays == r.totals.patient_pays == D("549.00")
     r = price_episode(selfpay_request(hh("90000")))  # 329 % -> above E
     assert (r.selfpay.tier, r.selfpay.discount_percent) == (None, None)
@@ -157,10 +157,10 @@ def test_alaska_and_hawaii_guidelines():
     assert assess(hh("34150", "AK"), Y2026, (), None).tier_name == "A"
     assert assess(hh("34150", "CA"), Y2026, (), None).tier_name == "B"
     # 31,420 is 100 % in Hawaii; 31,420.01 is just above -> B
-    assert assess(hh("31420", "HI"), Y2026, (), None).fpl_percent == D("100")
+    assert assess(hh("31420", "HI"), Y2026, (), None).fpl_percent == D(100)
     assert assess(hh("31420.01", "HI"), Y2026, (), None).tier_name == "B"
     # 2025 Alaska, size 1: 19,550 -> 100 %
-    assert assess(hh("19550", "AK", size=1), 2025, (), None).fpl_percent == D("100")
+    assert assess(hh("19550", "AK", size=1), 2025, (), None).fpl_percent == D(100)
 
 
 def test_guideline_year_2025_vs_2026():
@@ -168,7 +168,7 @@ def test_guideline_year_2025_vs_2026():
     assert assess(hh("27000"), 2025, (), None).tier_name == "B"
     assert assess(hh("27000"), 2026, (), None).tier_name == "A"
     # 2027 has no guideline yet: the latest year not after it (2026) applies
-    assert assess(hh("27000"), 2027, (), None).guideline == D("27320")
+    assert assess(hh("27000"), 2027, (), None).guideline == D(27320)
     # through the engine: the start date's year picks the guideline
     assert price_episode(selfpay_request(hh("27000"), start=dt.date(2025, 12, 29))).selfpay.tier == "B"
     assert price_episode(selfpay_request(hh("27000"), start=dt.date(2026, 1, 5))).selfpay.tier == "A"
@@ -183,16 +183,16 @@ def test_no_guideline_is_a_domain_error():
 
 
 def test_imported_guidelines_replace_the_shipped_ones():
-    gl = (PovertyGuideline(2024, "48", D("15060"), D("5380")),)
+    gl = (PovertyGuideline(2024, "48", D(15060), D(5380)),)
     # 2024, size 3: 15,060 + 2 × 5,380 = 25,820 ; 25,820 -> 100 %
     a = assess(hh("25820"), 2024, gl, None)
-    assert a.guideline == D("25820") and a.tier_name == "A"
+    assert a.guideline == D(25820) and a.tier_name == "A"
 
 
 def test_program_policy():
     policy = (
-        SlidingTier(D("150"), discount_percent=D("50")),
-        SlidingTier(D("250"), nominal_fee=D("35")),
+        SlidingTier(D(150), discount_percent=D(50)),
+        SlidingTier(D(250), nominal_fee=D(35)),
     )
     # 41,000 -> 150.07 % -> second tier (named "B" by position): $35 per claim
     a = assess(hh("41000"), Y2026, (), policy)
@@ -200,4 +200,4 @@ def test_program_policy():
     a = assess(hh("40980"), Y2026, (), policy)  # 150 % exactly -> first tier, 50 %
     assert a.tier_name == "A" and a.price(D("300.01")) == D("150.01")  # 150.005 -> 150.01 (half up)
     with pytest.raises(DomainError):
-        assess(hh("1"), Y2026, (), (SlidingTier(D("100")),))  # neither discount nor fee
+        assess(hh("1"), Y2026, (), (SlidingTier(D(100)),))  # neither discount nor fee
