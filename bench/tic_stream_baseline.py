@@ -38,7 +38,7 @@ BEHAVIORAL = ["H0015", "90837", "90834", "90791", "H0018", "H0035", "H0010", "RE
 def _open(path: str):
     with open(path, "rb") as f:
         magic = f.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
 def run_basic(path: str) -> int:
@@ -75,8 +75,12 @@ def run_parser(path: str, npis: list[str], tins: list[str], codes: list[str]) ->
         keep=TicFilter(npis=frozenset(npis), tins=frozenset(tins), billing_codes=frozenset(codes)),
     )
     n = sum(1 for _ in reader)
-    print(json.dumps({"parser_stats": dict(reader.stats), "passes": reader.passes, "errors": reader.error_count}),
-          file=sys.stderr)
+    print(
+        json.dumps(
+            {"parser_stats": dict(reader.stats), "passes": reader.passes, "errors": reader.error_count}
+        ),
+        file=sys.stderr,
+    )
     return n
 
 
@@ -114,8 +118,17 @@ def main(argv: list[str] | None = None) -> int:
             n = run_parser(a.file, a.npi or ["1234567893"], a.tin or ["987654321"], a.code or BEHAVIORAL)
         dt = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"mode": mode, "count": n, "seconds": round(dt, 2), "MB_per_s": round(size / dt / 1e6, 1),
-                          "peak_rss_MiB_so_far": round(rss, 1)}))
+        print(
+            json.dumps(
+                {
+                    "mode": mode,
+                    "count": n,
+                    "seconds": round(dt, 2),
+                    "MB_per_s": round(size / dt / 1e6, 1),
+                    "peak_rss_MiB_so_far": round(rss, 1),
+                }
+            )
+        )
     return 0
 
 

@@ -145,12 +145,15 @@ async def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> A
     if isinstance(cached, ApiKeyPrincipal):
         return cached
     if not connection.headers.get("authorization"):
-        raise NotAuthorizedException(detail="This endpoint needs an API key: send 'Authorization: Bearer <key>'.",
-                                     headers=_challenge())
+        raise NotAuthorizedException(
+            detail="This endpoint needs an API key: send 'Authorization: Bearer <key>'.", headers=_challenge()
+        )
     token = bearer_token(connection)
     if token is None or not token.startswith(KEY_PREFIX):
-        raise NotAuthorizedException(detail="The Authorization header must be 'Bearer <key>' with a costsvc API key.",
-                                     headers=_challenge("invalid_request"))
+        raise NotAuthorizedException(
+            detail="The Authorization header must be 'Bearer <key>' with a costsvc API key.",
+            headers=_challenge("invalid_request"),
+        )
     state = connection.app.state
     cache = state.get("api_key_cache")
     if cache is None:
@@ -158,7 +161,9 @@ async def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> A
         state["api_key_cache"] = cache
     principal = await authenticate(state.pool, token, cache)
     if principal is None:
-        raise NotAuthorizedException(detail="The API key is unknown or revoked.", headers=_challenge("invalid_token"))
+        raise NotAuthorizedException(
+            detail="The API key is unknown or revoked.", headers=_challenge("invalid_token")
+        )
     connection.scope["auth"] = principal
     return principal
 
@@ -172,7 +177,9 @@ def require_role(role: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any], Ba
         principal = await current_principal(connection)
         if not role_satisfies(principal.role, role):
             raise PermissionDeniedException(
-                detail=f"This endpoint needs the '{role}' role; the key '{principal.name}' has '{principal.role}'.")
+                detail=f"This endpoint needs the '{role}' role; "
+                f"the key '{principal.name}' has '{principal.role}'."
+            )
 
     guard.__name__ = f"require_{role}"
     return guard

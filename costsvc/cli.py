@@ -144,6 +144,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("error: CELERY_BROKER_URL is not set. Without a broker, jobs run eagerly inside the API and "
               "`costsvc import`; a worker needs redis://... or amqp://... (docs/JOBS.md).", file=sys.stderr)
         return 2
+    asyncio.run(_migrate(_database_url()))  # tasks may arrive before the API has migrated
     argv = _celery("worker", "--loglevel", args.loglevel or settings.log_level, "--without-gossip",
                    "--without-mingle", "-O", "fair")
     if args.concurrency:

@@ -109,7 +109,6 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
             },
         },
     )
-    app.jobs = jobs  # type: ignore[attr-defined]
     return app
 
 

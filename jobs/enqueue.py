@@ -47,13 +47,16 @@ def _run_eager(import_id: str, path: str, database_url: str | None) -> dict[str,
     return result.result
 
 
-async def run_eager(import_id: uuid.UUID, path: str, *, database_url: str | None = None) -> dict[str, Any] | None:
+async def run_eager(
+    import_id: uuid.UUID, path: str, *, database_url: str | None = None
+) -> dict[str, Any] | None:
     """Run the import task in this process (eager mode), off the event loop."""
     return await asyncio.to_thread(_run_eager, str(import_id), str(path), database_url)
 
 
-def eager_runner(import_id: uuid.UUID, path: str, *,
-                 database_url: str | None = None) -> Callable[[], Awaitable[Any]]:
+def eager_runner(
+    import_id: uuid.UUID, path: str, *, database_url: str | None = None
+) -> Callable[[], Awaitable[Any]]:
     """A coroutine function running the import eagerly (for a response's background task)."""
 
     async def run() -> None:
@@ -64,15 +67,19 @@ def eager_runner(import_id: uuid.UUID, path: str, *,
 
 def _send(app: Celery, import_id: str, path: str) -> None:
     try:
-        app.send_task(RUN_IMPORT_TASK, args=[import_id, path], retry=True,
-                      retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
-                                    "interval_max": 1.0})
+        app.send_task(
+            RUN_IMPORT_TASK,
+            args=[import_id, path],
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0},
+        )
     except Exception as exc:  # kombu raises OperationalError and friends
         raise EnqueueFailed(f"the job broker did not accept the import: {type(exc).__name__}: {exc}") from exc
 
 
-async def enqueue_import(import_id: uuid.UUID, path: str, *, app: Celery | None = None,
-                         database_url: str | None = None) -> None:
+async def enqueue_import(
+    import_id: uuid.UUID, path: str, *, app: Celery | None = None, database_url: str | None = None
+) -> None:
     """Enqueue ``run_import_task(import_id, path)`` for a committed import record.
 
     Eager mode runs it now (in a thread) and returns when it is done."""

@@ -66,8 +66,12 @@ class Source(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def options(self) -> ImportOptions:
         names = {k.strip().lower(): v for k, v in self.payer_names.items()} if self.payer_names else None
-        return ImportOptions(allow_partial=self.allow_partial, payer_id=self.payer_id,
-                             program_id=self.program_id, payer_names=names)
+        return ImportOptions(
+            allow_partial=self.allow_partial,
+            payer_id=self.payer_id,
+            program_id=self.program_id,
+            payer_names=names,
+        )
 
     def files(self, base: Path) -> list[Path]:
         """The regular files this source names now, sorted (hidden and partial files skipped)."""
@@ -80,8 +84,11 @@ class Source(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             assert self.glob is not None
             pattern = self.glob if os.path.isabs(self.glob) else str(base / self.glob)
             candidates = [Path(p) for p in globmod.glob(pattern, recursive=True)]
-        return sorted(p for p in candidates
-                      if p.is_file() and not p.name.startswith(".") and not p.name.endswith((".part", ".tmp")))
+        return sorted(
+            p
+            for p in candidates
+            if p.is_file() and not p.name.startswith(".") and not p.name.endswith((".part", ".tmp"))
+        )
 
 
 class _SourcesFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -103,8 +110,9 @@ def load_sources(path: str | os.PathLike[str]) -> list[Source]:
         raise SourcesInvalid(f"{path}: {exc}") from exc
     for i, s in enumerate(sources, 1):
         if s.kind not in LOADERS:
-            raise SourcesInvalid(f"{path}: source {i}: unknown kind {s.kind!r}; expected one of "
-                                 f"{', '.join(sorted(LOADERS))}")
+            raise SourcesInvalid(
+                f"{path}: source {i}: unknown kind {s.kind!r}; expected one of {', '.join(sorted(LOADERS))}"
+            )
         if sum(x is not None for x in (s.folder, s.glob, s.path)) != 1:
             raise SourcesInvalid(f"{path}: source {i} ({s.kind}) needs exactly one of folder, glob or path")
     return sources
@@ -122,9 +130,12 @@ class RefreshReport(msgspec.Struct):
         if self.locked_out:
             return "another refresh is running; skipped"
         done = [i for i in self.imported if i["status"] == "succeeded"]
-        return (f"{len(done)} imported, {len(self.imported) - len(done)} rejected, {len(self.unchanged)} unchanged, "
-                f"{len(self.skipped_rejected)} rejected before, {len(self.busy)} busy, "
-                f"{len(self.unreadable)} unreadable")
+        return (
+            f"{len(done)} imported, {len(self.imported) - len(done)} rejected, "
+            f"{len(self.unchanged)} unchanged, "
+            f"{len(self.skipped_rejected)} rejected before, {len(self.busy)} busy, "
+            f"{len(self.unreadable)} unreadable"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return msgspec.to_builtins(self)
@@ -156,12 +167,17 @@ async def _refresh_file(conn: asyncpg.Connection, source: Source, file: Path, re
     except OSError as exc:
         report.unreadable.append({"path": name, "error": str(exc)})
         return
-    if await conn.fetchval(Q.jobs_rejected_before, dedupe_key(source.kind, digest, options),
-                           msgspec.to_builtins(options)) is not None:
+    if (
+        await conn.fetchval(
+            Q.jobs_rejected_before, dedupe_key(source.kind, digest, options), msgspec.to_builtins(options)
+        )
+        is not None
+    ):
         report.skipped_rejected.append(name)
         return
     import_id, status, created = await create_import(
-        conn, source.kind, file, options=options, source=name, started_by="refresh", sha256=digest)
+        conn, source.kind, file, options=options, source=name, started_by="refresh", sha256=digest
+    )
     if not created and status == "succeeded":
         report.unchanged.append(name)
         return
@@ -175,7 +191,14 @@ async def _refresh_file(conn: asyncpg.Connection, source: Source, file: Path, re
     if outcome.deduplicated and outcome.status == "succeeded":
         report.unchanged.append(name)
         return
-    report.imported.append({"path": name, "import_id": str(import_id), "status": outcome.status,
-                            "version_id": outcome.version_id, "rows_accepted": outcome.rows_accepted,
-                            "message": outcome.message})
+    report.imported.append(
+        {
+            "path": name,
+            "import_id": str(import_id),
+            "status": outcome.status,
+            "version_id": outcome.version_id,
+            "rows_accepted": outcome.rows_accepted,
+            "message": outcome.message,
+        }
+    )
     log.info("refresh: %s %s (%s)", name, outcome.status, outcome.message)

@@ -25,8 +25,9 @@ import asyncio
 import contextvars
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from celery import Task
@@ -35,14 +36,19 @@ from celery.utils.time import get_exponential_backoff_interval
 from costsvc.db.pool import connect, resolve_database_url
 from costsvc.db.queries import Q
 from costsvc.settings import get_settings
-from jobs.celery_app import REFRESH_TASK, RUN_IMPORT_TASK, app
+from jobs.celery_app import REFRESH_TASK, RUN_IMPORT_TASK, JobSettings, app
 from tariffs.pipeline import ImportBusy, ImportNotFound, run_import
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CONNECT_TIMEOUT = 30.0
+#: Failures that mean "the database is not reachable right now".  While connecting,
+#: any OSError counts too (DNS, refused, unreachable); during a run an OSError may
+#: come from reading the file instead, so only these (or a closed connection) do.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,  # ConnectionRefusedError, ConnectionResetError, TimeoutError, socket errors
+    ConnectionError,  # refused, reset, aborted, broken pipe
+    TimeoutError,
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08, incl. ConnectionDoesNotExistError
     asyncpg.exceptions.CannotConnectNowError,  # the server is starting up / in recovery
     asyncpg.exceptions.AdminShutdownError,
@@ -59,7 +65,7 @@ database_url_override: contextvars.ContextVar[str | None] = contextvars.ContextV
 )
 
 
-_JOBS = app.jobs  # type: ignore[attr-defined]
+_JOBS = JobSettings()
 
 
 class DatabaseUnavailable(Exception):
@@ -73,7 +79,7 @@ def database_url() -> str:
 async def _connect() -> asyncpg.Connection:
     try:
         return await asyncio.wait_for(connect(database_url()), CONNECT_TIMEOUT)
-    except TRANSIENT_ERRORS as exc:
+    except (OSError, *TRANSIENT_ERRORS) as exc:
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}: {exc}") from exc
 
 
@@ -88,20 +94,20 @@ def _classify(exc: BaseException, conn: asyncpg.Connection) -> BaseException:
     """A lost connection surfaces in many shapes (even as InterfaceError from a
     ``finally`` on the dead connection): judge by the connection, not the type."""
     if isinstance(exc, TRANSIENT_ERRORS) or conn.is_closed():
-        return DatabaseUnavailable(f"lost the database during the import: {type(exc).__name__}: {exc}")
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, TRANSIENT_ERRORS):
+            cause = cause.__context__
+        shown = cause or exc
+        return DatabaseUnavailable(f"lost the database during the import: {type(shown).__name__}: {shown}")
     return exc
 
 
-async def _run_import(import_id: uuid.UUID, path: str) -> dict[str, Any]:
+async def _on_fresh_connection(fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run ``fn`` on a new connection; a lost database becomes :class:`DatabaseUnavailable`."""
     conn = await _connect()
     try:
-        if not Path(path).is_file():
-            # The file the import was recorded with is gone (uploads folder not
-            # shared with this worker, or deleted): retrying cannot help.
-            await _mark_failed(conn, import_id, f"the file to import was not found by the worker: {path}")
-            return {"import_id": str(import_id), "status": "failed", "message": "file not found"}
         try:
-            outcome = await run_import(conn, import_id, path)
+            return await fn(conn)
         except (ImportBusy, ImportNotFound):
             raise
         except Exception as exc:
@@ -109,13 +115,35 @@ async def _run_import(import_id: uuid.UUID, path: str) -> dict[str, Any]:
             if classified is exc:
                 raise
             raise classified from exc
-        log.info("import %s %s: read %s, accepted %s, rejected %s, version %s", import_id, outcome.status,
-                 outcome.rows_read, outcome.rows_accepted, outcome.rows_rejected, outcome.version_id)
-        return {"import_id": str(import_id), "status": outcome.status, "version_id": outcome.version_id,
-                "rows_read": outcome.rows_read, "rows_accepted": outcome.rows_accepted,
-                "rows_rejected": outcome.rows_rejected, "deduplicated": outcome.deduplicated}
     finally:
         await _close(conn)
+
+
+async def _run_import(conn: asyncpg.Connection, import_id: uuid.UUID, path: str) -> dict[str, Any]:
+    if not Path(path).is_file():
+        # The file the import was recorded with is gone (uploads folder not shared
+        # with this worker, or deleted): retrying cannot help.
+        await _mark_failed(conn, import_id, f"the file to import was not found by the worker: {path}")
+        return {"import_id": str(import_id), "status": "failed", "message": "file not found"}
+    outcome = await run_import(conn, import_id, path)
+    log.info(
+        "import %s %s: read %s, accepted %s, rejected %s, version %s",
+        import_id,
+        outcome.status,
+        outcome.rows_read,
+        outcome.rows_accepted,
+        outcome.rows_rejected,
+        outcome.version_id,
+    )
+    return {
+        "import_id": str(import_id),
+        "status": outcome.status,
+        "version_id": outcome.version_id,
+        "rows_read": outcome.rows_read,
+        "rows_accepted": outcome.rows_accepted,
+        "rows_rejected": outcome.rows_rejected,
+        "deduplicated": outcome.deduplicated,
+    }
 
 
 async def _mark_failed(conn: asyncpg.Connection, import_id: uuid.UUID, message: str) -> bool:
@@ -139,8 +167,10 @@ async def _mark_failed_standalone(import_id: uuid.UUID, message: str) -> None:
 def _backoff(task: Task) -> int:
     """The same schedule as ``autoretry_for`` (exponential, full jitter, capped)."""
     return get_exponential_backoff_interval(
-        factor=max(1, round(_JOBS.retry_backoff)), retries=task.request.retries,
-        maximum=_JOBS.retry_backoff_max, full_jitter=True,
+        factor=max(1, round(_JOBS.retry_backoff)),
+        retries=task.request.retries,
+        maximum=_JOBS.retry_backoff_max,
+        full_jitter=True,
     )
 
 
@@ -154,20 +184,28 @@ class ImportTask(Task):
         message = f"the import job failed after {self.request.retries} retries: {type(exc).__name__}: {exc}"
         try:
             asyncio.run(_mark_failed_standalone(uuid.UUID(str(import_id)), message))
-        except Exception:  # noqa: BLE001 - the database may be the reason we failed
+        except Exception:  # the database may be the reason we failed
             log.warning("could not record import %s as failed", import_id, exc_info=True)
 
 
 @app.task(
-    bind=True, base=ImportTask, name=RUN_IMPORT_TASK,
-    acks_late=True, reject_on_worker_lost=True,
-    autoretry_for=(DatabaseUnavailable,), max_retries=_JOBS.max_retries,
-    retry_backoff=_JOBS.retry_backoff, retry_backoff_max=_JOBS.retry_backoff_max, retry_jitter=True,
+    bind=True,
+    base=ImportTask,
+    name=RUN_IMPORT_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseUnavailable,),
+    max_retries=_JOBS.max_retries,
+    retry_backoff=_JOBS.retry_backoff,
+    retry_backoff_max=_JOBS.retry_backoff_max,
+    retry_jitter=True,
 )
 def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
     """Validate, stage and activate the recorded import ``import_id`` from ``path``."""
     try:
-        return asyncio.run(_run_import(uuid.UUID(str(import_id)), path))
+        return asyncio.run(
+            _on_fresh_connection(lambda conn: _run_import(conn, uuid.UUID(str(import_id)), path))
+        )
     except ImportNotFound:
         # Not in this database: nothing to do, and retrying cannot change that.
         log.error("import %s does not exist in this database; dropping the task", import_id)
@@ -180,9 +218,15 @@ def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
 
 
 @app.task(
-    bind=True, name=REFRESH_TASK, acks_late=True, reject_on_worker_lost=True,
-    autoretry_for=(DatabaseUnavailable,), max_retries=_JOBS.max_retries,
-    retry_backoff=_JOBS.retry_backoff, retry_backoff_max=_JOBS.retry_backoff_max, retry_jitter=True,
+    bind=True,
+    name=REFRESH_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseUnavailable,),
+    max_retries=_JOBS.max_retries,
+    retry_backoff=_JOBS.retry_backoff,
+    retry_backoff_max=_JOBS.retry_backoff_max,
+    retry_jitter=True,
 )
 def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[str, Any]:
     """Import the new or changed files of the configured tariff sources (one run at a time)."""
@@ -193,19 +237,6 @@ def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[st
         log.info("no tariff sources configured (COSTSVC_TARIFF_SOURCES); nothing to refresh")
         return {"status": "no_sources"}
 
-    async def run() -> dict[str, Any]:
-        conn = await _connect()
-        try:
-            try:
-                report = await refresh_sources(conn, sources)
-            except Exception as exc:
-                classified = _classify(exc, conn)
-                if classified is exc:
-                    raise
-                raise classified from exc
-        finally:
-            await _close(conn)
-        log.info("tariff refresh: %s", report.summary())
-        return report.to_dict()
-
-    return asyncio.run(run())
+    report = asyncio.run(_on_fresh_connection(lambda conn: refresh_sources(conn, sources)))
+    log.info("tariff refresh: %s", report.summary())
+    return report.to_dict()

@@ -51,6 +51,7 @@ from tariffs.records import (
     NegotiatedRateRecord,
     PlanLevelRecord,
     ProgramRecord,
+    ReferenceRateRecord,
     RowError,
 )
 from tariffs.tabular import Invalid, RowErrors, Table, convert, read_table
@@ -65,6 +66,7 @@ __all__ = [
     "parse_fee_schedule",
     "parse_file",
     "parse_negotiated_rates",
+    "parse_reference_rates",
 ]
 
 LEVELS_OF_CARE = ("detox", "residential", "php", "iop", "outpatient")
@@ -561,6 +563,35 @@ def _parse_negotiated_rates(path: str | Path, display_name: str | None) -> Parse
 # --------------------------------------------------------------------------- common
 
 
+# --------------------------------------------------------------------------- reference rates
+
+REFERENCE_RATES_COLUMNS = (("payer_id", "billing_code", "amount"), ())
+
+
+def parse_reference_rates(path: str | Path, *, display_name: str | None = None) -> ParseResult:
+    """Parse a reference-rates file (payer_id, billing_code, amount) into
+    ``ReferenceRateRecord``s: the out-of-network reference a ``percent_of_reference``
+    rule multiplies (estimates.md), for payers whose CMS allowed-amount files are not
+    imported.  One amount per (payer_id, billing_code)."""
+    with tb.bulk():
+        required, optional = REFERENCE_RATES_COLUMNS
+        t = read_table(path, required=required, optional=optional, display_name=display_name)
+        errs = RowErrors(t)
+        payer_id = convert(t, "payer_id", tb.identifier(), errs)
+        code = convert(t, "billing_code", tb.billing_code(), errs)
+        amount = convert(t, "amount", tb.money(), errs)
+        seen: dict[tuple, int] = {}
+        records: list[ReferenceRateRecord] = []
+        for i, (payer, cd, amt) in enumerate(zip(payer_id, code, amount)):
+            if not _is_bad(payer) and not _is_bad(cd):
+                first = seen.setdefault((payer, cd), t.lines[i])
+                if first != t.lines[i]:
+                    errs.add(i, "billing_code", f"duplicate of line {first}: expected one amount per payer and code")
+            if i not in errs.by_row:
+                records.append(ReferenceRateRecord(payer, cd, amt))
+        return _result("reference_rates", t, records, errs)
+
+
 def _result(
     kind: str, t: Table, records: list[Any], errs: RowErrors, programs: list[ProgramRecord] | None = None
 ) -> ParseResult:
@@ -581,6 +612,7 @@ PARSERS: dict[str, Callable[..., ParseResult]] = {
     "fee_schedule": parse_fee_schedule,
     "coverage_table": parse_coverage_table,
     "negotiated_rates": parse_negotiated_rates,
+    "reference_rates": parse_reference_rates,
 }
 
 

@@ -222,6 +222,8 @@ class _Collector:
         ] = {}  # (level, code) -> [code, desc, freq, gross, cash, line, level]
         self._rates: dict[tuple, list] = {}  # (payer_id, code, type, rate) -> [.., line]
         self._unknown_payers: Counter[str] = Counter()
+        self._code_cache: dict[tuple, str | None] = {}
+        self._variants: dict[str, list] = {}  # code -> [count, first ignored example]
 
     # -- bookkeeping -------------------------------------------------------------------
     def error(self, line: int | None, column: str | None, message: str) -> None:
@@ -239,8 +241,22 @@ class _Collector:
             return True
         return is_default_behavioral_code(code)
 
-    def choose_code(self, codes: list[tuple[object, object]]) -> str | None:
-        """The one code an item's lines go under (see module doc), or None."""
+    def choose_code(self, codes: tuple[tuple[object, object], ...]) -> str | None:
+        """The one code an item's lines go under (see module doc), or None.  Memoized:
+        a file repeats the same few thousand codes over millions of rows."""
+        cache = self._code_cache
+        try:
+            return cache[codes]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable (JSON lists): compute without caching
+            return self._choose_code(codes)
+        if len(cache) > 200_000:
+            cache.clear()
+        cache[codes] = found = self._choose_code(codes)
+        return found
+
+    def _choose_code(self, codes) -> str | None:
         kept: list[str] = []
         for value, ctype in codes:
             t = str(ctype).strip().upper() if ctype is not None else ""
@@ -316,13 +332,14 @@ class _Collector:
             return
         if have[3] != gross_c or have[4] != cash_c:
             self.stats["fee_line_variants_ignored"] += 1
-            where = f"line {line}" if line else "a later item"
-            first = f"line {have[5]}" if have[5] else "the first item"
-            self.note(
-                f"variant:{code}:{gross_c}:{cash_c}",
-                f"{code}: kept gross {have[3]} / cash {have[4]} from {first}; ignored gross {gross_c} / cash "
-                f"{cash_c} at {where} (one fee line per code and level)",
-            )
+            v = self._variants.get(code)
+            if v is None:
+                self._variants[code] = [1, gross_c, cash_c, line, have]
+            else:
+                v[0] += 1
+
+    def unknown_payer(self, name: str) -> None:
+        self._unknown_payers[name] += 1
 
     def rate(
         self,
@@ -340,7 +357,7 @@ class _Collector:
             return
         payer_id = self.payers.get(name)
         if payer_id is None:
-            self._unknown_payers[str(payer_name).strip()] += 1
+            self.unknown_payer(str(payer_name).strip())
             return
         found = False
         for raw, col, rate_type, pct in (
@@ -407,6 +424,14 @@ class _Collector:
 
     def notes(self) -> list[str]:
         out = list(self._notes.values())
+        for code, (count, gross_c, cash_c, line, have) in self._variants.items():
+            first = f"line {have[5]}" if have[5] else "the first item"
+            where = f"line {line}" if line else "a later item"
+            others = f" and {count - 1} more row(s) with other charges" if count > 1 else ""
+            out.append(
+                f"{code}: kept gross {have[3]} / cash {have[4]} from {first}; ignored gross {gross_c} / cash "
+                f"{cash_c} at {where}{others} (one fee line per code and level)"
+            )
         if self._unknown_payers:
             names = ", ".join(sorted(self._unknown_payers)[:10])
             more = len(self._unknown_payers) - 10
@@ -556,6 +581,9 @@ def _parse_csv(path: str, file: str, col: _Collector, chunksize: int) -> HptResu
                         idx.setdefault(c, i)
                     layout, codes_cols, wide_payers = _check_header(file, cols, idx, header_line, orig)
                     names = {c: orig[i] for c, i in idx.items()}
+                    for pname, *_rest in wide_payers:
+                        if pname not in col.payers:
+                            col.unknown_payer(pname)
                 rows_read += _csv_chunk(
                     chunk, rows_read, col, layout, idx, codes_cols, wide_payers, header_line, names
                 )
@@ -674,13 +702,15 @@ def _csv_chunk(
     n = len(chunk)
     if n == 0:
         return 0
-    values = chunk.to_numpy(dtype=object, na_value="")
+
+    def at(i: int | None) -> list:
+        # na_filter=False: missing trailing fields are "" already, never NaN
+        return chunk.iloc[:, i].tolist() if i is not None else [""] * n
 
     def column(name: str) -> list:
-        i = idx.get(name)
-        return values[:, i].tolist() if i is not None else [""] * n
+        return at(idx.get(name))
 
-    code_vals = [(values[:, ci].tolist(), values[:, ti].tolist()) for ci, ti, _c, _t in codes_cols]
+    code_vals = [(at(ci), at(ti)) for ci, ti, _c, _t in codes_cols]
     desc = column("description")
     gross = column("standard_charge|gross")
     cash = column("standard_charge|discounted_cash")
@@ -690,6 +720,13 @@ def _csv_chunk(
         plan = column("plan_name")
         dollar = column("standard_charge|negotiated_dollar")
         pct = column("standard_charge|negotiated_percentage")
+    else:
+        # only the payers we map: a wide file may have hundreds of payer columns
+        wide = [
+            (pname, plname, at(di), at(pi), dcol, pcol)
+            for pname, plname, di, pi, dcol, pcol in wide_payers
+            if pname in col.payers
+        ]
     gross_name = names.get("standard_charge|gross", "standard_charge|gross")
     cash_name = names.get("standard_charge|discounted_cash", "standard_charge|discounted_cash")
     dollar_name = names.get("standard_charge|negotiated_dollar", "standard_charge|negotiated_dollar")
@@ -697,7 +734,7 @@ def _csv_chunk(
     first_line = header_line + 1 + offset
     for r in range(n):
         line = first_line + r
-        code = col.choose_code([(cv[r], tv[r]) for cv, tv in code_vals])
+        code = col.choose_code(tuple([(cv[r], tv[r]) for cv, tv in code_vals]))
         if code is None:
             continue
         if str(mods[r]).strip():
@@ -711,10 +748,10 @@ def _csv_chunk(
         if layout == "csv_tall":
             col.rate(code, payer[r], plan[r], dollar[r], pct[r], line, dollar_name, pct_name)
         else:
-            for pname, plname, di, pi, dcol, pcol in wide_payers:
-                d = values[r, di] if di is not None else ""
-                p = values[r, pi] if pi is not None else ""
-                if (d is None or str(d).strip() == "") and (p is None or str(p).strip() == ""):
+            for pname, plname, dvals, pvals, dcol, pcol in wide:
+                d = dvals[r]
+                p = pvals[r]
+                if not d.strip() and not p.strip():
                     continue
                 col.rate(code, pname, plname, d, p, line, dcol, pcol)
     return n
@@ -869,7 +906,7 @@ def _json_item(col: _Collector, item: object, i: int) -> None:
             None, f"{base}.code_information", "missing code_information; expected an array of {code, type}"
         )
         return
-    code = col.choose_code([(c.get("code"), c.get("type")) for c in infos if isinstance(c, dict)])
+    code = col.choose_code(tuple((c.get("code"), c.get("type")) for c in infos if isinstance(c, dict)))
     if code is None:
         return
     charges = item.get("standard_charges")

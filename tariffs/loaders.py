@@ -12,9 +12,11 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import asyncpg
+import msgspec
 
 from costsvc.db.queries import Q
 from tariffs.pipeline import ImportOptions, StageContext
@@ -23,7 +25,9 @@ from tariffs.records import (
     FileRejected,
     NegotiatedRateRecord,
     PlanLevelRecord,
+    PlanListing,
     ProgramRecord,
+    ReferenceRateRecord,
     RowError,
 )
 
@@ -185,6 +189,29 @@ async def _stage_negotiated_rates(ctx: StageContext, parsed: Any) -> None:
     await stage_rates(ctx, good, await ProgramDirectory.load(ctx.conn))
 
 
+async def stage_reference_rates(ctx: StageContext, rates: Iterable[ReferenceRateRecord]) -> None:
+    v = ctx.version_id
+
+    def rows() -> Iterable[tuple[Any, ...]]:
+        for r in rates:
+            ctx.rows_accepted += 1
+            ctx.key("reference", r.payer_id)
+            yield (v, r.payer_id, r.billing_code, r.amount)
+
+    await ctx.copy("reference_rates", ["version_id", "payer_id", "billing_code", "amount"], rows())
+
+
+async def _stage_reference_rates(ctx: StageContext, parsed: Any) -> None:
+    known = {r["payer_id"] for r in await ctx.conn.fetch("SELECT payer_id FROM payers")}
+    good = []
+    for r in parsed.records:
+        if r.payer_id in known:
+            good.append(r)
+        else:
+            ctx.error(RowError(ctx.display_name, None, "payer_id", f"unknown payer '{r.payer_id}'"))
+    await stage_reference_rates(ctx, good)
+
+
 def _tabular_loaders() -> dict[str, TabularLoader]:
     from tariffs import csv_files
 
@@ -192,7 +219,149 @@ def _tabular_loaders() -> dict[str, TabularLoader]:
         "fee_schedule": TabularLoader(csv_files.parse_fee_schedule, _stage_fee_schedule),
         "coverage_table": TabularLoader(csv_files.parse_coverage_table, _stage_coverage_table),
         "negotiated_rates": TabularLoader(csv_files.parse_negotiated_rates, _stage_negotiated_rates),
+        "reference_rates": TabularLoader(csv_files.parse_reference_rates, _stage_reference_rates),
     }
 
 
-LOADERS: dict[str, Any] = {**_tabular_loaders()}
+def sibling_resolver(path: Path) -> Callable[[str], BinaryIO | None]:
+    """Resolve a remote provider-reference URL only to a file of the same name beside
+    the imported file (the same upload batch or source folder): never the network."""
+
+    def resolve(location: str) -> BinaryIO | None:
+        name = Path(urlsplit(location).path).name
+        if not name or name in {".", ".."}:
+            return None
+        candidate = path.parent / name
+        if candidate.resolve().parent != path.parent.resolve() or not candidate.is_file():
+            return None
+        return open(candidate, "rb")
+
+    return resolve
+
+
+def _carry_reader_errors(ctx: StageContext, reader: Any) -> None:
+    ctx.rows_read = reader.rows_read
+    ctx.extend_errors(reader.errors)
+    ctx.error_count += reader.error_count - len(reader.errors)  # counted beyond the kept ones
+
+
+class TicInNetworkLoader:
+    """CMS TiC in-network rates: streamed (constant memory) straight into COPY."""
+
+    requires_rows = False  # a payer file with no rate for our programs is valid and empty
+
+    async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> None:
+        return None
+
+    async def stage(self, ctx: StageContext, _prepared: None) -> None:
+        from tariffs.tic import TicFilter, iter_in_network
+
+        payer_id = await require_payer(ctx.conn, ctx.options.payer_id, ctx.display_name)
+        directory = await ProgramDirectory.load(ctx.conn)
+        codes = frozenset(r["billing_code"] for r in await ctx.conn.fetch(Q.priced_billing_codes))
+        keep = TicFilter(npis=frozenset(directory.by_npi), tins=frozenset(directory.by_tin), billing_codes=codes)
+        reader = iter_in_network(str(ctx.path), payer_id=payer_id, keep=keep, display_name=ctx.display_name,
+                                 provider_reference_resolver=sibling_resolver(ctx.path))
+        plans: list[PlanListing] = []
+
+        def rates() -> Iterable[NegotiatedRateRecord]:
+            for record in reader:
+                if isinstance(record, PlanListing):
+                    plans.append(record)
+                else:
+                    yield record
+
+        await stage_rates(ctx, rates(), directory)
+        _carry_reader_errors(ctx, reader)
+        if plans:
+            await ctx.copy("payer_file_plans",
+                           ["version_id", "payer_id", "plan_name", "plan_id", "plan_id_type", "plan_market_type"],
+                           [(ctx.version_id, payer_id, p.plan_name, p.plan_id, p.plan_id_type, p.plan_market_type)
+                            for p in plans])
+
+
+class TicAllowedAmountsLoader:
+    """CMS TiC allowed amounts: the median paid per code becomes the payer's reference rate."""
+
+    requires_rows = False
+
+    async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> None:
+        return None
+
+    async def stage(self, ctx: StageContext, _prepared: None) -> None:
+        from tariffs.allowed_amounts import iter_allowed_amounts
+
+        payer_id = await require_payer(ctx.conn, ctx.options.payer_id, ctx.display_name)
+        reader = iter_allowed_amounts(str(ctx.path), payer_id=payer_id, display_name=ctx.display_name)
+        await stage_reference_rates(ctx, reader)
+        _carry_reader_errors(ctx, reader)
+
+
+def hpt_fee_lines(lines: list[FeeLineRecord], current: Iterable[Any]) -> list[FeeLineRecord]:
+    """Place a hospital's charges in the program's levels of care.
+
+    A code the program already bills keeps the level(s) and frequency it has there
+    (an intake 90791 billed once per IOP and PHP episode stays so); a new code keeps
+    the level the parser inferred from it.  A level gets a new fee schedule only when
+    the file prices one of its per-service units: an intake alone must not replace a
+    level's per-diem schedule with one that bills nothing per day.
+    """
+    placed: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for r in current:
+        placed[r["billing_code"]].append((r["level_of_care"], r["frequency"]))
+    out: list[FeeLineRecord] = []
+    for line in lines:
+        for level, frequency in placed.get(line.billing_code) or [(line.level_of_care, line.frequency)]:
+            out.append(msgspec.structs.replace(line, level_of_care=level, frequency=frequency))
+    priced_levels = {r.level_of_care for r in out if r.frequency == "per_service"}
+    return [r for r in out if r.level_of_care in priced_levels]
+
+
+class HptStandardChargesLoader:
+    """CMS Hospital Price Transparency: a hospital-based program's fee schedule and its
+    payer-specific negotiated charges."""
+
+    requires_rows = True
+
+    async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> None:
+        if not options.program_id:
+            raise FileRejected([RowError(display_name, None, None, "this kind needs the program_id option")])
+        return None
+
+    async def stage(self, ctx: StageContext, _prepared: None) -> None:
+        from tariffs.hpt import parse_hpt
+
+        program_id = ctx.options.program_id
+        assert program_id is not None
+        if await ctx.conn.fetchval("SELECT 1 FROM programs WHERE program_id = $1", program_id) is None:
+            raise FileRejected([RowError(ctx.display_name, None, None,
+                                         f"unknown program '{program_id}' (import its fee schedule first)")])
+        known_payers = {r["payer_id"] for r in await ctx.conn.fetch("SELECT payer_id FROM payers")}
+        names = {name.lower(): pid for name, pid in (ctx.options.payer_names or {}).items() if pid in known_payers}
+        for r in await ctx.conn.fetch("SELECT payer_id, name FROM payers"):
+            names.setdefault(r["name"].lower(), r["payer_id"])
+        current = await ctx.conn.fetch(
+            "SELECT f.level_of_care, f.billing_code, f.frequency FROM fee_lines f JOIN current_tariff_versions c "
+            "ON c.scope = 'fee' AND c.version_id = f.version_id AND c.key1 = f.program_id "
+            "AND c.key2 = f.level_of_care WHERE f.program_id = $1", program_id,
+        )
+        codes = frozenset(r["billing_code"] for r in current) or None  # None: the built-in behavioral set
+        result = await asyncio.to_thread(parse_hpt, str(ctx.path), program_id=program_id, payer_names=names,
+                                         billing_codes=codes, display_name=ctx.display_name)
+        ctx.rows_read = result.rows_read
+        ctx.extend_errors(result.errors)
+        ctx.error_count += result.error_count - len(result.errors)
+        if ctx.error_count and not ctx.options.allow_partial:
+            return
+        await stage_fee_lines(ctx, hpt_fee_lines(result.fee_lines, current))
+        rates_before = ctx.rows_accepted
+        await stage_rates(ctx, result.rates, await ProgramDirectory.load(ctx.conn))
+        ctx.rows_accepted = rates_before  # rows are the file's items, counted once as fee lines
+
+
+LOADERS: dict[str, Any] = {
+    **_tabular_loaders(),
+    "tic_in_network": TicInNetworkLoader(),
+    "tic_allowed_amounts": TicAllowedAmountsLoader(),
+    "hpt_standard_charges": HptStandardChargesLoader(),
+}

@@ -293,6 +293,8 @@ def parse_file_date(value: object) -> dt.date | None:
 
 
 def to_decimal(value: object) -> Decimal | None:
+    """A finite Decimal from a JSON number (int/Decimal/float) or a numeric string; None
+    otherwise (booleans, NaN, infinities, text)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -312,6 +314,7 @@ def to_decimal(value: object) -> Decimal | None:
 
 
 def describe_event(event: str | None, value: object = None) -> str:
+    """What an ijson event starts, for messages ("an object", "a string"...)."""
     return {
         "start_map": "an object",
         "start_array": "an array",

@@ -237,7 +237,6 @@ class TicInNetworkReader:
         self._need_pass2 = False
         self._seen: set[tuple] = set()
         self._pending: list[tuple] = []  # records waiting for last_updated_on
-        self._reported: set[str] = set()
 
     # -- errors ------------------------------------------------------------------------
     def _error(self, column: str | None, message: str) -> None:
@@ -253,7 +252,11 @@ class TicInNetworkReader:
         self._reset()
         yield from self._run_pass(_FIRST)
         if self._need_pass2:
+            # pass 2 re-reads the items: keep pass 1's counts of them
+            counted = {k: self.stats[k] for k in ("items_skipped", "items_kept", "rates_read")}
             yield from self._run_pass(_REFS_ONLY)
+            for key, value in counted.items():
+                self.stats[key] = value
 
     def _run_pass(self, mode: str) -> Iterator[NegotiatedRateRecord | PlanListing]:
         self.passes += 1
@@ -293,7 +296,7 @@ class TicInNetworkReader:
                 if mode == _FIRST:
                     item_mode = _ALL if self._refs_seen else _FIRST
                     self.stats["in_network_before_provider_references"] = int(not self._refs_seen)
-                yield from self._in_network(it, reader, item_mode)
+                yield from self._in_network(it, item_mode)
             elif mode != _FIRST:
                 skip_value(it, ev)
             elif key == "provider_references":
@@ -546,7 +549,7 @@ class TicInNetworkReader:
         """Billing code known but its type not yet: could it be kept under some type?"""
         return self._code_kept(code, None) is not None or self._code_kept(code, "RC") is not None
 
-    def _in_network(self, it, reader: CountingReader, mode: str) -> Iterator[NegotiatedRateRecord]:
+    def _in_network(self, it, mode: str) -> Iterator[NegotiatedRateRecord]:
         index = -1
         count_rows = mode != _REFS_ONLY
         for ev, _ in it:
@@ -603,22 +606,24 @@ class TicInNetworkReader:
                 deferred = deferred or d
             else:
                 skip_value(it, ev)
-        if not candidates and not deferred:
-            return []
-        kept = self._code_kept(code, code_type) if has_code else None
         if not has_code:
-            if candidates or deferred:
+            if deferred:
+                self._need_pass2 = True  # its referenced providers may match: check in pass 2
+            if candidates:
                 self._error(
                     f"in_network[{i}].billing_code",
                     "missing billing_code (expected a string such as 'H0015') in an item with rates "
                     "for a provider we import",
                 )
             return []
+        kept = self._code_kept(code, code_type)
         if kept is None:
             return []
+        self.stats["items_kept"] += 1
         if deferred:
             self._need_pass2 = True
-        self.stats["items_kept"] += 1
+        if not candidates:
+            return []
         records: list[NegotiatedRateRecord] = []
         for j, pairs, prices in candidates:
             if pairs is None:

@@ -16,8 +16,7 @@ from costsvc.api.problems import NotFound, domain_problem, invalid_problem, not_
 from costsvc.api.schemas import BatchRequest, CompareRequest, EstimateRequest
 from costsvc.api.validation import RequestInvalid
 from costsvc.domain.errors import DomainError
-from costsvc.domain.levels import LEVELS
-from costsvc.domain.model import EpisodeRequest
+from costsvc.domain.episode import episode_for_level
 from costsvc.services import estimates as service
 
 JSON = "application/json"
@@ -27,22 +26,6 @@ _EXAMPLE = {
     "episode": {"start_date": "2026-12-01", "weeks": 12, "days_per_week": 3},
     "household": {"size": 3, "annual_income": "41000.00", "state": "CA"},
 }
-
-
-def episode_for_level(episode: EpisodeRequest | None, level: str) -> EpisodeRequest | None:
-    """Keep only the episode fields that size this level, so one compare request can
-    fix e.g. ``weeks`` for the weekly levels while residential keeps its default days."""
-    if episode is None:
-        return None
-    info = LEVELS[level]
-    if info.length_unit == "days":
-        return EpisodeRequest(start_date=episode.start_date, days=episode.days)
-    per_week = info.per_week_field
-    return EpisodeRequest(
-        start_date=episode.start_date, weeks=episode.weeks,
-        days_per_week=episode.days_per_week if per_week == "days_per_week" else None,
-        sessions_per_week=episode.sessions_per_week if per_week == "sessions_per_week" else None,
-    )
 
 
 class EstimateController(Controller):
@@ -112,7 +95,7 @@ class EstimateController(Controller):
         today = dt.date.today()
         priced = [
             service.price(catalog, program_id=data.program_id, level_of_care=level, coverage=data.coverage,
-                          episode=episode_for_level(data.episode, level), household=data.household,
+                          episode=episode_for_level(data.episode, level) if data.episode else None, household=data.household,
                           payment_plan=data.payment_plan, today=today)
             for level in program.levels
         ]

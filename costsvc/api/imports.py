@@ -22,15 +22,16 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException
+from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
 from costsvc.api.problems import NotFound, problem, problem_response
@@ -79,7 +80,7 @@ class ErrorPage(msgspec.Struct):
     items: list[ErrorOut]
 
 
-class ImportOut(msgspec.Struct, omit_defaults=True):
+class ImportOut(msgspec.Struct):
     import_id: uuid.UUID
     kind: str
     source: str
@@ -94,9 +95,12 @@ class ImportOut(msgspec.Struct, omit_defaults=True):
     rows_accepted: int = 0
     rows_rejected: int = 0
     message: str | None = None
-    version: VersionOut | None = None
-    deduplicated: bool = False
-    errors: ErrorPage | None = None
+    version: VersionOut | None = None  # the version the import created
+    deduplicated: bool = False  # POST only: the same file was imported or queued already
+
+
+class ImportDetail(ImportOut):
+    errors: ErrorPage | None = None  # its row errors, a page at a time
 
 
 class ImportPage(msgspec.Struct):
@@ -106,24 +110,45 @@ class ImportPage(msgspec.Struct):
     imports: list[ImportOut]
 
 
-def _import_out(row: Any, **extra: Any) -> ImportOut:
+def _import_out(row: Any, out: type[ImportOut] = ImportOut, **extra: Any) -> Any:
     version = None
     if row["version_id"] is not None:
-        version = VersionOut(row["version_id"], row["version_created_at"], row["version_activated_at"],
-                             bool(row["version_current"]))
-    return ImportOut(
-        import_id=row["import_id"], kind=row["kind"], source=row["source"], sha256=row["sha256"],
-        options=row["options"] or {}, status=row["status"], started_by=row["started_by"],
-        created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
-        rows_read=row["rows_read"], rows_accepted=row["rows_accepted"], rows_rejected=row["rows_rejected"],
-        message=row["message"], version=version, **extra,
+        version = VersionOut(
+            row["version_id"],
+            row["version_created_at"],
+            row["version_activated_at"],
+            bool(row["version_current"]),
+        )
+    return out(
+        import_id=row["import_id"],
+        kind=row["kind"],
+        source=row["source"],
+        sha256=row["sha256"],
+        options=row["options"] or {},
+        status=row["status"],
+        started_by=row["started_by"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        rows_read=row["rows_read"],
+        rows_accepted=row["rows_accepted"],
+        rows_rejected=row["rows_rejected"],
+        message=row["message"],
+        version=version,
+        **extra,
     )
 
 
-def _json(value: Any, status: int, headers: dict[str, str] | None = None,
-          background: BackgroundTask | None = None) -> Response[bytes]:
-    return Response(msgspec.json.encode(value), status_code=status, media_type="application/json",
-                    headers=headers, background=background)
+def _json(
+    value: Any, status: int, headers: dict[str, str] | None = None, background: BackgroundTask | None = None
+) -> Response[bytes]:
+    return Response(
+        msgspec.json.encode(value),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+        background=background,
+    )
 
 
 def safe_filename(name: str | None) -> str:
@@ -147,7 +172,6 @@ class _Upload:
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed in finish()/discard()
         self._hash = hashlib.sha256()
         self._buffer = bytearray()
-        self.size = 0
         self.sha256: str | None = None  # known once finished
 
     def _flush_sync(self, block: bytes) -> None:
@@ -156,7 +180,6 @@ class _Upload:
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         self._buffer += data
-        self.size += len(data)
         if len(self._buffer) >= _FLUSH_BYTES:
             block, self._buffer = bytes(self._buffer), bytearray()
             await asyncio.to_thread(self._flush_sync, block)
@@ -175,8 +198,13 @@ class _Upload:
         self.path.unlink(missing_ok=True)
 
 
-async def _read_multipart(request: Request[Any, Any, Any], content_type: str,
-                          incoming: Path) -> tuple[dict[str, str], _Upload | None]:
+def _invalid(field: str, message: str) -> RequestInvalid:
+    return RequestInvalid([FieldError(field, message)])
+
+
+async def _read_multipart(
+    request: Request[Any, Any, Any], content_type: str, incoming: Path
+) -> tuple[dict[str, str], _Upload | None]:
     _, params = parse_options_header(content_type)
     boundary = params.get("boundary")
     if not boundary:
@@ -185,29 +213,34 @@ async def _read_multipart(request: Request[Any, Any, Any], content_type: str,
     upload: _Upload | None = None
     segment: MultipartSegment | None = None
     text = bytearray()
+    to_file = False
     try:
         with PushMultipartParser(boundary, max_segment_count=_MAX_PARTS) as parser:
             async for chunk in request.stream():
                 for event in parser.parse(chunk):
                     if isinstance(event, MultipartSegment):
-                        segment, text = event, bytearray()
-                        if event.filename is not None:
+                        segment, text, to_file = event, bytearray(), False
+                        if event.filename:  # a browser sends filename="" when no file was chosen
                             if event.name != "file" or upload is not None:
-                                raise RequestInvalid([FieldError(event.name or "file",
-                                                                 "send one file, in the part named 'file'")])
-                            upload = _Upload(incoming, safe_filename(event.filename))
+                                raise _invalid(
+                                    event.name or "file", "send one file, in the part named 'file'"
+                                )
+                            upload, to_file = _Upload(incoming, safe_filename(event.filename)), True
                     elif event is None:
                         if segment is not None and segment.filename is None:
                             fields[segment.name or ""] = text.decode(segment.charset or "utf-8", "replace")
                         segment = None
-                    elif segment is not None and segment.filename is not None:
+                    elif to_file:
                         assert upload is not None
                         await upload.write(event)
+                    elif segment is not None and segment.filename is not None:
+                        continue  # the empty file part of a form sent without a file
                     else:
                         text += event
                         if len(text) > _FIELD_MAX_BYTES:
-                            raise RequestInvalid([FieldError(segment.name if segment else "",
-                                                             f"is longer than {_FIELD_MAX_BYTES} bytes")])
+                            raise _invalid(
+                                segment.name if segment else "", f"is longer than {_FIELD_MAX_BYTES} bytes"
+                            )
                 if parser.closed:
                     break
         if upload is not None:
@@ -226,14 +259,16 @@ async def _read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > _FIELD_MAX_BYTES:
-            raise HTTPException(status_code=413, detail="A JSON import request is limited to 64 KiB; upload "
-                                                        "files as multipart/form-data.")
+            raise HTTPException(
+                status_code=413,
+                detail="A JSON import request is limited to 64 KiB; upload files as multipart/form-data.",
+            )
     try:
         data = msgspec.json.decode(bytes(body))
     except msgspec.DecodeError as exc:
         raise ClientException(f"The request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise RequestInvalid([FieldError("", "must be an object")])
+        raise _invalid("", "must be an object")
     return data
 
 
@@ -243,23 +278,32 @@ def _form_to_request(fields: dict[str, str], has_file: bool) -> ImportRequest:
         try:
             data["payer_names"] = msgspec.json.decode(data["payer_names"])
         except msgspec.DecodeError:
-            raise RequestInvalid([FieldError("payer_names", "must be a JSON object of name → payer id")]) from None
+            raise _invalid("payer_names", "must be a JSON object of name → payer id") from None
     return _validated(data, has_file)
 
 
 def _validated(data: dict[str, Any], has_file: bool) -> ImportRequest:
+    """The request, or RequestInvalid listing every invalid field at once."""
     from tariffs.loaders import LOADERS
 
-    req = validate(data, ImportRequest)
     errors: list[FieldError] = []
-    if req.kind not in LOADERS:
+    try:
+        req: ImportRequest | None = validate(data, ImportRequest)
+    except RequestInvalid as invalid:
+        errors.extend(invalid.errors)
+        req = None
+    kind, source_path = data.get("kind"), data.get("source_path")
+    if isinstance(kind, str) and kind not in LOADERS:
         errors.append(FieldError("kind", f"must be one of {', '.join(sorted(LOADERS))}"))
-    if has_file and req.source_path:
+    if has_file and source_path:
         errors.append(FieldError("source_path", "send either a file or a source_path, not both"))
-    if not has_file and not req.source_path:
-        errors.append(FieldError("file", "send a file (multipart part 'file') or a source_path on the server"))
+    if not has_file and not source_path:
+        errors.append(
+            FieldError("file", "send a file (multipart part 'file') or a source_path on the server")
+        )
     if errors:
         raise RequestInvalid(errors)
+    assert req is not None
     return req
 
 
@@ -278,11 +322,11 @@ def resolve_source_path(settings: Settings, source_path: str) -> Path:
     try:
         candidate = (root / source_path).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, NUL byte
-        raise RequestInvalid([FieldError("source_path", f"is not a usable path: {exc}")]) from None
+        raise _invalid("source_path", f"is not a usable path: {exc}") from None
     if not candidate.is_relative_to(root):
         raise _ForbiddenPath("must be a file under the import root")
     if not candidate.is_file():
-        raise RequestInvalid([FieldError("source_path", "no such file under the import root")])
+        raise _invalid("source_path", "no such file under the import root")
     return candidate
 
 
@@ -293,23 +337,44 @@ class UploadOperation(Operation):
     def __post_init__(self) -> None:
         fields = {
             "kind": Schema(type=OpenAPIType.STRING, description="import kind, e.g. fee_schedule"),
-            "source_path": Schema(type=OpenAPIType.STRING,
-                                  description="a file under COSTSVC_IMPORT_ROOT (instead of uploading)"),
+            "source_path": Schema(
+                type=OpenAPIType.STRING, description="a file under COSTSVC_IMPORT_ROOT (instead of uploading)"
+            ),
             "allow_partial": Schema(type=OpenAPIType.BOOLEAN),
             "payer_id": Schema(type=OpenAPIType.STRING),
             "program_id": Schema(type=OpenAPIType.STRING),
         }
-        self.request_body = RequestBody(required=True, content={
-            "multipart/form-data": OpenAPIMediaType(schema=Schema(
-                type=OpenAPIType.OBJECT, required=["kind"],
-                properties={**fields, "file": Schema(type=OpenAPIType.STRING, format="binary"),
-                            "payer_names": Schema(type=OpenAPIType.STRING,
-                                                  description='JSON object, e.g. {"Acme Health": "acme"}')})),
-            "application/json": OpenAPIMediaType(schema=Schema(
-                type=OpenAPIType.OBJECT, required=["kind", "source_path"],
-                properties={**fields, "payer_names": Schema(
-                    type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING))})),
-        })
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "multipart/form-data": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["kind"],
+                        properties={
+                            **fields,
+                            "file": Schema(type=OpenAPIType.STRING, format="binary"),
+                            "payer_names": Schema(
+                                type=OpenAPIType.STRING,
+                                description='JSON object, e.g. {"Acme Health": "acme"}',
+                            ),
+                        },
+                    )
+                ),
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["kind", "source_path"],
+                        properties={
+                            **fields,
+                            "payer_names": Schema(
+                                type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING)
+                            ),
+                        },
+                    )
+                ),
+            },
+        )
 
 
 def _settings(state: State) -> Settings:
@@ -322,8 +387,17 @@ class ImportController(Controller):
     guards = [require_role("admin")]
     security = [{"apiKey": []}]
 
-    @post("/", status_code=202, request_max_body_size=UPLOAD_MAX_BYTES, operation_class=UploadOperation,
-          summary="Import a tariff file (upload, or a server-side path)")
+    @post(
+        "/",
+        status_code=202,
+        request_max_body_size=UPLOAD_MAX_BYTES,
+        operation_class=UploadOperation,
+        summary="Import a tariff file (upload, or a server-side path)",
+        responses={
+            202: ResponseSpec(ImportOut, description="Recorded and enqueued"),
+            200: ResponseSpec(ImportOut, description="The same file was imported or queued already"),
+        },
+    )
     async def create(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
         from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager
         from tariffs.pipeline import create_import
@@ -344,14 +418,25 @@ class ImportController(Controller):
         elif content_type.lower().startswith("application/json"):
             req = _validated(await _read_json(request), False)
         else:
-            return problem_response(problem(415, "Send multipart/form-data (a file upload) or application/json "
-                                                 "(a source_path on the server).", instance=request.url.path))
+            return problem_response(
+                problem(
+                    415,
+                    "Send multipart/form-data (a file upload) or application/json "
+                    "(a source_path on the server).",
+                    instance=request.url.path,
+                )
+            )
 
         from tariffs.pipeline import ImportOptions, sha256_of
 
-        options = ImportOptions(allow_partial=req.allow_partial, payer_id=req.payer_id, program_id=req.program_id,
-                                payer_names={k.strip().lower(): v for k, v in req.payer_names.items()}
-                                if req.payer_names else None)
+        options = ImportOptions(
+            allow_partial=req.allow_partial,
+            payer_id=req.payer_id,
+            program_id=req.program_id,
+            payer_names={k.strip().lower(): v for k, v in req.payer_names.items()}
+            if req.payer_names
+            else None,
+        )
         if upload is not None:
             path, source, digest = upload.path, upload.filename, upload.sha256
         else:
@@ -359,14 +444,26 @@ class ImportController(Controller):
             try:
                 path = resolve_source_path(settings, req.source_path)
             except _ForbiddenPath as exc:
-                return problem_response(problem(403, f"source_path {exc.message}", instance=request.url.path,
-                                                errors=[FieldError("source_path", exc.message)]))
+                return problem_response(
+                    problem(
+                        403,
+                        f"source_path {exc.message}",
+                        instance=request.url.path,
+                        errors=[FieldError("source_path", exc.message)],
+                    )
+                )
             source, digest = str(path), await asyncio.to_thread(sha256_of, path)
         try:
             async with state.pool.acquire() as conn:
                 import_id, _, created = await create_import(
-                    conn, req.kind, path, options=options, source=source, started_by=principal.label,
-                    sha256=digest)
+                    conn,
+                    req.kind,
+                    path,
+                    options=options,
+                    source=source,
+                    started_by=principal.label,
+                    sha256=digest,
+                )
         except BaseException:
             if upload is not None:
                 upload.discard()
@@ -384,15 +481,23 @@ class ImportController(Controller):
         if created:
             # The import is committed: only now may a worker hear of it.
             if is_eager():
-                background = BackgroundTask(eager_runner(import_id, str(path), database_url=state.database_url))
+                background = BackgroundTask(
+                    eager_runner(import_id, str(path), database_url=state.database_url)
+                )
             else:
                 try:
                     await enqueue_import(import_id, str(path))
                 except EnqueueFailed as exc:
                     async with state.pool.acquire() as conn:
                         await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
-                    return problem_response(problem(503, f"{exc}. The import {import_id} was recorded as failed; "
-                                                         "send the file again later.", instance=request.url.path))
+                    return problem_response(
+                        problem(
+                            503,
+                            f"{exc}. The import {import_id} was recorded as failed; "
+                            "send the file again later.",
+                            instance=request.url.path,
+                        )
+                    )
         async with state.pool.acquire() as conn:
             row = await conn.fetchrow(Q.imports_api_get, import_id)
         body = _import_out(row, deduplicated=not created)
@@ -400,11 +505,12 @@ class ImportController(Controller):
 
     @get("/", summary="Imports, newest first (filter by kind and status)")
     async def list_imports(
-        self, state: State,
-        kind: str | None = None,
-        status: ImportStatusName | None = None,
-        limit: int = Parameter(default=50, ge=1, le=200),
-        offset: int = Parameter(default=0, ge=0),
+        self,
+        state: State,
+        kind: FromQuery[str | None] = None,
+        status: FromQuery[ImportStatusName | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> ImportPage:
         async with state.pool.acquire() as conn:
             rows = await conn.fetch(Q.imports_api_list, kind, status, limit, offset)
@@ -413,23 +519,35 @@ class ImportController(Controller):
 
     @get("/{import_id:uuid}", summary="One import: status, counts, the version it created, its row errors")
     async def get_import(
-        self, state: State, import_id: uuid.UUID,
-        errors_offset: int = Parameter(default=0, ge=0),
-        errors_limit: int = Parameter(default=100, ge=0, le=1000),
-    ) -> ImportOut:
+        self,
+        state: State,
+        import_id: FromPath[uuid.UUID],
+        errors_offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        errors_limit: Annotated[int, QueryParameter(ge=0, le=1000)] = 100,
+    ) -> ImportDetail:
         async with state.pool.acquire() as conn:
             row = await conn.fetchrow(Q.imports_api_get, import_id)
             if row is None:
                 raise NotFound(f"no import {import_id}", field="import_id")
             errors = await conn.fetch(Q.imports_api_errors, import_id, errors_limit, errors_offset)
             total = await conn.fetchval(Q.imports_api_error_count, import_id)
-        page = ErrorPage(total=total, offset=errors_offset, limit=errors_limit,
-                         items=[ErrorOut(e["seq"], e["file"], e["line"], e["column"], e["message"]) for e in errors])
-        return _import_out(row, errors=page)
+        page = ErrorPage(
+            total=total,
+            offset=errors_offset,
+            limit=errors_limit,
+            items=[ErrorOut(e["seq"], e["file"], e["line"], e["column"], e["message"]) for e in errors],
+        )
+        return _import_out(row, ImportDetail, errors=page)
 
-    @post("/{import_id:uuid}/activate", status_code=200,
-          summary="Make the version this import created current again (roll back or forward)")
-    async def activate(self, state: State, request: Request[Any, Any, Any], import_id: uuid.UUID) -> Response[bytes]:
+    @post(
+        "/{import_id:uuid}/activate",
+        status_code=200,
+        summary="Make the version this import created current again (roll back or forward)",
+        responses={200: ResponseSpec(ImportOut, description="The import, its version now current")},
+    )
+    async def activate(
+        self, state: State, request: Request[Any, Any, Any], import_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
         from tariffs.pipeline import activate
 
         async with state.pool.acquire() as conn:
@@ -437,9 +555,14 @@ class ImportController(Controller):
             if row is None:
                 raise NotFound(f"no import {import_id}", field="import_id")
             if row["version_id"] is None:
-                return problem_response(problem(
-                    409, f"import {import_id} is {row['status']}: it created no version to activate",
-                    instance=request.url.path, type_="no-version"))
+                return problem_response(
+                    problem(
+                        409,
+                        f"import {import_id} is {row['status']}: it created no version to activate",
+                        instance=request.url.path,
+                        type_="no-version",
+                    )
+                )
             await activate(conn, row["version_id"])
             row = await conn.fetchrow(Q.imports_api_get, import_id)
         return _json(_import_out(row), 200)

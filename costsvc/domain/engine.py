@@ -32,6 +32,7 @@ from costsvc.domain.episode import Episode, range_episodes, resolve_episode
 from costsvc.domain.errors import DomainError, InvalidBenefits, LevelNotOffered
 from costsvc.domain.levels import LEVELS
 from costsvc.domain.model import (
+    AccumulatedAmounts,
     AccumulatorsAfter,
     AllowedRule,
     Claim,
@@ -75,7 +76,7 @@ DISCLAIMER_SELF_PAY = (
     "date on the bill. Keep a copy of this estimate. For more information, visit www.cms.gov/nosurprises."
 )
 
-_ZERO_ACC = NetworkAccumulators(ZERO, ZERO, ZERO, ZERO)
+_ZERO_ACC = AccumulatedAmounts(ZERO, ZERO, ZERO, ZERO)
 
 # Order in which notices are listed (each at most once).
 _NOTICE_ORDER = (
@@ -478,7 +479,7 @@ def _run(
         flags.add("plan_year_reset")
     run.flags = flags
     if detail:
-        after = NetworkAccumulators(
+        after = AccumulatedAmounts(
             deductible_met=ded_met + ded_acc,
             oop_met=oop_met + oop_acc,
             family_deductible_met=fded_met + ded_acc,
@@ -648,12 +649,9 @@ def _self_pay_summary(ep, per_episode, per_service, assessment: SlidingAssessmen
 # --------------------------------------------------------------------------- result assembly
 
 
-def _cents_acc(a: NetworkAccumulators) -> NetworkAccumulators:
-    """``a`` with every amount in cents (``a`` itself when it already is)."""
-    if all(v.as_tuple().exponent == -2 for v in (a.deductible_met, a.oop_met, a.family_deductible_met,
-                                                    a.family_oop_met)):
-        return a
-    return NetworkAccumulators(
+def _cents_acc(a: NetworkAccumulators | AccumulatedAmounts) -> AccumulatedAmounts:
+    """``a`` with every amount in cents."""
+    return AccumulatedAmounts(
         deductible_met=cents(a.deductible_met),
         oop_met=cents(a.oop_met),
         family_deductible_met=cents(a.family_deductible_met),

@@ -54,6 +54,8 @@ def amount_problem(kind: str, value: Decimal) -> str | None:
             return "must have at most two decimals"
     elif kind == "percent" and value > 100:
         return "must be between 0 and 100"
+    elif kind == "allowed_percent" and value > 1000:
+        return "must be between 0 and 1000"
     return None
 
 
@@ -82,6 +84,15 @@ class InputStruct(msgspec.Struct, forbid_unknown_fields=True):
                     raise ValueError(f"{name} {problem}")
 
 
+# An allowed-amount rule may exceed 100 % of a reference (e.g. 150 % of Medicare).
+AllowedPercent = Annotated[
+    Decimal,
+    msgspec.Meta(
+        extra={"kind": "allowed_percent"},
+        description="Percentage for an allowed-amount rule, 0-1000 (150 % of a reference rate is common).",
+    ),
+]
+
 LevelOfCare = Literal["detox", "residential", "php", "iop", "outpatient"]
 LEVELS_OF_CARE: tuple[LevelOfCare, ...] = ("detox", "residential", "php", "iop", "outpatient")
 Frequency = Literal["per_service", "per_episode"]
@@ -100,7 +111,7 @@ GuidelineRegion = Literal["48", "AK", "HI"]
 
 class AllowedRule(InputStruct):
     method: AllowedMethod
-    percent: Percent
+    percent: AllowedPercent
 
 
 class Amounts(InputStruct):
@@ -272,9 +283,19 @@ class Totals(msgspec.Struct):
     balance_bill: Decimal
 
 
+class AccumulatedAmounts(msgspec.Struct):
+    """Met amounts after an episode: the result-side twin of NetworkAccumulators,
+    without the request-side checks (an uncapped plan can accumulate any amount)."""
+
+    deductible_met: Decimal
+    oop_met: Decimal
+    family_deductible_met: Decimal
+    family_oop_met: Decimal
+
+
 class AccumulatorsAfter(msgspec.Struct):
-    in_network: NetworkAccumulators
-    out_of_network: NetworkAccumulators
+    in_network: AccumulatedAmounts
+    out_of_network: AccumulatedAmounts
     units_used: dict[str, int] = {}
 
 

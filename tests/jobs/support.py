@@ -16,12 +16,16 @@ import asyncpg
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BROKERS = "redis://127.0.0.1:6379/13,amqp://guest:guest@127.0.0.1:5672//"
-FEE_HEADER = ("program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
-              "gross_charge,cash_price,effective_date\n")
+FEE_HEADER = (
+    "program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
+    "gross_charge,cash_price,effective_date\n"
+)
 
 
 def broker_urls() -> list[str]:
-    return [u.strip() for u in (os.environ.get("TEST_BROKER_URLS") or DEFAULT_BROKERS).split(",") if u.strip()]
+    return [
+        u.strip() for u in (os.environ.get("TEST_BROKER_URLS") or DEFAULT_BROKERS).split(",") if u.strip()
+    ]
 
 
 def broker_id(url: str) -> str:
@@ -40,8 +44,9 @@ def check_broker(url: str) -> str | None:
     return None
 
 
-def fee_schedule(path: Path, program_id: str, *, rows: int = 3, gross: str = "100.00",
-                 name: str = "Job Test Program") -> Path:
+def fee_schedule(
+    path: Path, program_id: str, *, rows: int = 3, gross: str = "100.00", name: str = "Job Test Program"
+) -> Path:
     """A valid fee schedule: ``rows`` IOP lines of one program (distinct effective dates)."""
     with open(path, "w", encoding="utf-8") as f:
         f.write(FEE_HEADER)
@@ -58,8 +63,12 @@ class Proc:
         self.log = log
         self._log_file = open(log, "ab")  # noqa: SIM115
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "costsvc.cli", *args], env=env, cwd=ROOT,
-            stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "costsvc.cli", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -81,8 +90,10 @@ class Proc:
             if self.text().count(needle) >= count:
                 return
             if not self.alive():
-                raise AssertionError(f"process exited ({self.popen.returncode}) before logging {needle!r}:\n"
-                                     + self.text()[-4000:])
+                raise AssertionError(
+                    f"process exited ({self.popen.returncode}) before logging {needle!r}:\n"
+                    + self.text()[-4000:]
+                )
             await asyncio.sleep(0.1)
         raise AssertionError(f"no {needle!r} in the log after {timeout}s:\n" + self.text()[-4000:])
 
@@ -101,7 +112,7 @@ class Proc:
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM (warm shutdown), then SIGKILL the whole group; always reaps."""
         if self.alive():
-            self.kill_group(signal.SIGTERM)
+            os.kill(self.pid, signal.SIGTERM)  # the main process shuts its pool down itself
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -130,17 +141,32 @@ class JobEnv:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTSVC_", "CELERY_"))}
         env.update(
-            DATABASE_URL=self.db_url, CELERY_BROKER_URL=self.broker_url, COSTSVC_CELERY_QUEUE=self.queue,
-            COSTSVC_DATA_DIR=str(self.tmp / "data"), COSTSVC_JOB_RETRY_BACKOFF="1",
-            COSTSVC_JOB_RETRY_BACKOFF_MAX="2", PYTHONUNBUFFERED="1",
+            DATABASE_URL=self.db_url,
+            CELERY_BROKER_URL=self.broker_url,
+            COSTSVC_CELERY_QUEUE=self.queue,
+            COSTSVC_DATA_DIR=str(self.tmp / "data"),
+            COSTSVC_JOB_RETRY_BACKOFF="1",
+            COSTSVC_JOB_RETRY_BACKOFF_MAX="2",
+            PYTHONUNBUFFERED="1",
         )
         env.update(extra)
         return env
 
     def start_worker(self, name: str = "w", concurrency: int = 1, **extra: str) -> Proc:
         log = self.tmp / f"worker-{name}-{len(self.procs)}.log"
-        proc = Proc(["worker", "--concurrency", str(concurrency), "--hostname", f"{self.queue}-{name}@%h",
-                     "--loglevel", "INFO"], self.env(**extra), log)
+        proc = Proc(
+            [
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                f"{self.queue}-{name}@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            self.env(**extra),
+            log,
+        )
         self.procs.append(proc)
         return proc
 
@@ -150,8 +176,11 @@ class JobEnv:
         return proc
 
     def start_beat(self, name: str, **extra: str) -> Proc:
-        proc = Proc(["beat", "--schedule", str(self.tmp / f"beat-{name}.db"), "--loglevel", "INFO"],
-                    self.env(**extra), self.tmp / f"beat-{name}.log")
+        proc = Proc(
+            ["beat", "--schedule", str(self.tmp / f"beat-{name}.db"), "--loglevel", "INFO"],
+            self.env(**extra),
+            self.tmp / f"beat-{name}.log",
+        )
         self.procs.append(proc)
         return proc
 
@@ -163,9 +192,25 @@ class JobEnv:
     def ping(self, proc_name: str, timeout: float = 10) -> str:
         """``celery inspect ping`` of one worker of this test (by node name)."""
         result = subprocess.run(
-            [sys.executable, "-m", "celery", "-A", "jobs.celery_app", "inspect", "ping", "-t", str(timeout),
-             "-d", f"{self.queue}-{proc_name}@{os.uname().nodename}"],
-            env=self.env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout + 30,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "jobs.celery_app",
+                "inspect",
+                "ping",
+                "-t",
+                str(timeout),
+                "-d",
+                f"{self.queue}-{proc_name}@{os.uname().nodename}",
+            ],
+            env=self.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout + 30,
+            check=False,
         )
         return result.stdout + result.stderr
 
@@ -176,12 +221,13 @@ class JobEnv:
             with self.app.connection_for_write() as conn:
                 channel = conn.default_channel
                 channel.queue_delete(self.queue)
-        except Exception:  # noqa: BLE001 - best effort: the queue may never have been declared
-            pass
+        except Exception as exc:  # noqa: BLE001 - best effort: the queue may never have been declared
+            print(f"could not delete test queue {self.queue}: {exc}")
 
 
-async def wait_status(conn: asyncpg.Connection, import_id: uuid.UUID, statuses: set[str],
-                      timeout: float = 60) -> asyncpg.Record:
+async def wait_status(
+    conn: asyncpg.Connection, import_id: uuid.UUID, statuses: set[str], timeout: float = 60
+) -> asyncpg.Record:
     deadline = time.monotonic() + timeout
     row = None
     while time.monotonic() < deadline:
@@ -189,9 +235,137 @@ async def wait_status(conn: asyncpg.Connection, import_id: uuid.UUID, statuses: 
         if row is not None and row["status"] in statuses:
             return row
         await asyncio.sleep(0.1)
-    raise AssertionError(f"import {import_id} not {statuses} after {timeout}s: "
-                         f"{dict(row) if row else 'no such import'}")
+    raise AssertionError(
+        f"import {import_id} not {statuses} after {timeout}s: {dict(row) if row else 'no such import'}"
+    )
 
 
 async def versions_of(conn: asyncpg.Connection, import_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT version_id, activated_at FROM tariff_versions WHERE import_id = $1", import_id)
+    return await conn.fetch(
+        "SELECT version_id, activated_at FROM tariff_versions WHERE import_id = $1", import_id
+    )
+
+
+async def blocked_backend(conn: asyncpg.Connection, timeout: float = 60) -> int:
+    """The pid of a backend of this database waiting for a lock (our import, mid-transaction)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = await conn.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() LIMIT 1"
+        )
+        if pid is not None:
+            return pid
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no backend waiting on a lock after {timeout}s")
+
+
+async def backend_gone(conn: asyncpg.Connection, pid: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"backend {pid} still there after {timeout}s")
+
+
+class RowLock:
+    """Holds a program's row lock in an open transaction: an import of that program's fee
+    schedule then waits *inside its staging transaction* (upserting the program) until
+    ``release()`` — a deterministic "mid-import", with no hook in the code under test."""
+
+    def __init__(self, db_url: str, program_id: str):
+        self.db_url = db_url
+        self.program_id = program_id
+        self._conn: asyncpg.Connection | None = None
+
+    async def hold(self) -> None:
+        self._conn = await asyncpg.connect(self.db_url)
+        await self._conn.execute(
+            "INSERT INTO programs (program_id, name, state) VALUES ($1, 'Job Test Program', 'TX') "
+            "ON CONFLICT (program_id) DO NOTHING",
+            self.program_id,
+        )
+        await self._conn.execute("BEGIN")
+        await self._conn.execute("SELECT 1 FROM programs WHERE program_id = $1 FOR UPDATE", self.program_id)
+
+    async def release(self) -> None:
+        if self._conn is not None:
+            await self._conn.execute("ROLLBACK")
+            await self._conn.close()
+            self._conn = None
+
+
+class PgProxy:
+    """A TCP proxy in front of PostgreSQL that the test can take down and bring back.
+
+    Down: live connections are cut and new ones are accepted and dropped at once
+    (counted in ``refused``) — what a worker sees while the database is unreachable."""
+
+    def __init__(self, target_url: str):
+        from urllib.parse import parse_qs
+
+        parts = urlsplit(target_url)
+        socket_dir = parse_qs(parts.query).get("host", [None])[0]
+        port = parts.port or 5432
+        self._unix_path = f"{socket_dir}/.s.PGSQL.{port}" if socket_dir else None
+        self._tcp = (parts.hostname or "127.0.0.1", port)
+        self._target = parts
+        self.is_up = True
+        self.refused = 0
+        self.accepted = 0
+        self._live: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        from urllib.parse import urlunsplit
+
+        userinfo = self._target.netloc.rpartition("@")[0]
+        netloc = (userinfo + "@" if userinfo else "") + f"127.0.0.1:{self.port}"
+        return urlunsplit((self._target.scheme, netloc, self._target.path, "", ""))
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.is_up:
+            self.refused += 1
+            writer.transport.abort()
+            return
+        self.accepted += 1
+        if self._unix_path:
+            up_reader, up_writer = await asyncio.open_unix_connection(self._unix_path)
+        else:
+            up_reader, up_writer = await asyncio.open_connection(*self._tcp)
+        self._live.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+                self._live.discard(dst)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def down(self) -> None:
+        self.is_up = False
+        for w in list(self._live):
+            w.transport.abort()
+        self._live.clear()
+
+    def up(self) -> None:
+        self.is_up = True
+
+    async def close(self) -> None:
+        self.down()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()

@@ -10,22 +10,22 @@ from pathlib import Path
 import pytest
 
 from tariffs.pipeline import ImportOptions, create_import
-from tests.jobs.support import FEE_HEADER, JobEnv, fee_schedule, versions_of, wait_status
+from tests.jobs.support import JobEnv, fee_schedule, versions_of, wait_status
 
 pytestmark = pytest.mark.broker
 
 BAD_LINE = 5_000_001
 
 
-def _big_fee_schedule_with_bad_line(path: Path) -> Path:
-    """5,000,001 lines + one: every data line valid except line 5,000,001 (bad gross_charge)."""
+def _big_rates_file_with_bad_line(path: Path) -> Path:
+    """A negotiated-rates CSV of 5,000,002 lines, all valid but line 5,000,001 (a bad rate)."""
     codes = ("H0015", "S9480", "90834", "90837", "90853")
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(FEE_HEADER)
+        f.write("payer_id,program_id,billing_code,rate_type,rate,effective_date\n")
         buf: list[str] = []
         for line in range(2, BAD_LINE + 2):  # the header is line 1
-            charge = "12x.00" if line == BAD_LINE else f"{100 + line % 900}.00"
-            buf.append(f"p{line // 5},Program,,,TX,iop,{codes[line % 5]},,per_service,{charge},,2026-01-01\n")
+            rate = "12x.00" if line == BAD_LINE else f"{100 + line % 900}.00"
+            buf.append(f"acme,p{line // 5},{codes[line % 5]},dollar,{rate},2026-01-01\n")
             if len(buf) == 200_000:
                 f.write("".join(buf))
                 buf.clear()
@@ -35,7 +35,7 @@ def _big_fee_schedule_with_bad_line(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def big_bad_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _big_fee_schedule_with_bad_line(tmp_path_factory.mktemp("big") / "fees-5m.csv")
+    return _big_rates_file_with_bad_line(tmp_path_factory.mktemp("big") / "rates-5m.csv")
 
 
 async def test_worker_imports_rejects_bad_files_and_stays_healthy(job_env: JobEnv, conn, big_bad_csv: Path):
@@ -44,46 +44,71 @@ async def test_worker_imports_rejects_bad_files_and_stays_healthy(job_env: JobEn
 
     # A good file: imported, activated, counted.
     good = fee_schedule(tmp / "fees.csv", "jobtest-good", rows=4)
-    import_id, _, created = await create_import(conn, "fee_schedule", good, source=good.name, started_by="test")
+    import_id, _, created = await create_import(
+        conn, "fee_schedule", good, source=good.name, started_by="test"
+    )
     assert created
     await job_env.enqueue(import_id, good)
     row = await wait_status(conn, import_id, {"succeeded", "rejected", "failed"})
-    assert (row["status"], row["rows_read"], row["rows_accepted"], row["rows_rejected"]) == ("succeeded", 4, 4, 0)
+    assert (row["status"], row["rows_read"], row["rows_accepted"], row["rows_rejected"]) == (
+        "succeeded",
+        4,
+        4,
+        0,
+    )
     [version] = await versions_of(conn, import_id)
     assert version["activated_at"] is not None and row["version_id"] == version["version_id"]
 
     # Bad files: rejected with the position, nothing activated, no retry.
     truncated = tmp / "in-network.json"
-    doc = json.dumps({"reporting_entity_name": "Acme", "reporting_entity_type": "health insurance issuer",
-                      "last_updated_on": "2026-01-01", "version": "1.0.0",
-                      "in_network": [{"negotiation_arrangement": "ffs", "name": "IOP",
-                                      "billing_code_type": "HCPCS", "billing_code": "H0015",
-                                      "negotiated_rates": []}] * 50})
+    doc = json.dumps(
+        {
+            "reporting_entity_name": "Acme",
+            "reporting_entity_type": "health insurance issuer",
+            "last_updated_on": "2026-01-01",
+            "version": "1.0.0",
+            "in_network": [
+                {
+                    "negotiation_arrangement": "ffs",
+                    "name": "IOP",
+                    "billing_code_type": "HCPCS",
+                    "billing_code": "H0015",
+                    "negotiated_rates": [],
+                }
+            ]
+            * 50,
+        }
+    )
     truncated.write_text(doc[: len(doc) * 2 // 3])
     not_gzip = tmp / "in-network.json.gz"
     not_gzip.write_bytes(b'{"reporting_entity_name": "not compressed at all"}')
-    cases = [
-        ("tic_in_network", truncated, ImportOptions(payer_id="acme"), "truncated"),
-        ("tic_in_network", not_gzip, ImportOptions(payer_id="acme"), "not gzip"),
-        ("fee_schedule", big_bad_csv, ImportOptions(), f"{BAD_LINE}"),
+    csv_not_gzip = tmp / "fees.csv.gz"
+    csv_not_gzip.write_bytes(fee_schedule(tmp / "plain.csv", "jobtest-gz", rows=2).read_bytes())
+    cases = [  # kind, file, options, what the error must say
+        ("negotiated_rates", big_bad_csv, ImportOptions(), (f"{BAD_LINE} rate",)),
+        ("fee_schedule", csv_not_gzip, ImportOptions(), ("gzip",)),
+        ("tic_in_network", truncated, ImportOptions(payer_id="acme"), ("truncated", "byte")),
+        ("tic_in_network", not_gzip, ImportOptions(payer_id="acme"), ("gzip",)),
     ]
     started = time.monotonic()
-    for kind, path, options, expected in cases:
-        bad_id, _, created = await create_import(conn, kind, path, options=options, source=path.name,
-                                                 started_by="test")
+    for kind, path, options, expected_words in cases:
+        bad_id, _, created = await create_import(
+            conn, kind, path, options=options, source=path.name, started_by="test"
+        )
         assert created
         await job_env.enqueue(bad_id, path)
         row = await wait_status(conn, bad_id, {"succeeded", "rejected", "failed"}, timeout=300)
         assert row["status"] == "rejected", (kind, path.name, dict(row))
         assert row["version_id"] is None and await versions_of(conn, bad_id) == []
-        errors = await conn.fetch('SELECT file, line, "column", message FROM import_errors WHERE import_id = $1',
-                                  bad_id)
+        errors = await conn.fetch(
+            'SELECT file, line, "column", message FROM import_errors WHERE import_id = $1', bad_id
+        )
         assert errors, (kind, path.name)
         where = " ".join(f"{e['line']} {e['column']} {e['message']}" for e in errors)
-        assert expected in where, (kind, path.name, where)
+        assert all(word in where for word in expected_words), (kind, path.name, where)
         if path is big_bad_csv:
             [error] = errors
-            assert (error["line"], error["column"]) == (BAD_LINE, "gross_charge")
+            assert (error["line"], error["column"]) == (BAD_LINE, "rate")
             assert row["rows_read"] == BAD_LINE, dict(row)
     print(f"bad files took {time.monotonic() - started:.1f}s")
     assert "Retry in" not in worker.text()  # a rejected file is never retried
@@ -104,7 +129,9 @@ async def test_same_file_twice_is_one_import(job_env: JobEnv, conn):
     await job_env.worker()
     path = fee_schedule(job_env.tmp / "fees.csv", "jobtest-dup", rows=3)
     first, _, created = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
-    second, _, created_again = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
+    second, _, created_again = await create_import(
+        conn, "fee_schedule", path, source=path.name, started_by="test"
+    )
     assert created and not created_again and first == second
     await job_env.enqueue(first, path)
     await job_env.enqueue(first, path)  # delivered twice
@@ -115,6 +142,10 @@ async def test_same_file_twice_is_one_import(job_env: JobEnv, conn):
         await asyncio.sleep(0.1)
     assert job_env.procs[0].text().count("succeeded in") >= 2
     assert len(await versions_of(conn, first)) == 1
-    assert await conn.fetchval("SELECT count(*) FROM imports WHERE sha256 = (SELECT sha256 FROM imports "
-                               "WHERE import_id = $1)", first) == 1
-
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM imports WHERE sha256 = (SELECT sha256 FROM imports WHERE import_id = $1)",
+            first,
+        )
+        == 1
+    )

@@ -199,10 +199,11 @@ def test_samples_with_the_default_behavioral_codes(path):
     assert [f.billing_code for f in res.fee_lines] == ["H0017"]
 
 
-def test_payers_not_mapped_are_skipped_and_noted():
-    res = parse(V3_TALL, payer_names={"region health insurance": "region"})
+@pytest.mark.parametrize("path", [V3_TALL, V3_WIDE, V3_JSON])
+def test_payers_not_mapped_are_skipped_and_noted(path):
+    res = parse(path, payer_names={"region health insurance": "region"})
     assert {r.payer_id for r in res.rates} == {"region"}
-    assert any("Platform Health Insurance" in n for n in res.notes)
+    assert any("platform health insurance" in n.lower() for n in res.notes)
 
 
 # ----------------------------------------------------------------------------- (b) generated files

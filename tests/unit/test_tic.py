@@ -440,8 +440,9 @@ def test_remote_reference_without_resolver_is_a_row_error(tmp_path):
     assert [e.column for e in reader.errors] == [f"provider_references[{i}].location" for i in range(3)]
 
 
-def test_row_errors_carry_the_json_path(tmp_path):
-    d = doc()
+@pytest.mark.parametrize("refs_first", [True, False])
+def test_row_errors_carry_the_json_path(tmp_path, refs_first):
+    d = doc(refs_first)
     d["in_network"] = [
         item(
             "H0015",
@@ -486,6 +487,7 @@ def test_row_errors_carry_the_json_path(tmp_path):
     assert "expected YYYY-MM-DD" in msgs[3]
     assert "missing billing_code" in msgs[4]
     assert reader.error_count == 5
+    assert reader.passes == (1 if refs_first else 2)
 
 
 def test_display_name_is_used_in_errors(tmp_path):
