@@ -19,7 +19,15 @@ Writing is streamed (constant memory); ``--size-mb`` counts uncompressed bytes.
 ``--seed``.  At the end the generator prints (to stderr) how many negotiated prices
 a parser should keep for the given NPIs/TIN and the behavioral codes, so a parser
 run can be checked: ``expected_records`` counts one record per matching
-(npi, tin) pair and price, excluding ``derived`` prices.
+(npi, tin) pair and price, excluding ``derived`` prices.  A parser that drops exact
+duplicates (same code, rate type, rate, expiration, NPI and TIN, as ``tariffs.tic``
+does) keeps ``expected_unique_records`` of them; ``expected_unique_by_pair`` splits
+that count by ``"npi/tin"`` (an empty side is ``-``), so an importer that maps NPIs
+and TINs to programs can compute the rows it should store.
+
+``--behavioral-code TYPE:CODE`` (repeatable, e.g. ``HCPCS:H0015``, ``RC:0906``)
+replaces the built-in behavioral codes, e.g. with the codes the target programs
+price, so that every behavioral item is one an importer keeps.
 
     python bench/gen_tic.py OUT.json --size-mb 1024 --npi 1234567893 --gzip
 """
@@ -63,6 +71,23 @@ BEHAVIORAL_CODES = [
     ("HCPCS", "S9480"),
 ]
 NEG_TYPES = ["negotiated"] * 8 + ["fee schedule", "percentage", "per diem", "derived"]
+# negotiated_type -> the rate type a parser reports (tariffs.tic.RATE_TYPES); derived is skipped
+_RATE_TYPE = {"negotiated": "dollar", "fee schedule": "dollar", "per diem": "dollar",
+              "percentage": "percent_of_billed"}
+
+
+def parse_code(text: str) -> tuple[str, str]:
+    """``TYPE:CODE`` (``HCPCS:H0015``, ``CPT:90837``, ``RC:0906``; ``REV:0906`` = ``RC:0906``)."""
+    ctype, sep, code = text.partition(":")
+    if not sep or not ctype.strip() or not code.strip():
+        raise argparse.ArgumentTypeError(f"expected TYPE:CODE such as HCPCS:H0015 or RC:0906, got {text!r}")
+    ctype = ctype.strip().upper()
+    return ("RC" if ctype == "REV" else ctype), code.strip()
+
+
+def our_code(ctype: str, code: str) -> str:
+    """The billing code as a parser reports it (revenue codes as ``REV:0906``)."""
+    return "REV:" + code.zfill(4) if ctype.upper() == "RC" else code.upper()
 
 
 def npi_check_digit(base9: str) -> str:
@@ -111,6 +136,9 @@ class Generator:
         self.match_tins = [str(t) for t in (args.tin or [])]
         self._match_set = set(self.match_npis)
         self.expected = 0
+        self.behavioral_codes = list(getattr(args, "behavioral_code", None) or BEHAVIORAL_CODES)
+        # (npi, tin) -> the distinct (code, rate_type, rate, expiration) a de-duplicating parser keeps
+        self.unique: dict[tuple[str | None, str | None], set[tuple]] = {}
         self.behavioral_items = 0
         self.items = 0
 
@@ -183,7 +211,7 @@ class Generator:
     # -- in_network --------------------------------------------------------------------
     def item(self, rng: random.Random, idx: int) -> str:
         behavioral = idx % self.args.behavioral_every == 0
-        ctype, code = rng.choice(BEHAVIORAL_CODES if behavioral else COMMON_CODES)
+        ctype, code = rng.choice(self.behavioral_codes if behavioral else COMMON_CODES)
         self.items += 1
         self.behavioral_items += behavioral
         rates = []
@@ -222,8 +250,17 @@ class Generator:
                 pairs = set()
                 for gid in refs:
                     pairs.update(self._matches.get(gid, []))
-                kept = sum(1 for p in prices if p["negotiated_type"] != "derived")
-                self.expected += kept * len(pairs)
+                kept = [p for p in prices if p["negotiated_type"] != "derived"]
+                self.expected += len(kept) * len(pairs)
+                if pairs and kept:
+                    ours = our_code(ctype, code)
+                    keys = [
+                        (ours, _RATE_TYPE[p["negotiated_type"]], p["negotiated_rate"],
+                         None if p["expiration_date"] == "9999-12-31" else p["expiration_date"])
+                        for p in kept
+                    ]
+                    for pair in pairs:
+                        self.unique.setdefault(pair, set()).update(keys)
         obj = {
             "negotiation_arrangement": "ffs",
             "name": f"Service {code}",
@@ -285,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--groups", type=int, default=5000, help="provider reference groups (default 5000)")
     p.add_argument("--behavioral-every", type=int, default=50, help="1 in N items has a behavioral code")
+    p.add_argument(
+        "--behavioral-code", action="append", type=parse_code, metavar="TYPE:CODE",
+        help="a behavioral code (HCPCS:H0015, CPT:90837, RC:0906; repeatable): replaces the built-in ones",
+    )
     p.add_argument("--refs-after", action="store_true", help="write provider_references after in_network")
     p.add_argument(
         "--inline", action="store_true", help="schema 1.x: inline provider_groups, no provider_references"
@@ -304,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
                 "items": gen.items,
                 "behavioral_items": gen.behavioral_items,
                 "expected_records": gen.expected,
+                "expected_unique_records": sum(len(v) for v in gen.unique.values()),
+                "expected_unique_by_pair": {
+                    f"{npi or '-'}/{tin or '-'}": len(v) for (npi, tin), v in sorted(
+                        gen.unique.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
+                },
                 "seconds": round(dt, 1),
             }
         ),

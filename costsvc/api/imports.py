@@ -36,9 +36,12 @@ from multipart import MultipartError, MultipartSegment, PushMultipartParser, par
 
 from costsvc.api.problems import NotFound, problem, problem_response
 from costsvc.api.validation import FieldError, RequestInvalid, validate
-from costsvc.auth import ApiKeyPrincipal, current_principal, require_role
+from costsvc.auth import current_principal, require_role
 from costsvc.db.queries import Q
 from costsvc.settings import Settings, get_settings
+from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager
+from tariffs.pipeline import ImportOptions, create_import, sha256_of
+from tariffs.pipeline import activate as activate_version
 
 UPLOAD_MAX_BYTES = int(os.environ.get("COSTSVC_MAX_UPLOAD_BYTES") or 20 * 1024**3)  # 20 GiB
 _FIELD_MAX_BYTES = 64 * 1024  # a text field, or a JSON request
@@ -56,6 +59,11 @@ class ImportRequest(msgspec.Struct, forbid_unknown_fields=True):
     payer_id: str | None = None
     program_id: str | None = None
     payer_names: dict[str, str] | None = None
+
+    def options(self) -> ImportOptions:
+        names = {k.strip().lower(): v for k, v in self.payer_names.items()} if self.payer_names else None
+        return ImportOptions(allow_partial=self.allow_partial, payer_id=self.payer_id,
+                             program_id=self.program_id, payer_names=names)  # fmt: skip
 
 
 class VersionOut(msgspec.Struct):
@@ -399,13 +407,10 @@ class ImportController(Controller):
         },
     )
     async def create(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
-        from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager
-        from tariffs.pipeline import create_import
-
         settings = _settings(state)
-        principal: ApiKeyPrincipal = await current_principal(request)
-        content_type = request.headers.get("content-type", "")
+        principal = await current_principal(request)
         uploads = Path(settings.data_dir) / "uploads"
+        content_type = request.headers.get("content-type", "")
         upload: _Upload | None = None
         if content_type.lower().startswith("multipart/form-data"):
             fields, upload = await _read_multipart(request, content_type, uploads / ".incoming")
@@ -418,25 +423,11 @@ class ImportController(Controller):
         elif content_type.lower().startswith("application/json"):
             req = _validated(await _read_json(request), False)
         else:
-            return problem_response(
-                problem(
-                    415,
-                    "Send multipart/form-data (a file upload) or application/json "
-                    "(a source_path on the server).",
-                    instance=request.url.path,
-                )
+            detail = (
+                "Send multipart/form-data (a file upload) or application/json (a source_path on the server)."
             )
+            return problem_response(problem(415, detail, instance=request.url.path))
 
-        from tariffs.pipeline import ImportOptions, sha256_of
-
-        options = ImportOptions(
-            allow_partial=req.allow_partial,
-            payer_id=req.payer_id,
-            program_id=req.program_id,
-            payer_names={k.strip().lower(): v for k, v in req.payer_names.items()}
-            if req.payer_names
-            else None,
-        )
         if upload is not None:
             path, source, digest = upload.path, upload.filename, upload.sha256
         else:
@@ -444,42 +435,30 @@ class ImportController(Controller):
             try:
                 path = resolve_source_path(settings, req.source_path)
             except _ForbiddenPath as exc:
+                errors = [FieldError("source_path", exc.message)]
                 return problem_response(
-                    problem(
-                        403,
-                        f"source_path {exc.message}",
-                        instance=request.url.path,
-                        errors=[FieldError("source_path", exc.message)],
-                    )
+                    problem(403, f"source_path {exc.message}", instance=request.url.path, errors=errors)
                 )
             source, digest = str(path), await asyncio.to_thread(sha256_of, path)
         try:
             async with state.pool.acquire() as conn:
                 import_id, _, created = await create_import(
-                    conn,
-                    req.kind,
-                    path,
-                    options=options,
-                    source=source,
-                    started_by=principal.label,
-                    sha256=digest,
-                )
+                    conn, req.kind, path, options=req.options(), source=source,
+                    started_by=principal.label, sha256=digest,
+                )  # fmt: skip
         except BaseException:
             if upload is not None:
                 upload.discard()
             raise
-        if upload is not None:
-            if created:
-                final = uploads / str(import_id) / upload.filename
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(upload.path, final)  # same file system: atomic
-                path = final
-            else:
-                upload.discard()
-        location = {"Location": f"/v1/imports/{import_id}"}
+        if upload is not None and created:
+            path = uploads / str(import_id) / upload.filename
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(upload.path, path)  # same file system: atomic
+        elif upload is not None:
+            upload.discard()  # the same file is imported or on its way already
+
         background = None
-        if created:
-            # The import is committed: only now may a worker hear of it.
+        if created:  # the import is committed: only now may a worker hear of it
             if is_eager():
                 background = BackgroundTask(
                     eager_runner(import_id, str(path), database_url=state.database_url)
@@ -490,18 +469,14 @@ class ImportController(Controller):
                 except EnqueueFailed as exc:
                     async with state.pool.acquire() as conn:
                         await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
-                    return problem_response(
-                        problem(
-                            503,
-                            f"{exc}. The import {import_id} was recorded as failed; "
-                            "send the file again later.",
-                            instance=request.url.path,
-                        )
+                    detail = (
+                        f"{exc}. The import {import_id} was recorded as failed; send the file again later."
                     )
+                    return problem_response(problem(503, detail, instance=request.url.path))
         async with state.pool.acquire() as conn:
             row = await conn.fetchrow(Q.imports_api_get, import_id)
-        body = _import_out(row, deduplicated=not created)
-        return _json(body, 202 if created else 200, location, background)
+        headers = {"Location": f"/v1/imports/{import_id}"}
+        return _json(_import_out(row, deduplicated=not created), 202 if created else 200, headers, background)
 
     @get("/", summary="Imports, newest first (filter by kind and status)")
     async def list_imports(
@@ -548,8 +523,6 @@ class ImportController(Controller):
     async def activate(
         self, state: State, request: Request[Any, Any, Any], import_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        from tariffs.pipeline import activate
-
         async with state.pool.acquire() as conn:
             row = await conn.fetchrow(Q.imports_api_get, import_id)
             if row is None:
@@ -563,6 +536,6 @@ class ImportController(Controller):
                         type_="no-version",
                     )
                 )
-            await activate(conn, row["version_id"])
+            await activate_version(conn, row["version_id"])
             row = await conn.fetchrow(Q.imports_api_get, import_id)
         return _json(_import_out(row), 200)

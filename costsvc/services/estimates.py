@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -111,6 +113,15 @@ def build_pricing_request(
 _MEMO_LIMIT = 20_000
 
 
+def time_ordered_uuid() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness.  New ids land
+    at the right edge of the primary-key index instead of on random pages."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
+    return uuid.UUID(int=value)
+
+
 def _memo_key(*parts: Any) -> bytes:
     return _encoder.encode(parts)
 
@@ -155,7 +166,7 @@ def price(
             memo.clear()
         memo[key] = hit
     priced, tail = hit
-    estimate_id = uuid.uuid4()
+    estimate_id = time_ordered_uuid()
     created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     head = f'{{"estimate_id":"{estimate_id}","created_at":"{created_at}"'.encode()
     return Priced(estimate_id, program_id, level_of_care, head + tail, priced)

@@ -210,4 +210,7 @@ CREATE TABLE estimates (
     program_id   text NOT NULL,
     level_of_care text NOT NULL,
     body         json NOT NULL  -- the document exactly as returned (json keeps the text as sent)
-);
+)
+-- Estimates are a few KB: keep them inline and uncompressed.  The default toaster
+-- would pglz-compress every row over 2 KB, which cost more CPU than the INSERT itself.
+WITH (toast_tuple_target = 8160);

@@ -153,6 +153,22 @@ async def test_upload_is_accepted_then_succeeds(api, keys, roots):
     assert list((data / "uploads" / ".incoming").iterdir()) == []
 
 
+async def test_uploads_are_not_held_to_the_json_body_limit(api, keys):
+    """The app refuses bodies over 1 MB (COSTSVC_MAX_BODY_BYTES); the upload route takes files far larger."""
+    rows = "".join(f"api-big-{i},Test Program,,,TX,iop,H0015,IOP,per_service,100.00,,2026-01-01\n"
+                   for i in range(40_000))  # fmt: skip
+    content = (FEE_HEADER + rows).encode()
+    assert len(content) > 2 * get_settings().max_body_bytes
+    r = await _upload(api, keys["admin"], "big.csv", content)
+    assert r.status_code == 202, r.text
+    done = await _finished(api, keys["admin"], r.json()["import_id"])
+    assert (done["status"], done["rows_accepted"]) == ("succeeded", 40_000)
+    r = await api.post(
+        "/v1/imports", headers=keys["admin"], json={"kind": "fee_schedule", "source_path": "x" * 70_000}
+    )
+    assert r.status_code == 413  # a JSON request is small
+
+
 async def test_list_filter_and_paginate(api, keys):
     admin = keys["admin"]
     ids = []

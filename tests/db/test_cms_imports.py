@@ -5,6 +5,7 @@ files generated here with behavioral-health codes."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import shutil
 from decimal import Decimal
@@ -108,6 +109,7 @@ async def test_reference_rates_csv_drive_percent_of_reference(client, conn, tmp_
         e = (await client.post("/v1/estimates", json=body)).json()
         if {ln["billing_code"]: ln for ln in e["lines"]}["90791"]["allowed"] != "395.00":
             break
+        await asyncio.sleep(0.05)
     # Harborview bills S9480 (825.00, no reference rate: 150 % of billed, capped at billed = 825.00)
     # and 90791 (395.00; reference 200.00 x 150 % = 300.00).
     lines = {ln["billing_code"]: ln for ln in e["lines"]}
@@ -166,6 +168,7 @@ async def test_hpt_yields_fee_schedule_and_rates(client, conn, tmp_path):
         e = (await client.post("/v1/estimates", json=body)).json()
         if e["totals"]["billed"] == "1000.00":  # 700 + 300
             break
+        await asyncio.sleep(0.05)
     else:
         raise AssertionError(e["totals"])
     php = (await client.post("/v1/estimates", json={**body, "level_of_care": "php"})).json()
