@@ -207,6 +207,8 @@ def read_table(
             raise _reject(file, "legacy Excel .xls files are not supported; save it as .xlsx or as UTF-8 CSV")
         if head.startswith(b"\x1f\x8b"):
             raise _reject(file, "the file is gzip-compressed; decompress it first")
+        if ext in (".gz", ".gzip"):
+            raise _reject(file, "the file is named .gz but is not gzip-compressed; rename it or send the real file")
         raw, lines, exact = _read_csv(path, file, head)
         sheet_name, other_sheets = None, []
         fmt = "csv"
@@ -355,6 +357,7 @@ def _read_csv(path: Path, file: str, head: bytes) -> tuple[pd.DataFrame, list[in
             skiprows=skip,
             index_col=False,
             sep=",",
+            compression=None,  # never guessed from the name: the content was checked above
         )
     except pd.errors.EmptyDataError:
         raise _reject(file, "the file is empty; expected a header row and at least one data row") from None

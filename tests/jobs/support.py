@@ -110,9 +110,9 @@ class Proc:
             pass
 
     def stop(self, timeout: float = 10) -> None:
-        """SIGTERM (warm shutdown), then SIGKILL the whole group; always reaps."""
+        """SIGQUIT (cold shutdown), then SIGKILL the whole group; always reaps."""
         if self.alive():
-            os.kill(self.pid, signal.SIGTERM)  # the main process shuts its pool down itself
+            os.kill(self.pid, signal.SIGQUIT)  # cold shutdown of the main process and its pool
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -217,6 +217,13 @@ class JobEnv:
     def close(self) -> None:
         for proc in self.procs:
             proc.stop()
+        if broker_id(self.broker_url).startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(self.broker_url)
+            for key in client.scan_iter(match=f"*{self.queue}*"):  # the queue, its bindings
+                client.delete(key)
+            client.close()
         try:
             with self.app.connection_for_write() as conn:
                 channel = conn.default_channel

@@ -68,3 +68,17 @@ async def test_missing_file_fails_the_import_without_retrying(conn, db_url, tmp_
     await enqueue_import(import_id, str(path), app=create_celery_app(""), database_url=db_url)
     row = await conn.fetchrow("SELECT status, message FROM imports WHERE import_id = $1", import_id)
     assert row["status"] == "failed" and "not found" in row["message"]
+
+
+async def test_a_csv_named_gz_that_is_not_gzip_is_rejected_not_failed(conn, db_url, tmp_path: Path):
+    """A bad file is the file's fault: ``rejected`` with a message, never a crashed job."""
+    path = tmp_path / "fees.csv.gz"
+    path.write_bytes(fee_schedule(tmp_path / "plain.csv", "jobtest-gz", rows=2).read_bytes())
+    import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
+    await enqueue_import(import_id, str(path), app=create_celery_app(""), database_url=db_url)
+    row = await conn.fetchrow("SELECT status, message FROM imports WHERE import_id = $1", import_id)
+    assert row["status"] == "rejected", dict(row)
+    messages = await conn.fetchval(
+        "SELECT string_agg(message, ' ') FROM import_errors WHERE import_id = $1", import_id
+    )
+    assert "gzip" in messages
