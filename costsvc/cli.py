@@ -197,6 +197,33 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_requeue_stale(args: argparse.Namespace) -> int:
+    from jobs.enqueue import requeue_stale_imports
+
+    url = _database_url()
+
+    async def run() -> object:
+        from costsvc.db.pool import connect
+
+        await _migrate(url)
+        conn = await connect(url)
+        try:
+            return await requeue_stale_imports(conn, database_url=url, stale_after=args.older_than)
+        finally:
+            await conn.close()
+
+    report = asyncio.run(run())
+    if args.json:
+        print(msgspec.json.encode(report).decode())
+        return 0
+    print(report.summary())  # type: ignore[attr-defined]
+    for item in report.requeued:  # type: ignore[attr-defined]
+        print(f"  {item['import_id']} ({item['was']}) re-enqueued from {item['path']}")
+    for item in report.failed:  # type: ignore[attr-defined]
+        print(f"  {item['import_id']} failed: {item['message']}")
+    return 0
+
+
 def _with_connection(fn):  # type: ignore[no-untyped-def]
     async def run() -> object:
         from costsvc.db.pool import connect
@@ -263,6 +290,13 @@ def _add_job_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("sources", nargs="?", help="sources file (default: COSTSVC_TARIFF_SOURCES)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_refresh)
+
+    p = sub.add_parser("requeue-stale", help="re-enqueue stuck imports (queued/running, nobody running them) "
+                       "now; without a broker they run in this process")
+    p.add_argument("--older-than", type=float, metavar="SECONDS",
+                   help="a queued import is stuck after this long (default: COSTSVC_STALE_IMPORT_SECONDS)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_requeue_stale)
 
     p = sub.add_parser("apikey", help="manage API keys")
     keys = p.add_subparsers(dest="apikey_command", required=True)

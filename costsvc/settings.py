@@ -25,6 +25,18 @@ class Settings(msgspec.Struct, frozen=True):
     pool_max: int = 10
     log_level: str = "INFO"
     seed_demo: bool | None = None  # None: seed only the embedded database, on first start
+    # Jobs (jobs/celery_app.py, jobs/tasks.py; why these values: docs/JOBS.md).
+    celery_queue: str = "costsvc"
+    job_time_limit: int = 5 * 3600  # seconds; must stay below the visibility timeout
+    job_visibility_timeout: int = 6 * 3600  # seconds (Redis)
+    job_max_retries: int = 10
+    job_retry_backoff: float = 5.0  # seconds, doubled each retry
+    job_retry_backoff_max: int = 600  # seconds
+    refresh_interval: float = 3600.0  # seconds between scheduled refreshes
+    worker_max_memory_mb: int = 2048
+    stale_import_seconds: float = 900.0  # a queued import unrun this long, with its lock free, is stuck
+    stale_sweep_interval: float = 300.0  # seconds between sweeps for stuck imports
+    stale_import_max_requeues: int = 3  # re-enqueued this often without finishing: failed
 
 
 def _env_bool(value: str | None) -> bool | None:
@@ -51,4 +63,17 @@ def get_settings() -> Settings:
         pool_max=int(env.get("COSTSVC_POOL_MAX") or d.pool_max),
         log_level=(env.get("COSTSVC_LOG_LEVEL") or d.log_level).upper(),
         seed_demo=_env_bool(env.get("COSTSVC_SEED_DEMO")),
+        celery_queue=env.get("COSTSVC_CELERY_QUEUE") or d.celery_queue,
+        job_time_limit=int(env.get("COSTSVC_JOB_TIME_LIMIT") or d.job_time_limit),
+        job_visibility_timeout=int(env.get("COSTSVC_JOB_VISIBILITY_TIMEOUT") or d.job_visibility_timeout),
+        job_max_retries=int(env.get("COSTSVC_JOB_MAX_RETRIES") or d.job_max_retries),
+        job_retry_backoff=float(env.get("COSTSVC_JOB_RETRY_BACKOFF") or d.job_retry_backoff),
+        job_retry_backoff_max=int(env.get("COSTSVC_JOB_RETRY_BACKOFF_MAX") or d.job_retry_backoff_max),
+        refresh_interval=float(env.get("COSTSVC_REFRESH_INTERVAL") or d.refresh_interval),
+        worker_max_memory_mb=int(env.get("COSTSVC_WORKER_MAX_MEMORY_MB") or d.worker_max_memory_mb),
+        stale_import_seconds=float(env.get("COSTSVC_STALE_IMPORT_SECONDS") or d.stale_import_seconds),
+        stale_sweep_interval=float(env.get("COSTSVC_STALE_SWEEP_INTERVAL") or d.stale_sweep_interval),
+        stale_import_max_requeues=int(
+            env.get("COSTSVC_STALE_IMPORT_MAX_REQUEUES") or d.stale_import_max_requeues
+        ),
     )

@@ -19,63 +19,42 @@ Settings chosen for long, idempotent imports (why: docs/JOBS.md):
 * a pool process that grew past ``COSTSVC_WORKER_MAX_MEMORY_MB`` after a task
   (a big file parsed with pandas) is replaced.
 
+The tunables are ``costsvc.settings.Settings`` fields (``get_settings()``: read once
+from the environment).  Beat schedules the tariff refresh and the sweep that
+re-enqueues stuck imports.
+
 Retries (bounded, exponential backoff with jitter) are declared on the tasks in
 ``jobs.tasks``.
 """
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
 
 from celery import Celery
 
-from costsvc.settings import get_settings
+from costsvc.settings import Settings, get_settings
 
 RUN_IMPORT_TASK = "jobs.tasks.run_import_task"
 REFRESH_TASK = "jobs.tasks.refresh_sources_task"
+REQUEUE_STALE_TASK = "jobs.tasks.requeue_stale_imports_task"
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-class JobSettings:
-    """Job tunables (environment variables; defaults fit tariff imports)."""
-
-    def __init__(self) -> None:
-        self.queue = os.environ.get("COSTSVC_CELERY_QUEUE") or "costsvc"
-        # A task's hard time limit must stay below the visibility timeout.
-        self.time_limit = _env_int("COSTSVC_JOB_TIME_LIMIT", 5 * 3600)
-        self.visibility_timeout = _env_int("COSTSVC_JOB_VISIBILITY_TIMEOUT", 6 * 3600)
-        self.max_retries = _env_int("COSTSVC_JOB_MAX_RETRIES", 10)
-        self.retry_backoff = _env_float("COSTSVC_JOB_RETRY_BACKOFF", 5.0)  # seconds, doubled each retry
-        self.retry_backoff_max = _env_int("COSTSVC_JOB_RETRY_BACKOFF_MAX", 600)
-        self.refresh_interval = _env_float("COSTSVC_REFRESH_INTERVAL", 3600.0)
-        self.max_memory_mb = _env_int("COSTSVC_WORKER_MAX_MEMORY_MB", 2048)
-
-
-def _transport_options(broker_url: str, jobs: JobSettings) -> dict[str, object]:
+def _transport_options(broker_url: str, settings: Settings) -> dict[str, object]:
     scheme = urlsplit(broker_url).scheme
     if scheme in ("redis", "rediss", "redis+socket", "sentinel"):
         return {
             # Longer than the longest import: Redis re-delivers an unacknowledged
             # message to another worker once this has passed.
-            "visibility_timeout": jobs.visibility_timeout,
+            "visibility_timeout": settings.job_visibility_timeout,
         }
     return {}
 
 
 def create_celery_app(broker_url: str | None = None, *, queue: str | None = None) -> Celery:
     """The app for ``broker_url`` (default: ``CELERY_BROKER_URL``; none → eager)."""
-    jobs = JobSettings()
-    broker = broker_url if broker_url is not None else get_settings().celery_broker_url
+    settings = get_settings()  # the job tunables (COSTSVC_JOB_*, ...): costsvc.settings
+    broker = broker_url if broker_url is not None else settings.celery_broker_url
     eager = not broker
     app = Celery("costsvc", include=["jobs.tasks"])
     app.conf.update(
@@ -84,7 +63,7 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
         task_eager_propagates=False,  # an eager failure is recorded on the import, not raised at the caller
         task_ignore_result=True,  # outcomes live in PostgreSQL (imports), not in a result backend
         result_backend=None,
-        task_default_queue=queue or jobs.queue,
+        task_default_queue=queue or settings.celery_queue,
         task_serializer="json",
         accept_content=["json"],
         timezone="UTC",
@@ -94,18 +73,25 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
-        task_time_limit=jobs.time_limit,
-        task_soft_time_limit=max(1, jobs.time_limit - 300),
-        broker_transport_options=_transport_options(broker or "", jobs),
+        task_time_limit=settings.job_time_limit,
+        task_soft_time_limit=max(1, settings.job_time_limit - 300),
+        broker_transport_options=_transport_options(broker or "", settings),
         broker_connection_retry_on_startup=True,
-        worker_max_memory_per_child=jobs.max_memory_mb * 1024,  # KiB
+        worker_max_memory_per_child=settings.worker_max_memory_mb * 1024,  # KiB
         worker_send_task_events=False,
         beat_schedule={
             "refresh-tariff-sources": {
                 "task": REFRESH_TASK,
-                "schedule": jobs.refresh_interval,
+                "schedule": settings.refresh_interval,
                 # A refresh nobody picked up before the next one is due is dropped.
-                "options": {"expires": jobs.refresh_interval},
+                "options": {"expires": settings.refresh_interval},
+            },
+            # Imports recorded but never run to the end (a lost message, a dead process):
+            # re-enqueued, or failed when their file is gone (jobs.enqueue.requeue_stale_imports).
+            "requeue-stale-imports": {
+                "task": REQUEUE_STALE_TASK,
+                "schedule": settings.stale_sweep_interval,
+                "options": {"expires": settings.stale_sweep_interval},
             },
         },
     )

@@ -1,4 +1,5 @@
-"""Celery tasks: run one recorded import; refresh the configured tariff sources.
+"""Celery tasks: run one recorded import; refresh the configured tariff sources;
+re-enqueue stuck imports.
 
 Each task runs the async pipeline with ``asyncio.run`` on a fresh asyncpg
 connection (a Celery pool process has no event loop or pool of its own).
@@ -36,7 +37,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from costsvc.db.pool import connect, resolve_database_url
 from costsvc.db.queries import Q
 from costsvc.settings import get_settings
-from jobs.celery_app import REFRESH_TASK, RUN_IMPORT_TASK, JobSettings, app
+from jobs.celery_app import REFRESH_TASK, REQUEUE_STALE_TASK, RUN_IMPORT_TASK, app
 from tariffs.pipeline import ImportBusy, ImportNotFound, run_import
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ database_url_override: contextvars.ContextVar[str | None] = contextvars.ContextV
 )
 
 
-_JOBS = JobSettings()
+_JOBS = get_settings()  # the job tunables (COSTSVC_JOB_*)
 
 
 class DatabaseUnavailable(Exception):
@@ -167,9 +168,9 @@ async def _mark_failed_standalone(import_id: uuid.UUID, message: str) -> None:
 def _backoff(task: Task) -> int:
     """The same schedule as ``autoretry_for`` (exponential, full jitter, capped)."""
     return get_exponential_backoff_interval(
-        factor=max(1, round(_JOBS.retry_backoff)),
+        factor=max(1, round(_JOBS.job_retry_backoff)),
         retries=task.request.retries,
-        maximum=_JOBS.retry_backoff_max,
+        maximum=_JOBS.job_retry_backoff_max,
         full_jitter=True,
     )
 
@@ -195,9 +196,9 @@ class ImportTask(Task):
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(DatabaseUnavailable,),
-    max_retries=_JOBS.max_retries,
-    retry_backoff=_JOBS.retry_backoff,
-    retry_backoff_max=_JOBS.retry_backoff_max,
+    max_retries=_JOBS.job_max_retries,
+    retry_backoff=_JOBS.job_retry_backoff,
+    retry_backoff_max=_JOBS.job_retry_backoff_max,
     retry_jitter=True,
 )
 def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
@@ -223,9 +224,9 @@ def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(DatabaseUnavailable,),
-    max_retries=_JOBS.max_retries,
-    retry_backoff=_JOBS.retry_backoff,
-    retry_backoff_max=_JOBS.retry_backoff_max,
+    max_retries=_JOBS.job_max_retries,
+    retry_backoff=_JOBS.job_retry_backoff,
+    retry_backoff_max=_JOBS.job_retry_backoff_max,
     retry_jitter=True,
 )
 def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[str, Any]:
@@ -239,4 +240,26 @@ def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[st
 
     report = asyncio.run(_on_fresh_connection(lambda conn: refresh_sources(conn, sources)))
     log.info("tariff refresh: %s", report.summary())
+    return report.to_dict()
+
+
+@app.task(
+    bind=True,
+    name=REQUEUE_STALE_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseUnavailable,),
+    max_retries=_JOBS.job_max_retries,
+    retry_backoff=_JOBS.job_retry_backoff,
+    retry_backoff_max=_JOBS.job_retry_backoff_max,
+    retry_jitter=True,
+)
+def requeue_stale_imports_task(self: Task) -> dict[str, Any]:
+    """Re-enqueue the imports recorded queued/running that nobody is running (one sweep at a
+    time; ``jobs.enqueue.requeue_stale_imports``).  Eager: runs them in this process."""
+    from jobs.enqueue import requeue_stale_imports
+
+    url = database_url()
+    report = asyncio.run(_on_fresh_connection(lambda conn: requeue_stale_imports(conn, database_url=url)))
+    log.info("stale-import sweep: %s", report.summary())
     return report.to_dict()

@@ -128,11 +128,16 @@ async def create_import(
     source: str | None = None,
     started_by: str = "cli",
     sha256: str | None = None,
+    import_id: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, str, bool]:
     """Record an import of ``path``; return (import_id, status, created).
 
     ``created`` is False when the same file (kind, SHA-256, scope) was already
-    imported or is queued/running: the existing import is returned instead.
+    imported or is queued/running: the existing import is returned instead —
+    even one whose run died (the CLI and the refresh then run it themselves; the
+    API re-enqueues it: ``jobs.enqueue.revive_if_stuck``).  ``path`` (absolute) is
+    recorded as the file the job reads, so that a lost job can be enqueued again;
+    ``import_id`` lets the caller store the file under the id before recording it.
     """
     from tariffs.loaders import LOADERS
 
@@ -146,10 +151,10 @@ async def create_import(
         existing = await conn.fetchrow(Q.find_live_import, key)
         if existing is not None:
             return existing["import_id"], existing["status"], False
-        import_id = uuid.uuid4()
+        import_id = import_id or uuid.uuid4()
         await conn.execute(
             Q.insert_import, import_id, kind, source or path.name, digest, key,
-            msgspec.to_builtins(options), started_by,
+            msgspec.to_builtins(options), started_by, str(path.absolute()),
         )
     return import_id, "queued", True
 

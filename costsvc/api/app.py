@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             catalog = CatalogHolder(pool, url)
             await catalog.start()
             app.state.pool = pool
-            app.state.estimate_writer = EstimateWriter(pool)
+            app.state.estimate_writer = writer = EstimateWriter(url)
             app.state.catalog = catalog
             app.state.database_url = url
             app.state.settings = settings  # the import API: data_dir, import_root
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 yield
             finally:
                 await catalog.stop()
+                await writer.close()
         finally:
             await pool.close()
 

@@ -9,7 +9,10 @@ path, relative to the import root or absolute under it), ``allow_partial``,
 payer id).  The upload is streamed to ``<data_dir>/uploads`` while it is hashed,
 never held in memory; the import is recorded (committed), then enqueued:
 ``202`` with the import.  The same file (kind, SHA-256, scope) already imported or
-on its way answers ``200`` with that import (``deduplicated: true``) and runs nothing.
+on its way answers ``200`` with that import (``deduplicated: true``) and runs nothing
+— unless that import is stuck (``queued``/``running`` with nobody running it, past
+``COSTSVC_STALE_IMPORT_SECONDS``: its job was lost): it is then re-enqueued with this
+copy of the file, ``202`` with that import (``deduplicated: true``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +43,7 @@ from costsvc.api.validation import FieldError, RequestInvalid, validate
 from costsvc.auth import current_principal, require_role
 from costsvc.db.queries import Q
 from costsvc.settings import Settings, get_settings
-from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager
+from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager, revive_if_stuck
 from tariffs.pipeline import ImportOptions, create_import, sha256_of
 from tariffs.pipeline import activate as activate_version
 
@@ -404,6 +408,7 @@ class ImportController(Controller):
         responses={
             202: ResponseSpec(ImportOut, description="Recorded and enqueued"),
             200: ResponseSpec(ImportOut, description="The same file was imported or queued already"),
+            # 202 with deduplicated: true — the same file's earlier import was stuck and is re-enqueued
         },
     )
     async def create(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
@@ -428,8 +433,20 @@ class ImportController(Controller):
             )
             return problem_response(problem(415, detail, instance=request.url.path))
 
+        new_id = uuid.uuid4()
+        stored: Path | None = None  # the upload's folder, <data_dir>/uploads/<new_id>
         if upload is not None:
-            path, source, digest = upload.path, upload.filename, upload.sha256
+            # In place before the import is recorded: the row names a file that exists
+            # (a lost job is re-enqueued from it: jobs.enqueue.requeue_stale_imports).
+            stored = uploads / str(new_id)
+            path = stored / upload.filename
+            try:
+                stored.mkdir(parents=True, exist_ok=True)
+                os.replace(upload.path, path)  # same file system: atomic
+            except BaseException:
+                upload.discard()
+                raise
+            source, digest = upload.filename, upload.sha256
         else:
             assert req.source_path is not None
             try:
@@ -440,32 +457,44 @@ class ImportController(Controller):
                     problem(403, f"source_path {exc.message}", instance=request.url.path, errors=errors)
                 )
             source, digest = str(path), await asyncio.to_thread(sha256_of, path)
+
+        def adopt(existing_id: uuid.UUID) -> Path:
+            """A stuck earlier import of this same file (kind, SHA-256, scope) runs from this copy."""
+            if stored is None:
+                return path  # the server-side source, just hashed
+            target = uploads / str(existing_id) / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            return target
+
+        created, revived = False, None
         try:
             async with state.pool.acquire() as conn:
-                import_id, _, created = await create_import(
+                import_id, status, created = await create_import(
                     conn, req.kind, path, options=req.options(), source=source,
-                    started_by=principal.label, sha256=digest,
+                    started_by=principal.label, sha256=digest, import_id=new_id,
                 )  # fmt: skip
-        except BaseException:
-            if upload is not None:
-                upload.discard()
-            raise
-        if upload is not None and created:
-            path = uploads / str(import_id) / upload.filename
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(upload.path, path)  # same file system: atomic
-        elif upload is not None:
-            upload.discard()  # the same file is imported or on its way already
+                if not created and status in ("queued", "running"):
+                    # Deduplicated to an import still to run: if its job was lost (nobody
+                    # runs it, and it is past the grace period), run it now, not never.
+                    revived = await revive_if_stuck(
+                        conn, import_id, adopt=adopt, stale_after=settings.stale_import_seconds
+                    )
+        finally:
+            if stored is not None and not created:
+                # The same file is imported or on its way already (or this copy was adopted).
+                shutil.rmtree(stored, ignore_errors=True)
 
+        run_path = str(path) if created else revived
         background = None
-        if created:  # the import is committed: only now may a worker hear of it
+        if run_path is not None:  # the import is committed: only now may a worker hear of it
             if is_eager():
                 background = BackgroundTask(
-                    eager_runner(import_id, str(path), database_url=state.database_url)
+                    eager_runner(import_id, run_path, database_url=state.database_url)
                 )
             else:
                 try:
-                    await enqueue_import(import_id, str(path))
+                    await enqueue_import(import_id, run_path)
                 except EnqueueFailed as exc:
                     async with state.pool.acquire() as conn:
                         await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
@@ -476,7 +505,8 @@ class ImportController(Controller):
         async with state.pool.acquire() as conn:
             row = await conn.fetchrow(Q.imports_api_get, import_id)
         headers = {"Location": f"/v1/imports/{import_id}"}
-        return _json(_import_out(row, deduplicated=not created), 202 if created else 200, headers, background)
+        accepted = 202 if run_path is not None else 200  # something was enqueued
+        return _json(_import_out(row, deduplicated=not created), accepted, headers, background)
 
     @get("/", summary="Imports, newest first (filter by kind and status)")
     async def list_imports(

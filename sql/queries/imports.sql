@@ -11,8 +11,8 @@ ORDER BY (status = 'succeeded') DESC, created_at
 LIMIT 1;
 
 -- name: insert_import
-INSERT INTO imports (import_id, kind, source, sha256, dedupe_key, options, started_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7);
+INSERT INTO imports (import_id, kind, source, sha256, dedupe_key, options, started_by, path)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: get_import
 SELECT import_id, kind, source, sha256, options, status, started_by, created_at, started_at, finished_at,
