@@ -86,8 +86,7 @@ async def stage_fee_lines(ctx: StageContext, lines: list[FeeLineRecord]) -> None
          r.gross_charge, r.cash_price, r.effective_date, r.line)
         for r in lines
     ))
-    for r in lines:
-        ctx.key("fee", r.program_id, r.level_of_care)
+    ctx.keys("fee", {(r.program_id, r.level_of_care) for r in lines})
     ctx.rows_accepted += len(lines)
 
 

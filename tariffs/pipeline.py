@@ -96,6 +96,9 @@ class StageContext:
         """Declare that this version carries tariffs for (scope, key1, key2)."""
         self._keys.setdefault(scope, set()).add((key1, key2))
 
+    def keys(self, scope: str, pairs: Iterable[tuple[str, str]]) -> None:
+        self._keys.setdefault(scope, set()).update(pairs)
+
     async def copy(self, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
         await self.conn.copy_records_to_table(table, records=rows, columns=columns)
 

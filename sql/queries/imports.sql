@@ -31,7 +31,7 @@ WHERE import_id = $1 AND status IN ('queued', 'running', 'failed');
 
 -- name: finish_import
 UPDATE imports
-SET status = $2, finished_at = now(), rows_read = $3, rows_accepted = $4, rows_rejected = $5,
+SET status = $2, finished_at = clock_timestamp(), rows_read = $3, rows_accepted = $4, rows_rejected = $5,
     version_id = $6, message = $7
 WHERE import_id = $1;
 
@@ -62,7 +62,12 @@ INSERT INTO programs (program_id, name, state, npi, tin)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
 ON CONFLICT (program_id) DO UPDATE
 SET name = EXCLUDED.name, state = EXCLUDED.state,
-    npi = COALESCE(EXCLUDED.npi, programs.npi), tin = COALESCE(EXCLUDED.tin, programs.tin), updated_at = now();
+    npi = COALESCE(EXCLUDED.npi, programs.npi), tin = COALESCE(EXCLUDED.tin, programs.tin), updated_at = now()
+-- An unchanged program is not rewritten: re-importing a schedule of 100,000 programs
+-- would otherwise write 100,000 new row versions for nothing.
+WHERE (programs.name, programs.state, programs.npi, programs.tin)
+      IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.state, COALESCE(EXCLUDED.npi, programs.npi),
+                        COALESCE(EXCLUDED.tin, programs.tin));
 
 -- name: upsert_payers
 INSERT INTO payers (payer_id, name)
