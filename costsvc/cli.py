@@ -102,7 +102,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         finally:
             await conn.close()
 
-    outcome = asyncio.run(run())
+    from tariffs.pipeline import ImportBusy
+
+    try:
+        outcome = asyncio.run(run())
+    except ImportBusy:
+        print("this file's import is being run by another process right now; try again when it has finished",
+              file=sys.stderr)
+        return 75  # EX_TEMPFAIL: nothing was decided about the file
     if args.json:
         print(msgspec.json.encode(outcome).decode())
     else:

@@ -34,6 +34,7 @@ class Settings(msgspec.Struct, frozen=True):
     job_retry_backoff_max: int = 600  # seconds
     refresh_interval: float = 3600.0  # seconds between scheduled refreshes
     worker_max_memory_mb: int = 2048
+    max_upload_bytes: int = 20 * 1024**3  # import uploads (the API's JSON bodies keep max_body_bytes)
     stale_import_seconds: float = 900.0  # a queued import unrun this long, with its lock free, is stuck
     stale_sweep_interval: float = 300.0  # seconds between sweeps for stuck imports
     stale_import_max_requeues: int = 3  # re-enqueued this often without finishing: failed
@@ -71,6 +72,7 @@ def get_settings() -> Settings:
         job_retry_backoff_max=int(env.get("COSTSVC_JOB_RETRY_BACKOFF_MAX") or d.job_retry_backoff_max),
         refresh_interval=float(env.get("COSTSVC_REFRESH_INTERVAL") or d.refresh_interval),
         worker_max_memory_mb=int(env.get("COSTSVC_WORKER_MAX_MEMORY_MB") or d.worker_max_memory_mb),
+        max_upload_bytes=int(env.get("COSTSVC_MAX_UPLOAD_BYTES") or d.max_upload_bytes),
         stale_import_seconds=float(env.get("COSTSVC_STALE_IMPORT_SECONDS") or d.stale_import_seconds),
         stale_sweep_interval=float(env.get("COSTSVC_STALE_SWEEP_INTERVAL") or d.stale_sweep_interval),
         stale_import_max_requeues=int(

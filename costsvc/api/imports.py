@@ -47,7 +47,7 @@ from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager, 
 from tariffs.pipeline import ImportOptions, create_import, sha256_of
 from tariffs.pipeline import activate as activate_version
 
-UPLOAD_MAX_BYTES = int(os.environ.get("COSTSVC_MAX_UPLOAD_BYTES") or 20 * 1024**3)  # 20 GiB
+UPLOAD_MAX_BYTES = get_settings().max_upload_bytes  # 20 GiB unless COSTSVC_MAX_UPLOAD_BYTES says otherwise
 _FIELD_MAX_BYTES = 64 * 1024  # a text field, or a JSON request
 _FLUSH_BYTES = 1 << 20  # write and hash the upload in 1 MiB blocks, off the event loop
 _MAX_PARTS = 16
