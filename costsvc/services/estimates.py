@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import os
 import time
 import uuid
@@ -38,10 +39,19 @@ _encoder = msgspec.json.Encoder(decimal_format="string")
 
 class Priced(msgspec.Struct, frozen=True):
     estimate_id: uuid.UUID
+    created_at: dt.datetime
     program_id: str
     level_of_care: str
-    body: bytes  # the JSON document returned to the client and stored as-is
+    body: bytes  # the JSON document returned to the client
     priced: PricedEpisode
+    tail: bytes  # the document after its id and time: what is stored, once per distinct answer
+    digest: bytes  # SHA-256 of tail
+
+
+def document_head(estimate_id: uuid.UUID, created_at: dt.datetime) -> bytes:
+    """The start of an estimate document: what differs between two identical answers."""
+    stamp = created_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+    return f'{{"estimate_id":"{estimate_id}","created_at":"{stamp}"'.encode()
 
 
 def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tuple[Benefits | None, str | None]:
@@ -161,15 +171,16 @@ def price(
         document["plan_id"] = plan_id
         document["payer_id"] = request.benefits.payer_id if request.benefits else None
         # The encoded document without its opening brace: each estimate prepends its own id.
-        hit = (priced, b"," + _encoder.encode(document)[1:])
+        tail = b"," + _encoder.encode(document)[1:]
+        hit = (priced, tail, hashlib.sha256(tail).digest())
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
         memo[key] = hit
-    priced, tail = hit
+    priced, tail, digest = hit
     estimate_id = time_ordered_uuid()
-    created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    head = f'{{"estimate_id":"{estimate_id}","created_at":"{created_at}"'.encode()
-    return Priced(estimate_id, program_id, level_of_care, head + tail, priced)
+    created_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return Priced(estimate_id, created_at, program_id, level_of_care,
+                  document_head(estimate_id, created_at) + tail, priced, tail, digest)
 
 
 class EstimateWriter:
@@ -189,6 +200,8 @@ class EstimateWriter:
         self._dsn = dsn
         self._max_rows = max_rows
         self._conn: asyncpg.Connection | None = None
+        # Digests of documents this process has committed: not sent again.
+        self._stored: set[bytes] = set()
         self._waiting: list[tuple[list[Priced], asyncio.Future[None]]] = []
         self._draining = False
 
@@ -220,9 +233,11 @@ class EstimateWriter:
                     item = self._waiting.pop(0)
                     group.append(item)
                     rows += len(item[0])
+                priced = [p for items, _ in group for p in items]
                 try:
-                    await insert(await self._connection(), [p for items, _ in group for p in items])
+                    await insert(await self._connection(), priced, self._stored)
                 except Exception as exc:  # noqa: BLE001 - every waiter gets the error
+                    self._stored.clear()  # not sure what committed: send documents again
                     if self._conn is not None and not self._conn.is_closed():
                         self._conn.terminate()  # start from a fresh connection next time
                     self._conn = None
@@ -237,18 +252,31 @@ class EstimateWriter:
             self._draining = False
 
 
-async def insert(conn: asyncpg.Connection | asyncpg.Pool, priced: list[Priced]) -> None:
+async def insert(conn: asyncpg.Connection | asyncpg.Pool, priced: list[Priced],
+                 stored: set[bytes] | None = None) -> None:
+    """Store estimates, each distinct document once.  ``stored`` holds digests known
+    to be committed already (updated here); ON CONFLICT covers the other processes."""
     if not priced:
         return
+    known = stored if stored is not None else set()
+    documents: dict[bytes, str] = {}
+    for p in priced:
+        if p.digest not in known and p.digest not in documents:
+            documents[p.digest] = p.tail.decode()
     await conn.execute(
         Q.insert_estimates,
-        [p.estimate_id for p in priced],
-        [p.program_id for p in priced],
-        [p.level_of_care for p in priced],
-        [p.body.decode() for p in priced],
+        list(documents), list(documents.values()),
+        [p.estimate_id for p in priced], [p.created_at for p in priced],
+        [p.program_id for p in priced], [p.level_of_care for p in priced], [p.digest for p in priced],
     )
+    if stored is not None:
+        if len(stored) > 100_000:
+            stored.clear()
+        stored.update(documents)
 
 
 async def fetch(pool: asyncpg.Pool, estimate_id: uuid.UUID) -> bytes | None:
-    body = await pool.fetchval(Q.get_estimate, estimate_id)
-    return body.encode() if body is not None else None
+    row = await pool.fetchrow(Q.get_estimate, estimate_id)
+    if row is None:
+        return None
+    return document_head(row["estimate_id"], row["created_at"]) + row["tail"].encode()

@@ -204,13 +204,24 @@ CREATE TABLE payment_plan_policies (
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE TABLE estimates (
-    estimate_id  uuid PRIMARY KEY,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    program_id   text NOT NULL,
-    level_of_care text NOT NULL,
-    body         json NOT NULL  -- the document exactly as returned (json keeps the text as sent)
+-- An estimate is stored as its own id and time plus a reference to its priced
+-- document.  Documents are content-addressed (SHA-256 of the document after its id
+-- and time): the locator asks the same questions many times, and each distinct
+-- answer is stored once instead of a few KB of identical JSON per request.
+-- GET /v1/estimates/{id} rebuilds exactly the bytes that were returned.
+CREATE TABLE estimate_documents (
+    digest      bytea PRIMARY KEY,
+    tail        text NOT NULL,   -- the JSON document after `{"estimate_id":…,"created_at":…`
+    created_at  timestamptz NOT NULL DEFAULT now()
 )
--- Estimates are a few KB: keep them inline and uncompressed.  The default toaster
--- would pglz-compress every row over 2 KB, which cost more CPU than the INSERT itself.
+-- A few KB each: keep them inline and uncompressed (pglz on every row cost more
+-- CPU than the INSERT itself).
 WITH (toast_tuple_target = 8160);
+
+CREATE TABLE estimates (
+    estimate_id    uuid PRIMARY KEY,    -- UUIDv7: time-ordered
+    created_at     timestamptz NOT NULL,
+    program_id     text NOT NULL,
+    level_of_care  text NOT NULL,
+    digest         bytea NOT NULL REFERENCES estimate_documents (digest)
+);

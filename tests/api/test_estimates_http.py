@@ -78,7 +78,19 @@ async def test_iop_estimate_in_network_to_the_cent(client):
 
     stored = await client.get(f"/v1/estimates/{e['estimate_id']}")
     assert stored.status_code == 200
-    assert stored.json() == e
+    assert stored.content == r.content  # the very bytes that were returned
+
+
+async def test_identical_answers_share_one_stored_document(client, conn):
+    before = await conn.fetchval("SELECT count(*) FROM estimate_documents")
+    first = (await client.post("/v1/estimates", json=IOP_PPO)).json()
+    second = (await client.post("/v1/estimates", json=IOP_PPO)).json()
+    other = (await client.post("/v1/estimates", json={**IOP_PPO, "household": None})).json()
+    assert first["estimate_id"] != second["estimate_id"]
+    assert await conn.fetchval("SELECT count(*) FROM estimate_documents") == before + 2
+    for e in (first, second, other):
+        got = await client.get(f"/v1/estimates/{e['estimate_id']}")
+        assert got.json() == e
 
 
 async def test_self_pay_estimate_has_range_and_gfe_disclaimer(client):
