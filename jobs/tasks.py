@@ -218,17 +218,19 @@ def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
         raise self.retry(exc=exc, countdown=_backoff(self)) from None
 
 
-@app.task(
-    bind=True,
-    name=REFRESH_TASK,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(DatabaseUnavailable,),
-    max_retries=_JOBS.job_max_retries,
-    retry_backoff=_JOBS.job_retry_backoff,
-    retry_backoff_max=_JOBS.job_retry_backoff_max,
-    retry_jitter=True,
-)
+# The scheduled sweeps: at-least-once, retried (with backoff) only while the database is away.
+_SCHEDULED_TASK_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (DatabaseUnavailable,),
+    "max_retries": _JOBS.job_max_retries,
+    "retry_backoff": _JOBS.job_retry_backoff,
+    "retry_backoff_max": _JOBS.job_retry_backoff_max,
+    "retry_jitter": True,
+}
+
+
+@app.task(bind=True, name=REFRESH_TASK, **_SCHEDULED_TASK_OPTIONS)
 def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[str, Any]:
     """Import the new or changed files of the configured tariff sources (one run at a time)."""
     from jobs.refresh import refresh_sources
@@ -243,17 +245,7 @@ def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[st
     return report.to_dict()
 
 
-@app.task(
-    bind=True,
-    name=REQUEUE_STALE_TASK,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(DatabaseUnavailable,),
-    max_retries=_JOBS.job_max_retries,
-    retry_backoff=_JOBS.job_retry_backoff,
-    retry_backoff_max=_JOBS.job_retry_backoff_max,
-    retry_jitter=True,
-)
+@app.task(bind=True, name=REQUEUE_STALE_TASK, **_SCHEDULED_TASK_OPTIONS)
 def requeue_stale_imports_task(self: Task) -> dict[str, Any]:
     """Re-enqueue the imports recorded queued/running that nobody is running (one sweep at a
     time; ``jobs.enqueue.requeue_stale_imports``).  Eager: runs them in this process."""

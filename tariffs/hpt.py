@@ -91,6 +91,7 @@ from tariffs.sources import (
     to_decimal,
 )
 from tariffs.tic import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
+from tariffs.tabular import field_count_mismatch
 
 __all__ = [
     "HptResult",
@@ -595,9 +596,9 @@ def _parse_csv(path: str, file: str, col: _Collector, chunksize: int) -> HptResu
             ) from None
         except pd.errors.ParserError as exc:
             msg = str(exc).strip()
-            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
-            if m:
-                expected, line, saw = (int(g) for g in m.groups())
+            counts = field_count_mismatch(msg)
+            if counts:
+                expected, line, saw = counts
                 # pandas counts lines from the start of the file (skipped rows included)
                 raise _reject(
                     file, f"this row has {saw} fields but the header has {expected}", line=line

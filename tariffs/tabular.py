@@ -163,6 +163,16 @@ def normalize_header(name: Any) -> str:
     return re.sub(r"[\s\-]+", "_", s)
 
 
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def field_count_mismatch(pandas_message: str) -> tuple[int, int, int] | None:
+    """(expected, line, saw) from pandas' "Expected N fields in line L, saw M" error, else None.
+    The line counts from the start of the file, skipped rows included."""
+    m = _FIELD_COUNT.search(pandas_message)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
 def _reject(file: str, message: str, *, line: int | None = None, column: str | None = None) -> FileRejected:
     return FileRejected([RowError(file=file, line=line, column=column, message=message)])
 
@@ -363,9 +373,9 @@ def _read_csv(path: Path, file: str, head: bytes) -> tuple[pd.DataFrame, list[in
         raise _reject(file, "the file is empty; expected a header row and at least one data row") from None
     except pd.errors.ParserError as exc:
         msg = str(exc).strip()
-        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
-        if m:
-            expected, line, saw = (int(g) for g in m.groups())
+        counts = field_count_mismatch(msg)
+        if counts:
+            expected, line, saw = counts
             raise _reject(
                 file,
                 f"the row has {saw} fields but the header has {expected}; expected one value per "

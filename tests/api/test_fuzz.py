@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.db.test_serve import _serve, _stop, _wait_ready
+from tests.server import _serve, _stop, _wait_ready
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
