@@ -97,11 +97,6 @@ class PlanOut(msgspec.Struct):
     benefits: Benefits
 
 
-class ProgramLevelOut(msgspec.Struct):
-    level_of_care: str
-    lines: list[dict[str, Any]]
-
-
 class ProgramOut(msgspec.Struct):
     program_id: str
     name: str
