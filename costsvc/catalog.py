@@ -191,6 +191,8 @@ class CatalogHolder:
         self._reload_lock = asyncio.Lock()
         self._pending: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._lost: asyncio.Future[None] | None = None
+        self._dirty = False
         self._stopped = False
         self.current: Catalog | None = None
         self.reloads = 0
@@ -207,8 +209,17 @@ class CatalogHolder:
             return self.current
 
     async def start(self) -> None:
+        # LISTEN before the first load, so nothing activated after the load is missed.
+        await self._listen()
         await self.reload()
         self._watch = asyncio.create_task(self._keep_listening(), name="catalog-listener")
+
+    async def _listen(self) -> None:
+        listener = await asyncpg.connect(self._dsn)
+        await listener.add_listener(TARIFFS_CHANGED, self._on_notify)
+        lost = asyncio.get_running_loop().create_future()
+        listener.add_termination_listener(lambda _c: lost.done() or lost.set_result(None))
+        self._listener, self._lost = listener, lost
 
     async def stop(self) -> None:
         self._stopped = True
@@ -219,23 +230,29 @@ class CatalogHolder:
             await self._listener.close()
 
     def _on_notify(self, *_args: object) -> None:
-        # Coalesce bursts of notifications into one reload.
+        # Coalesce bursts of notifications; a notification that arrives during a reload
+        # (whose snapshot may predate it) gets one more reload after it.
+        self._dirty = True
         if self._pending is None or self._pending.done():
-            self._pending = asyncio.create_task(self.reload())
+            self._pending = asyncio.create_task(self._reload_while_dirty())
+
+    async def _reload_while_dirty(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            try:
+                await self.reload()
+            except Exception:  # noqa: BLE001 - keep the last snapshot; the next notification retries
+                log.exception("tariff catalog reload failed; serving the previous snapshot")
 
     async def _keep_listening(self) -> None:
         while not self._stopped:
+            await self._lost
+            log.warning("catalog listener connection lost; reconnecting in %.1fs", self._reconnect_delay)
+            await asyncio.sleep(self._reconnect_delay)
             try:
-                self._listener = await asyncpg.connect(self._dsn)
-                await self._listener.add_listener(TARIFFS_CHANGED, self._on_notify)
-                # Anything activated while we were not listening:
-                self._on_notify()
-                lost = asyncio.get_running_loop().create_future()
-                self._listener.add_termination_listener(lambda _c: lost.done() or lost.set_result(None))
-                await lost
-                log.warning("catalog listener connection lost; reconnecting")
+                await self._listen()
+                self._on_notify()  # whatever was activated while we were not listening
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep serving the last snapshot while the DB is away
-                log.exception("catalog listener failed; retrying in %.1fs", self._reconnect_delay)
-            await asyncio.sleep(self._reconnect_delay)
+                log.exception("catalog listener could not reconnect; retrying")

@@ -145,3 +145,23 @@ async def test_coverage_table_import_replaces_a_plan(client, conn, tmp_path):
         raise AssertionError("the new coverage version never became visible")
     # The other plans of the payer are untouched by a file that does not carry them.
     assert {p["plan_id"] for p in plans} == {"acme-ppo-gold", "acme-hmo-silver"}
+
+
+async def test_catalog_listener_survives_a_lost_connection(client, conn, tmp_path):
+    """The LISTEN connection dies (PostgreSQL restart, network): the API reconnects and
+    picks up what was activated meanwhile."""
+    body = {"program_id": "sunrise-recovery", "level_of_care": "iop",
+            "episode": {"start_date": "2026-03-02", "weeks": 1, "days_per_week": 1}}
+    killed = await conn.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+    )
+    assert killed >= 1
+    outcome = await import_file(conn, "fee_schedule", fee_file(tmp_path, "after-loss.csv", "950.00"))
+    assert outcome.status == "succeeded"
+    for _ in range(200):  # reconnect delay is 2 s
+        r = await client.post("/v1/estimates", json=body)
+        if r.json()["totals"]["billed"] == "1300.00":  # 950 + intake 350
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the new version never reached the API after its listener was cut")
