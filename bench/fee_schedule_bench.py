@@ -45,20 +45,18 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import database_url, npi_check_digit, timed  # noqa: E402
 DATA = ROOT / "bench" / ".data"
 OUT = ROOT / "bench" / "out"
 DB_NAME = "costsvc_bench_fee"
 RATIO_TARGET = 2.0
-TIME = "/usr/bin/time"
 PSQL = shutil.which("psql") or "/usr/bin/psql"
 
 HEADER = ["program_id", "program_name", "npi", "tin", "state", "level_of_care", "billing_code", "description",
@@ -121,19 +119,6 @@ NAME_A = ["Sunrise", "Cedar Ridge", "Harborview", "Pinewood", "Lakeside", "River
           "Northstar", "Silver Pine", "Oak Hollow", "Summit", "Clearwater", "Red Rock", "Evergreen", "Meadowbrook"]
 NAME_B = ["Recovery Center", "Treatment Center", "Behavioral Health", "Recovery Ranch", "Wellness Institute",
           "Counseling Services", "Addiction Services", "Psychiatric Hospital", "Medical Center Behavioral Health"]
-
-
-def npi_check_digit(base9: str) -> str:
-    """Luhn check digit of an NPI: over ``80840`` + its first 9 digits."""
-    total = 0
-    for i, ch in enumerate(reversed("80840" + base9)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 # --------------------------------------------------------------------------- the files
@@ -212,10 +197,6 @@ def server_url() -> tuple[str, str]:
     return start_embedded(DATA), "embedded PostgreSQL (bench/.data)"
 
 
-def database_url(admin_url: str, name: str) -> str:
-    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
-
-
 async def admin(admin_url: str, *sql: str) -> None:
     conn = await asyncpg.connect(admin_url)
     try:
@@ -258,26 +239,6 @@ async def reset_table(url: str) -> None:
 
 
 # --------------------------------------------------------------------------- measurements
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run ``cmd`` in a fresh process under /usr/bin/time: wall seconds, peak RSS, output."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        load_before = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        proc = subprocess.run([TIME, "-o", tf.name, "-f", "%e %M %x", *cmd], capture_output=True, text=True,
-                              env=env, check=False)
-        wall = time.perf_counter() - t0
-        fields = tf.read().strip().splitlines()[-1].split()
-    return {
-        "wall_seconds": round(wall, 2),
-        "peak_rss_mb": round(int(fields[1]) / 1024, 1),
-        "exit_code": proc.returncode,
-        "stdout": proc.stdout,
-        "stderr": proc.stderr[-4000:],
-        "load_1min_before": round(load_before, 2),
-        "load_1min_after": round(os.getloadavg()[0], 2),
-    }
 
 
 def run_psql(url: str, copy_csv: Path) -> dict:

@@ -40,6 +40,10 @@ import json
 import random
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tariffs.tabular import npi_check_digit  # noqa: E402
 
 COMMON_CODES = [
     ("CPT", "99213"),
@@ -88,20 +92,6 @@ def parse_code(text: str) -> tuple[str, str]:
 def our_code(ctype: str, code: str) -> str:
     """The billing code as a parser reports it (revenue codes as ``REV:0906``)."""
     return "REV:" + code.zfill(4) if ctype.upper() == "RC" else code.upper()
-
-
-def npi_check_digit(base9: str) -> str:
-    """Luhn check digit of an NPI (with the 80840 prefix)."""
-    digits = "80840" + base9
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 class Sink:

@@ -42,21 +42,20 @@ import platform
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import TIME, database_url, timed  # noqa: E402
 DATA = ROOT / "bench" / ".data"
 OUT = ROOT / "bench" / "out"
 DB_NAME = "costsvc_bench_tic"
 PAYER = "acme"
 RSS_TARGET_MB = 300
-TIME = "/usr/bin/time"
 
 BASELINE_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); import tic_stream_baseline as b; "
@@ -76,11 +75,6 @@ def server_url() -> tuple[str, str]:
     from costsvc.db.embedded import start_embedded
 
     return start_embedded(DATA), "embedded PostgreSQL (bench/.data)"
-
-
-def database_url(admin_url: str, name: str) -> str:
-    parts = urlsplit(admin_url)
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 async def recreate_database(admin_url: str, name: str) -> None:
@@ -181,26 +175,6 @@ def generate(size_mb: int, npis: list[str], tins: list[str], codes: list[str], *
 
 
 # --------------------------------------------------------------------------- measurements
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run ``cmd`` in a fresh process under /usr/bin/time: wall seconds, peak RSS, output."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        load_before = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        proc = subprocess.run([TIME, "-o", tf.name, "-f", "%e %M %x", *cmd], capture_output=True, text=True,
-                              env=env, check=False)
-        wall = time.perf_counter() - t0
-        fields = tf.read().strip().splitlines()[-1].split()
-    return {
-        "wall_seconds": round(wall, 2),
-        "peak_rss_mb": round(int(fields[1]) / 1024, 1),  # %M is KiB
-        "exit_code": proc.returncode,
-        "stdout": proc.stdout,
-        "stderr": proc.stderr[-4000:],
-        "load_1min_before": round(load_before, 2),
-        "load_1min_after": round(os.getloadavg()[0], 2),
-    }
 
 
 def run_baseline(path: Path, size: int, mode: str) -> dict:

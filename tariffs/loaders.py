@@ -111,10 +111,15 @@ async def stage_rates(ctx: StageContext, rates: Iterable[NegotiatedRateRecord], 
     await ctx.copy("negotiated_rates", RATE_COLUMNS, rows())
 
 
+async def known_payers(conn: asyncpg.Connection) -> dict[str, str]:
+    """payer_id -> name of every payer on file."""
+    return {r["payer_id"]: r["name"] for r in await conn.fetch(Q.known_payers)}
+
+
 async def require_payer(conn: asyncpg.Connection, payer_id: str | None, display_name: str) -> str:
     if not payer_id:
         raise FileRejected([RowError(display_name, None, None, "this kind needs the payer_id option")])
-    if await conn.fetchval("SELECT 1 FROM payers WHERE payer_id = $1", payer_id) is None:
+    if payer_id not in await known_payers(conn):
         raise FileRejected([RowError(display_name, None, None, f"unknown payer '{payer_id}'")])
     return payer_id
 
@@ -177,7 +182,7 @@ async def _stage_coverage_table(ctx: StageContext, parsed: Any) -> None:
 
 async def _stage_negotiated_rates(ctx: StageContext, parsed: Any) -> None:
     records: list[NegotiatedRateRecord] = parsed.records
-    known = {r["payer_id"] for r in await ctx.conn.fetch("SELECT payer_id FROM payers")}
+    known = await known_payers(ctx.conn)
     good = []
     for r in records:
         if r.payer_id in known:
@@ -201,7 +206,7 @@ async def stage_reference_rates(ctx: StageContext, rates: Iterable[ReferenceRate
 
 
 async def _stage_reference_rates(ctx: StageContext, parsed: Any) -> None:
-    known = {r["payer_id"] for r in await ctx.conn.fetch("SELECT payer_id FROM payers")}
+    known = await known_payers(ctx.conn)
     good = []
     for r in parsed.records:
         if r.payer_id in known:
@@ -332,18 +337,14 @@ class HptStandardChargesLoader:
 
         program_id = ctx.options.program_id
         assert program_id is not None
-        if await ctx.conn.fetchval("SELECT 1 FROM programs WHERE program_id = $1", program_id) is None:
+        if not await ctx.conn.fetchval(Q.program_exists, program_id):
             raise FileRejected([RowError(ctx.display_name, None, None,
                                          f"unknown program '{program_id}' (import its fee schedule first)")])
-        known_payers = {r["payer_id"] for r in await ctx.conn.fetch("SELECT payer_id FROM payers")}
-        names = {name.lower(): pid for name, pid in (ctx.options.payer_names or {}).items() if pid in known_payers}
-        for r in await ctx.conn.fetch("SELECT payer_id, name FROM payers"):
-            names.setdefault(r["name"].lower(), r["payer_id"])
-        current = await ctx.conn.fetch(
-            "SELECT f.level_of_care, f.billing_code, f.frequency FROM fee_lines f JOIN current_tariff_versions c "
-            "ON c.scope = 'fee' AND c.version_id = f.version_id AND c.key1 = f.program_id "
-            "AND c.key2 = f.level_of_care WHERE f.program_id = $1", program_id,
-        )
+        payers = await known_payers(ctx.conn)
+        names = {name.lower(): pid for name, pid in (ctx.options.payer_names or {}).items() if pid in payers}
+        for payer_id, name in payers.items():
+            names.setdefault(name.lower(), payer_id)
+        current = await ctx.conn.fetch(Q.program_current_fee_lines, program_id)
         codes = frozenset(r["billing_code"] for r in current) or None  # None: the built-in behavioral set
         result = await asyncio.to_thread(parse_hpt, str(ctx.path), program_id=program_id, payer_names=names,
                                          billing_codes=codes, display_name=ctx.display_name)

@@ -168,10 +168,7 @@ async def get_outcome(conn: asyncpg.Connection, import_id: uuid.UUID, *, dedupli
         raise ImportNotFound(str(import_id))
     errors = [
         RowError(r["file"], r["line"], r["column"], r["message"])
-        for r in await conn.fetch(
-            'SELECT file, line, "column", message FROM import_errors WHERE import_id = $1 ORDER BY seq LIMIT 100',
-            import_id,
-        )
+        for r in await conn.fetch(Q.import_errors_head, import_id, 100)
     ]
     return ImportOutcome(
         import_id=row["import_id"], kind=row["kind"], status=row["status"], deduplicated=deduplicated,

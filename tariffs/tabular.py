@@ -805,17 +805,22 @@ def month_day(*, required: bool = False, default: str | None = "01-01"):
     return parse
 
 
-def npi_check_digit_ok(value: str) -> bool:
-    """The NPI's 10th digit is the Luhn check digit of ``80840`` + its first 9 digits."""
+def npi_check_digit(base9: str) -> str:
+    """The Luhn check digit of an NPI: computed over ``80840`` + its first 9 digits."""
     total = 24  # the Luhn contribution of the 80840 prefix
-    for k, ch in enumerate(reversed(value[:9])):
+    for k, ch in enumerate(reversed(base9)):
         d = ord(ch) - 48
         if k % 2 == 0:
             d *= 2
             if d > 9:
                 d -= 9
         total += d
-    return (10 - total % 10) % 10 == ord(value[9]) - 48
+    return str((10 - total % 10) % 10)
+
+
+def npi_check_digit_ok(value: str) -> bool:
+    """The NPI's 10th digit is its check digit."""
+    return npi_check_digit(value[:9]) == value[9]
 
 
 def npi(*, required: bool = False):

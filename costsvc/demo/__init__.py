@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 
 from costsvc.db.pool import connect
+from costsvc.db.queries import Q
 from tariffs.pipeline import import_file
 
 DATA = Path(__file__).parent / "data"
@@ -40,7 +41,7 @@ DEMO_PAYMENT_POLICY = {"program_id": "cedar-ridge-treatment", "terms": [6, 12, 2
 async def seed_demo(url: str, *, force: bool) -> str:
     conn = await connect(url)
     try:
-        if not force and await conn.fetchval("SELECT count(*) FROM programs"):
+        if not force and await conn.fetch(Q.demo_program_ids):
             return "demo data: database already has programs; not seeding"
         lines = []
         for kind, name in FILES:
@@ -48,23 +49,19 @@ async def seed_demo(url: str, *, force: bool) -> str:
             if outcome.status == "rejected":
                 raise RuntimeError(f"demo file {name} rejected: {outcome.errors[:3]}")
             lines.append(f"{kind}: {outcome.status}{' (already loaded)' if outcome.deduplicated else ''}")
-        known = {r["program_id"] for r in await conn.fetch("SELECT program_id FROM programs")}
+        known = {r["program_id"] for r in await conn.fetch(Q.demo_program_ids)}
         if DEMO_SLIDING_POLICY["program_id"] in known:
             await conn.execute(
-                """INSERT INTO sliding_scale_policies (program_id, tiers) VALUES ($1, $2)
-                   ON CONFLICT (program_id) DO UPDATE SET tiers = EXCLUDED.tiers, updated_at = now()""",
+                Q.upsert_sliding_policy,
                 DEMO_SLIDING_POLICY["program_id"], msgspec.json.encode(DEMO_SLIDING_POLICY["tiers"]).decode(),
             )
         if DEMO_PAYMENT_POLICY["program_id"] in known:
             await conn.execute(
-                """INSERT INTO payment_plan_policies (program_id, terms, apr, min_monthly)
-                   VALUES ($1, $2, $3::numeric, $4::numeric)
-                   ON CONFLICT (program_id) DO UPDATE
-                   SET terms = EXCLUDED.terms, apr = EXCLUDED.apr, min_monthly = EXCLUDED.min_monthly""",
+                Q.upsert_payment_plan_policy,
                 DEMO_PAYMENT_POLICY["program_id"], DEMO_PAYMENT_POLICY["terms"], Decimal(DEMO_PAYMENT_POLICY["apr"]),
                 Decimal(DEMO_PAYMENT_POLICY["min_monthly"]),
             )
-        await conn.execute("SELECT pg_notify('tariffs_changed', 'policies')")
+        await conn.execute(Q.notify_tariffs_changed, "policies")
         return "demo data: " + "; ".join(lines)
     finally:
         await conn.close()

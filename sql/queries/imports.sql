@@ -85,3 +85,20 @@ SELECT DISTINCT f.billing_code
 FROM fee_lines f
 JOIN current_tariff_versions c
   ON c.scope = 'fee' AND c.version_id = f.version_id AND c.key1 = f.program_id AND c.key2 = f.level_of_care;
+
+-- name: known_payers
+SELECT payer_id, name FROM payers;
+
+-- name: program_exists
+SELECT EXISTS (SELECT 1 FROM programs WHERE program_id = $1);
+
+-- name: program_current_fee_lines
+-- The level and frequency of each code a program bills now (HPT files are placed in them).
+SELECT f.level_of_care, f.billing_code, f.frequency
+FROM fee_lines f
+JOIN current_tariff_versions c
+  ON c.scope = 'fee' AND c.version_id = f.version_id AND c.key1 = f.program_id AND c.key2 = f.level_of_care
+WHERE f.program_id = $1;
+
+-- name: import_errors_head
+SELECT file, line, "column", message FROM import_errors WHERE import_id = $1 ORDER BY seq LIMIT $2;

@@ -1,0 +1,40 @@
+"""Helpers shared by the import benchmarks (run as scripts from the repository root)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+from tariffs.tabular import npi_check_digit
+
+__all__ = ["database_url", "npi_check_digit", "timed"]
+
+TIME = "/usr/bin/time"
+
+
+def database_url(admin_url: str, name: str) -> str:
+    """``admin_url`` pointing at database ``name`` instead."""
+    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict:
+    """Run ``cmd`` in a fresh process under /usr/bin/time: wall seconds, peak RSS, output."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        load_before = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        proc = subprocess.run([TIME, "-o", tf.name, "-f", "%e %M %x", *cmd], capture_output=True, text=True,
+                              env=env, check=False)
+        wall = time.perf_counter() - t0
+        fields = tf.read().strip().splitlines()[-1].split()
+    return {
+        "wall_seconds": round(wall, 2),
+        "peak_rss_mb": round(int(fields[1]) / 1024, 1),  # %M is KiB
+        "exit_code": proc.returncode,
+        "stdout": proc.stdout,
+        "stderr": proc.stderr[-4000:],
+        "load_1min_before": round(load_before, 2),
+        "load_1min_after": round(os.getloadavg()[0], 2),
+    }
