@@ -38,12 +38,15 @@ Rules beyond ``files.md`` (documented for users of the import):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
+import pandas as pd
 
 from tariffs import tabular as tb
 from tariffs.records import (
@@ -61,6 +64,8 @@ __all__ = [
     "FEE_SCHEDULE_COLUMNS",
     "NEGOTIATED_RATES_COLUMNS",
     "PARSERS",
+    "FeeChunk",
+    "FeeScheduleReader",
     "ParseResult",
     "parse_coverage_table",
     "parse_fee_schedule",
@@ -176,103 +181,259 @@ def _fmt(v: Any) -> str:
 # --------------------------------------------------------------------------- fee schedule
 
 
-def parse_fee_schedule(path: str | Path, *, display_name: str | None = None) -> ParseResult:
+def parse_fee_schedule(
+    path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = None
+) -> ParseResult:
     """Parse a fee schedule (``files.md`` §1) into ``FeeLineRecord``s and the
-    ``ProgramRecord``s they belong to."""
+    ``ProgramRecord``s they belong to (whole file in memory; the import streams it
+    with :class:`FeeScheduleReader` instead)."""
     with tb.bulk():
-        return _parse_fee_schedule(path, display_name)
+        reader = FeeScheduleReader(path, display_name=display_name, chunk_rows=chunk_rows)
+        records: list[FeeLineRecord] = []
+        errors: list[RowError] = []
+        for chunk in reader:
+            records += chunk.records()
+            errors += chunk.errors
+        return ParseResult(
+            kind="fee_schedule",
+            file=reader.tables.file,
+            format=reader.tables.format,
+            rows_read=reader.tables.rows_read,
+            records=records,
+            programs=reader.programs(),
+            errors=errors,
+            ignored_columns=reader.tables.ignored_columns,
+            line_numbers_exact=reader.tables.line_numbers_exact,
+        )
 
 
-def _parse_fee_schedule(path: str | Path, display_name: str | None) -> ParseResult:
-    required, optional = FEE_SCHEDULE_COLUMNS
-    t = read_table(path, required=required, optional=optional, display_name=display_name)
-    errs = RowErrors(t)
+#: (column, parser) of a fee schedule, in FeeLineRecord order after the program fields.
+_FEE_PARSERS: tuple[tuple[str, Callable[[str], Any]], ...] = (
+    ("program_id", tb.identifier()),
+    ("program_name", tb.text()),
+    ("npi", tb.npi()),
+    ("tin", tb.tin()),
+    ("state", tb.state_code()),
+    ("level_of_care", tb.enum(LEVELS_OF_CARE)),
+    ("billing_code", tb.billing_code()),
+    ("description", tb.text(required=False, default="")),
+    ("frequency", tb.enum(FREQUENCIES)),
+    ("gross_charge", tb.money()),
+    ("cash_price", tb.money(required=False)),
+    ("effective_date", tb.iso_date()),
+)
+#: Program fields that must agree on every row of a program; lenient ones may be empty.
+_PROGRAM_FIELDS = (("program_name", False), ("state", False), ("npi", True), ("tin", True))
+_FEE_LINE_KEY = ("program_id", "level_of_care", "billing_code", "frequency", "effective_date")
+#: FeeLineRecord fields before ``line``, and the fee_lines columns after version_id.
+FEE_LINE_FIELDS = (
+    "program_id",
+    "level_of_care",
+    "billing_code",
+    "description",
+    "frequency",
+    "gross_charge",
+    "cash_price",
+    "effective_date",
+)
 
-    program_id = convert(t, "program_id", tb.identifier(), errs)
-    program_name = convert(t, "program_name", tb.text(), errs)
-    npi = convert(t, "npi", tb.npi(), errs)
-    tin = convert(t, "tin", tb.tin(), errs)
-    state = convert(t, "state", tb.state_code(), errs)
-    level = convert(t, "level_of_care", tb.enum(LEVELS_OF_CARE), errs)
-    code = convert(t, "billing_code", tb.billing_code(), errs)
-    description = convert(t, "description", tb.text(required=False, default=""), errs)
-    frequency = convert(t, "frequency", tb.enum(FREQUENCIES), errs)
-    gross = convert(t, "gross_charge", tb.money(), errs)
-    cash = convert(t, "cash_price", tb.money(required=False), errs)
-    effective = convert(t, "effective_date", tb.iso_date(), errs)
 
-    lines = t.lines
-    bad_rows = errs.by_row
-    # program_id -> {column: (value, line)}: the first valid value of each program field
-    programs: dict[str, dict[str, tuple[Any, int]]] = {}
-    consistent: set[tuple] = set()  # (pid, name, state, npi, tin) combinations known to agree
-    seen: dict[tuple, int] = {}
-    records: list[FeeLineRecord] = []
-    append = records.append
-    good_programs: dict[str, None] = {}
+class FeeScheduleReader:
+    """A fee schedule validated chunk by chunk: iterating yields a :class:`FeeChunk`
+    per chunk of rows, in file order, each with its good rows and its row errors.
 
-    rows = zip(
-        program_id, program_name, state, npi, tin, level, code, description, frequency, gross, cash, effective
-    )
-    for i, (pid, name, st, np_, tn, lv, cd, desc, fq, gc, cp, eff) in enumerate(rows):
-        line = lines[i]
-        pkey = (pid, name, st, np_, tn)
-        if pkey not in consistent and type(pid) is not Invalid:
-            refs = programs.get(pid)
-            if refs is None:
-                refs = programs[pid] = {}
-            ok = True
-            for column, value, lenient in (
-                ("program_name", name, False),
-                ("state", st, False),
-                ("npi", np_, True),
-                ("tin", tn, True),
-            ):
+    The rules that span rows hold across chunks: a program's name, state, NPI and TIN
+    are compared with the first value seen in the file (naming its line), and a
+    duplicate fee line names the line of the first one.  So the errors of all chunks
+    together are those of the whole file.  File-level problems raise ``FileRejected``
+    when the reader is made (header) or from the iteration (a malformed row later on).
+    ``programs()`` is complete once the iteration ends."""
+
+    def __init__(
+        self, path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = tb.CHUNK_ROWS
+    ) -> None:
+        required, optional = FEE_SCHEDULE_COLUMNS
+        self.tables = tb.TableReader(
+            path, required=required, optional=optional, display_name=display_name, chunk_rows=chunk_rows
+        )
+        self._converters = [tb.ColumnConverter(column, parser) for column, parser in _FEE_PARSERS]
+        self._refs: dict[str, dict[str, tuple[Any, int]]] = {}  # program -> field -> (first value, its line)
+        self._seen: dict[tuple, int] = {}  # fee line key -> line of its first row
+        self._programs: dict[str, None] = {}  # programs with a good row, in file order
+        self._touched: list[str] = []  # programs of the last chunk that have a good row
+        self._staged: dict[str, ProgramRecord] = {}  # what program_changes() last returned
+        self.rows_accepted = 0
+
+    def __iter__(self) -> Iterator[FeeChunk]:
+        for table in self.tables:
+            yield self._chunk(table)
+
+    def programs(self) -> list[ProgramRecord]:
+        """The programs with at least one good row, as their first rows describe them."""
+        return [self._program(pid) for pid in self._programs]
+
+    def program_changes(self) -> list[ProgramRecord]:
+        """The programs whose record is new or changed since the last call (an NPI or
+        TIN first given on a later row completes a program), for a caller that stages
+        programs chunk by chunk."""
+        out = []
+        for pid in self._touched:
+            record = self._program(pid)
+            if self._staged.get(pid) != record:
+                self._staged[pid] = record
+                out.append(record)
+        self._touched = []
+        return out
+
+    def _program(self, pid: str) -> ProgramRecord:
+        refs = self._refs[pid]
+        return ProgramRecord(
+            program_id=pid,
+            name=refs["program_name"][0],
+            state=refs["state"][0],
+            npi=refs["npi"][0] if "npi" in refs else None,
+            tin=refs["tin"][0] if "tin" in refs else None,
+        )
+
+    def _chunk(self, t: Table) -> FeeChunk:
+        errs = RowErrors(t)
+        cols = {conv.column: conv(t, errs) for conv in self._converters}
+        lines = np.asarray(t.lines, dtype=np.int64)
+        self._check_programs(cols, lines, errs)
+        self._check_duplicates(cols, lines, errs)
+        bad = np.zeros(len(t), dtype=bool)
+        if errs.by_row:
+            bad[list(errs.by_row)] = True
+        good = np.flatnonzero(~bad)
+        pid = cols["program_id"]
+        for code in pd.unique(pid.codes[good]).tolist():
+            self._programs[pid.values[code]] = None
+        # a program's record can change on any of its rows, good or not
+        self._touched = [p for p in pid.values.tolist() if p in self._programs]
+        self.rows_accepted += len(good)
+        return FeeChunk(cols, good, lines[good], errs.sorted())
+
+    def _check_programs(self, cols: dict[str, tb.Converted], lines: np.ndarray, errs: RowErrors) -> None:
+        """Each distinct (program, name, state, NPI, TIN) combination of the chunk is
+        checked once, at its first row, in file order: the same outcome as checking
+        every row, since a combination's later rows carry the same values."""
+        pid = cols["program_id"]
+        fields = [(name, lenient, cols[name]) for name, lenient in _PROGRAM_FIELDS]
+        frame = pd.DataFrame({"program_id": pid.codes, **{name: c.codes for name, _, c in fields}})
+        group = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+        _, first_rows = np.unique(group, return_index=True)
+        refs = self._refs
+        problems: dict[int, list[tuple[str, str]]] = {}
+        for g, i in enumerate(first_rows.tolist()):
+            p = pid.values[pid.codes[i]]
+            if type(p) is Invalid:
+                continue
+            ref_of = refs.get(p)
+            if ref_of is None:
+                ref_of = refs[p] = {}
+            for name, lenient, c in fields:
+                value = c.values[c.codes[i]]
                 if type(value) is Invalid:
-                    ok = False
                     continue
-                ref = refs.get(column)
+                ref = ref_of.get(name)
                 if ref is None:
                     if value is not None or not lenient:
-                        refs[column] = (value, line)
+                        ref_of[name] = (value, int(lines[i]))
                 elif ref[0] != value and not (lenient and value is None):
-                    ok = False
-                    errs.add(
-                        i,
-                        column,
-                        f"program '{pid}' has {column} {_fmt(ref[0])} on line {ref[1]} but {_fmt(value)} "
-                        f"here; expected the same {column} on every row of a program",
-                    )
-            if ok:
-                consistent.add(pkey)
-        key = (pid, lv, cd, fq, eff)
-        if i not in bad_rows or not any(type(x) is Invalid for x in key):
-            first = seen.setdefault(key, line)
-            if first != line:
-                errs.add(
-                    i,
-                    "billing_code",
-                    f"duplicate of line {first}: same program_id, level_of_care, billing_code, "
-                    "frequency and effective_date; expected each fee line once",
-                )
-        if i in bad_rows:
-            continue
-        append(FeeLineRecord(pid, lv, cd, desc, fq, gc, cp, eff, line))
-        good_programs[pid] = None
+                    problems.setdefault(g, []).append((
+                        name,
+                        f"program '{p}' has {name} {_fmt(ref[0])} on line {ref[1]} but {_fmt(value)} "
+                        f"here; expected the same {name} on every row of a program",
+                    ))
+        if problems:
+            for i in np.flatnonzero(np.isin(group, list(problems))).tolist():
+                for name, message in problems[group[i]]:
+                    errs.add(i, name, message)
 
-    prog_records = []
-    for pid in good_programs:
-        refs = programs[pid]
-        prog_records.append(
-            ProgramRecord(
-                program_id=pid,
-                name=refs["program_name"][0],
-                state=refs["state"][0],
-                npi=refs["npi"][0] if "npi" in refs else None,
-                tin=refs["tin"][0] if "tin" in refs else None,
+    def _check_duplicates(self, cols: dict[str, tb.Converted], lines: np.ndarray, errs: RowErrors) -> None:
+        key_cols = [cols[name] for name in _FEE_LINE_KEY]
+        rows = None  # all rows, unless some key value is invalid
+        if any(c.bad.any() for c in key_cols):
+            rows = np.flatnonzero(~np.logical_or.reduce([c.invalid_rows() for c in key_cols]))
+        keyed_lines = lines if rows is None else lines[rows]
+        keys = zip(*(c.rows(rows).tolist() for c in key_cols))
+        firsts = np.fromiter(map(self._seen.setdefault, keys, keyed_lines.tolist()), dtype=np.int64,
+                             count=len(keyed_lines))
+        for j in np.flatnonzero(firsts != keyed_lines).tolist():
+            errs.add(
+                j if rows is None else int(rows[j]),
+                "billing_code",
+                f"duplicate of line {firsts[j]}: same program_id, level_of_care, billing_code, "
+                "frequency and effective_date; expected each fee line once",
             )
-        )
-    return _result("fee_schedule", t, records, errs, prog_records)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_texts(values: list[Any]) -> list[str]:
+    """Values (of one column: all str, or Decimal, or date, or None) in PostgreSQL's
+    COPY text format.  Invalid values never reach a good row; they format as ''."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("\\N")
+        elif type(v) is str:
+            out.append(v.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(v) else v)
+        elif type(v) is Invalid:
+            out.append("")
+        elif isinstance(v, dt.date):
+            out.append(v.isoformat())
+        else:
+            out.append(str(v))  # Decimal quantized to cents
+    return out
+
+
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+
+
+class FeeChunk:
+    """The good rows of one chunk of a fee schedule, column by column, and the row
+    errors of the chunk (ordered by line, then column)."""
+
+    def __init__(self, cols: dict[str, tb.Converted], good: np.ndarray, lines: np.ndarray,
+                 errors: list[RowError]) -> None:
+        self._cols = cols
+        self._good = good
+        self.lines = lines
+        self.errors = errors
+
+    def __len__(self) -> int:
+        return len(self._good)
+
+    def column(self, name: str) -> list[Any]:
+        return self._cols[name].rows(self._good).tolist()
+
+    def records(self) -> list[FeeLineRecord]:
+        return list(map(FeeLineRecord, *(self.column(name) for name in FEE_LINE_FIELDS), self.lines.tolist()))
+
+    def program_levels(self) -> set[tuple[str, str]]:
+        """The (program_id, level_of_care) pairs of the good rows."""
+        pid, level = self._cols["program_id"], self._cols["level_of_care"]
+        width = len(level.values)
+        pairs = pd.unique(pid.codes[self._good].astype(np.int64) * width + level.codes[self._good])
+        return {(pid.values[x // width], level.values[x % width]) for x in pairs.tolist()}
+
+    def copy_text(self, version_id: int) -> bytes:
+        """The good rows as COPY text for ``fee_lines`` (``version_id``,
+        ``FEE_LINE_FIELDS``, ``line``): each distinct value is formatted once."""
+        if not len(self._good):
+            return b""
+        parts = []
+        for name in FEE_LINE_FIELDS:
+            c = self._cols[name]
+            text = np.empty(len(c.values), dtype=object)
+            prefix = f"{version_id}\t" if name == "program_id" else ""
+            texts = _copy_texts(c.values.tolist())
+            text[:] = [prefix + x for x in texts] if prefix else texts
+            parts.append(text[c.codes[self._good]].tolist())
+        parts.append(list(map(str, self.lines.tolist())))
+        return ("\n".join(map("\t".join, zip(*parts))) + "\n").encode()
 
 
 # --------------------------------------------------------------------------- coverage table

@@ -9,10 +9,12 @@ pipeline's transaction, and declare the keys the version carries).
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -35,6 +37,10 @@ FEE_LINE_COLUMNS = [
     "version_id", "program_id", "level_of_care", "billing_code", "description", "frequency",
     "gross_charge", "cash_price", "effective_date", "line",
 ]
+if TYPE_CHECKING:  # pandas is imported only by the loaders that read tables
+    from tariffs.csv_files import FeeScheduleReader
+
+T = TypeVar("T")
 RATE_COLUMNS = [
     "version_id", "payer_id", "program_id", "billing_code", "rate_type", "rate",
     "effective_date", "expiration_date", "line",
@@ -144,9 +150,119 @@ class TabularLoader:
         await self._stage(ctx, parsed)
 
 
-async def _stage_fee_schedule(ctx: StageContext, parsed: Any) -> None:
-    await upsert_programs(ctx.conn, parsed.programs)
-    await stage_fee_lines(ctx, parsed.records)
+class FeeScheduleLoader:
+    """Fee schedules (files.md §1), streamed: chunks of rows are parsed and validated
+    on a worker thread while the chunks already validated are staged, so that the
+    parse (client CPU) overlaps the server's work.  Each chunk is staged with its own
+    statements: a COPY of its fee lines (as COPY text built from each column's
+    distinct values, not per-row tuples to encode), the (program, level) keys not yet
+    written, and an upsert of the programs it adds or completes.  Separate statements
+    matter: the server checks the fee lines' foreign key at the end of each COPY, and
+    that check then overlaps the parse of the next chunks instead of following the
+    whole file.
+
+    A file with row errors is still rejected whole (unless ``allow_partial``): once
+    an error is seen nothing more is staged, every error is still collected, and the
+    pipeline rolls the transaction back.  A malformed row far into the file
+    (``FileRejected`` from the reader) ends the stage the same way."""
+
+    requires_rows = True
+    queue_depth = 3  # chunks validated ahead of the staging (each ~4 MB of COPY text)
+
+    async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> FeeScheduleReader:
+        from tariffs import tabular
+        from tariffs.csv_files import FeeScheduleReader
+
+        # the header and the file-level checks, before the transaction starts
+        return await asyncio.to_thread(
+            FeeScheduleReader, path, display_name=display_name, chunk_rows=tabular.CHUNK_ROWS
+        )
+
+    async def stage(self, ctx: StageContext, reader: FeeScheduleReader) -> None:
+        from tariffs import tabular
+
+        partial = ctx.options.allow_partial
+        version_id = ctx.version_id
+
+        def validated() -> Iterator[tuple[_FeeBatch | None, list[RowError]]]:
+            rejected = False
+            with tabular.bulk():
+                for chunk in reader:
+                    rejected = rejected or (bool(chunk.errors) and not partial)
+                    if rejected:
+                        yield None, chunk.errors
+                        continue
+                    batch = _FeeBatch(chunk.copy_text(version_id), chunk.program_levels(), reader.program_changes())
+                    yield batch, chunk.errors
+
+        async for batch, errors in read_ahead(validated(), self.queue_depth):
+            ctx.extend_errors(errors)
+            if batch is None:
+                continue
+            if batch.rows:
+                await ctx.conn.copy_to_table(
+                    "fee_lines", source=_once(batch.rows), columns=FEE_LINE_COLUMNS, format="text"
+                )
+            await upsert_programs(ctx.conn, batch.programs)
+            ctx.keys("fee", batch.levels)
+            await ctx.write_keys()
+        ctx.rows_read = reader.tables.rows_read
+        ctx.rows_accepted += reader.rows_accepted
+
+
+class _FeeBatch(NamedTuple):
+    rows: bytes  # COPY text of the chunk's good rows
+    levels: set[tuple[str, str]]  # their (program_id, level_of_care) keys
+    programs: list[ProgramRecord]  # programs new or changed in the chunk
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+_DONE = object()
+
+
+async def read_ahead(items: Iterator[T], depth: int) -> AsyncIterator[T]:
+    """Iterate ``items`` on a worker thread, up to ``depth`` items ahead of the
+    consumer: the thread keeps producing while the event loop sends what it has.
+    An exception from ``items`` is raised here; when the consumer stops early the
+    thread stops at its next item."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put((_DONE, exc))
+            return
+        put((_DONE, None))
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = await asyncio.to_thread(q.get)
+            if exc is not None:
+                raise exc
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join)
 
 
 async def _stage_coverage_table(ctx: StageContext, parsed: Any) -> None:
@@ -220,7 +336,7 @@ def _tabular_loaders() -> dict[str, TabularLoader]:
     from tariffs import csv_files
 
     return {
-        "fee_schedule": TabularLoader(csv_files.parse_fee_schedule, _stage_fee_schedule),
+        "fee_schedule": FeeScheduleLoader(),
         "coverage_table": TabularLoader(csv_files.parse_coverage_table, _stage_coverage_table),
         "negotiated_rates": TabularLoader(csv_files.parse_negotiated_rates, _stage_negotiated_rates),
         "reference_rates": TabularLoader(csv_files.parse_reference_rates, _stage_reference_rates),

@@ -82,6 +82,7 @@ class StageContext:
         self.error_count = 0
         self.errors: list[RowError] = []
         self._keys: dict[str, set[tuple[str, str]]] = {}
+        self._written_keys: dict[str, set[tuple[str, str]]] = {}
 
     def error(self, error: RowError) -> None:
         self.error_count += 1
@@ -103,10 +104,22 @@ class StageContext:
         await self.conn.copy_records_to_table(table, records=rows, columns=columns)
 
     async def write_keys(self) -> None:
-        for scope, pairs in self._keys.items():
-            ordered = sorted(pairs)
-            await self.conn.execute(
-                Q.insert_version_keys, self.version_id, scope, [a for a, _ in ordered], [b for _, b in ordered]
+        """Write the keys declared since the last call (a loader that stages in
+        batches may call it after each; the pipeline calls it before activating)."""
+        # COPY: the version is new in this transaction, so its keys cannot conflict
+        # (those already written are skipped); sorted, they go into the primary key's
+        # index in order.
+        v = self.version_id
+        rows = []
+        for scope, pairs in sorted(self._keys.items()):
+            written = self._written_keys.setdefault(scope, set())
+            new = pairs - written
+            written |= new
+            rows += [(v, scope, a, b) for a, b in sorted(new)]
+        self._keys.clear()
+        if rows:
+            await self.conn.copy_records_to_table(
+                "tariff_version_keys", columns=["version_id", "scope", "key1", "key2"], records=rows
             )
 
 

@@ -27,12 +27,13 @@ import contextlib
 import csv
 import datetime as dt
 import gc
+import itertools
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,8 +45,11 @@ __all__ = [
     "Invalid",
     "RowErrors",
     "Table",
+    "TableReader",
     "billing_code",
     "boolean",
+    "ColumnConverter",
+    "Converted",
     "bulk",
     "convert",
     "enum",
@@ -69,6 +73,9 @@ MAX_MONEY = Decimal(10000000)
 
 _XLSX_EXTENSIONS = {".xlsx", ".xlsm"}
 _CHUNK = 1 << 22  # 4 MiB, for the streaming UTF-8 check
+
+#: Data rows per chunk when a CSV file is streamed (:class:`TableReader`).
+CHUNK_ROWS = 25_000
 
 
 # --------------------------------------------------------------------------- bulk mode
@@ -185,121 +192,188 @@ def read_table(
     one_of: Sequence[Sequence[str]] = (),
     display_name: str | None = None,
 ) -> Table:
-    """Read a CSV or XLSX file (first sheet) into a :class:`Table`.
+    """Read a CSV or XLSX file (first sheet) into one :class:`Table`.
 
     ``required`` columns must all be in the header (else ``FileRejected`` with one
     error per missing column, line 1); for each group in ``one_of`` at least one of its
     columns must be.  Other columns than ``required``/``optional`` are ignored (listed
     in ``Table.ignored_columns``).
     """
-    path = Path(path)
-    file = display_name or path.name
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        raise _reject(file, f"cannot read the file: {exc.strerror or exc}") from None
-    if not head:
-        raise _reject(file, "the file is empty; expected a header row and at least one data row")
+    reader = TableReader(
+        path, required=required, optional=optional, one_of=one_of, display_name=display_name, chunk_rows=None
+    )
+    (table,) = list(reader)  # chunk_rows=None: the whole file is one chunk
+    return table
 
-    ext = path.suffix.lower()
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _reject(
-            file,
-            "this is a legacy Excel .xls workbook (or a password-protected one); "
-            "save it as .xlsx or as UTF-8 CSV",
-        )
-    if head.startswith(b"PK\x03\x04") or ext in _XLSX_EXTENSIONS:
-        raw, lines, exact, sheet_name, other_sheets = _read_xlsx(path, file)
-        fmt = "xlsx"
-    else:
-        if ext == ".xls":
-            raise _reject(file, "legacy Excel .xls files are not supported; save it as .xlsx or as UTF-8 CSV")
-        if head.startswith(b"\x1f\x8b"):
-            raise _reject(file, "the file is gzip-compressed; decompress it first")
-        if ext in (".gz", ".gzip"):
-            raise _reject(file, "the file is named .gz but is not gzip-compressed; rename it or send the real file")
-        raw, lines, exact = _read_csv(path, file, head)
-        sheet_name, other_sheets = None, []
-        fmt = "csv"
 
-    # ---- header: the first non-blank row
-    n_raw = len(raw)
-    blank = _blank_rows(raw)
-    header_pos = 0
-    while header_pos < n_raw and blank[header_pos]:
-        header_pos += 1
-    if header_pos >= n_raw:
-        raise _reject(file, "the file is empty; expected a header row and at least one data row")
-    header_line = lines[header_pos]
-    header_cells = raw.iloc[header_pos].tolist()
-    header = [normalize_header(c) for c in header_cells]
+class TableReader:
+    """A CSV or XLSX file read as :class:`Table` chunks of at most ``chunk_rows`` data
+    rows (None: one chunk), so that a large file is validated while it is read.
 
-    known = list(dict.fromkeys([*required, *optional, *(c for group in one_of for c in group)]))
-    known_set = set(known)
-    positions: dict[str, int] = {}
-    errors: list[RowError] = []
-    for pos, name in enumerate(header):
-        if name in known_set:
-            if name in positions:
+    The header is read and checked when the reader is made: every file-level problem
+    that the header or the first bytes show (not UTF-8, empty, missing columns...)
+    raises ``FileRejected`` before any row is handed out.  A problem found later (a row
+    with more fields than the header, no data rows at all) raises it from the
+    iteration.  ``line_numbers_exact`` is final once the iteration ends.  XLSX
+    workbooks are read whole (openpyxl cannot stream them through pandas) and come
+    out as one chunk.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        required: Sequence[str],
+        optional: Sequence[str] = (),
+        one_of: Sequence[Sequence[str]] = (),
+        display_name: str | None = None,
+        chunk_rows: int | None = CHUNK_ROWS,
+    ) -> None:
+        path = Path(path)
+        file = self.file = display_name or path.name
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(8)
+        except OSError as exc:
+            raise _reject(file, f"cannot read the file: {exc.strerror or exc}") from None
+        if not head:
+            raise _reject(file, "the file is empty; expected a header row and at least one data row")
+
+        ext = path.suffix.lower()
+        if head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise _reject(
+                file,
+                "this is a legacy Excel .xls workbook (or a password-protected one); "
+                "save it as .xlsx or as UTF-8 CSV",
+            )
+        other_sheets: list[str] = []
+        self.sheet_name: str | None = None
+        if head.startswith(b"PK\x03\x04") or ext in _XLSX_EXTENSIONS:
+            raw, lines, self.sheet_name, other_sheets = _read_xlsx(path, file)
+            self.format = "xlsx"
+            self._records: _Records = _XlsxRecords(raw, lines)
+        else:
+            if ext == ".xls":
+                raise _reject(file, "legacy Excel .xls files are not supported; save it as .xlsx or as UTF-8 CSV")
+            if head.startswith(b"\x1f\x8b"):
+                raise _reject(file, "the file is gzip-compressed; decompress it first")
+            if ext in (".gz", ".gzip"):
+                raise _reject(
+                    file, "the file is named .gz but is not gzip-compressed; rename it or send the real file"
+                )
+            self.format = "csv"
+            self._records = _CsvRecords(path, file, chunk_rows)
+
+        # ---- header: the first non-blank row
+        self._chunks = iter(self._records)
+        pending: tuple[pd.DataFrame, int] | None = None
+        for raw, start in self._chunks:
+            blank = _blank_rows(raw)
+            non_blank = np.flatnonzero(~blank)
+            if len(non_blank):
+                h = int(non_blank[0])
+                pending = (raw.iloc[h + 1 :], start + h + 1)
+                header_cells = raw.iloc[h].tolist()
+                self.header_line = self._records.line(start + h)
+                break
+        if pending is None:
+            raise _reject(file, "the file is empty; expected a header row and at least one data row")
+        self._pending: tuple[pd.DataFrame, int] | None = pending
+        self.header = header = [normalize_header(c) for c in header_cells]
+
+        known = list(dict.fromkeys([*required, *optional, *(c for group in one_of for c in group)]))
+        known_set = set(known)
+        positions: dict[str, int] = {}
+        errors: list[RowError] = []
+        for pos, name in enumerate(header):
+            if name in known_set:
+                if name in positions:
+                    errors.append(
+                        RowError(
+                            file,
+                            self.header_line,
+                            name,
+                            f"column '{name}' appears more than once in the header "
+                            f"(columns {positions[name] + 1} and {pos + 1}); expected it once",
+                        )
+                    )
+                else:
+                    positions[name] = pos
+        if errors:
+            raise FileRejected(errors)
+
+        where = f" on the first sheet ('{self.sheet_name}')" if self.sheet_name is not None else " in the header"
+        for c in required:
+            if c not in positions:
+                errors.append(RowError(file, self.header_line, c, f"required column '{c}' is missing{where}"))
+        for group in one_of:
+            if not any(c in positions for c in group):
                 errors.append(
                     RowError(
                         file,
-                        header_line,
-                        name,
-                        f"column '{name}' appears more than once in the header "
-                        f"(columns {positions[name] + 1} and {pos + 1}); expected it once",
+                        self.header_line,
+                        group[0],
+                        "expected at least one of the columns " + ", ".join(f"'{c}'" for c in group) + where,
                     )
                 )
-            else:
-                positions[name] = pos
-    if errors:
-        raise FileRejected(errors)
+        if errors:
+            hint = _header_hint(header, self.format, other_sheets)
+            if hint:
+                first = errors[0]
+                errors[0] = RowError(first.file, first.line, first.column, first.message + hint)
+            raise FileRejected(errors)
 
-    where = f" on the first sheet ('{sheet_name}')" if sheet_name is not None else " in the header"
-    missing = [c for c in required if c not in positions]
-    for c in missing:
-        errors.append(RowError(file, header_line, c, f"required column '{c}' is missing{where}"))
-    for group in one_of:
-        if not any(c in positions for c in group):
-            errors.append(
-                RowError(
-                    file,
-                    header_line,
-                    group[0],
-                    "expected at least one of the columns " + ", ".join(f"'{c}'" for c in group) + where,
-                )
+        self._names = [c for c in known if c in positions]
+        self._positions = [positions[c] for c in self._names]
+        self.ignored_columns = [h for h in dict.fromkeys(header) if h and h not in known_set]
+        self.rows_read = 0
+
+    @property
+    def line_numbers_exact(self) -> bool:
+        return self._records.exact
+
+    def __iter__(self) -> Iterator[Table]:
+        chunks = self._chunks
+        if self._pending is not None:
+            chunks = itertools.chain([self._pending], chunks)
+            self._pending = None
+        for raw, start in chunks:
+            data_idx = np.flatnonzero(~_blank_rows(raw))
+            if len(data_idx) == 0:
+                continue
+            df = raw.iloc[data_idx, self._positions]
+            df.columns = self._names
+            data_lines = self._records.lines_of(data_idx + start)
+            df.index = pd.Index(data_lines, name="line")
+            self.rows_read += len(data_lines)
+            yield Table(
+                file=self.file,
+                format=self.format,
+                header=list(self.header),
+                df=df,
+                lines=data_lines,
+                line_numbers_exact=self._records.exact,
+                ignored_columns=self.ignored_columns,
+                sheet_name=self.sheet_name,
             )
-    if errors:
-        hint = _header_hint(header, fmt, other_sheets)
-        if hint:
-            first = errors[0]
-            errors[0] = RowError(first.file, first.line, first.column, first.message + hint)
-        raise FileRejected(errors)
+        if self.rows_read == 0:
+            raise _reject(self.file, "the file has a header but no data rows", line=self.header_line)
 
-    # ---- data rows
-    data_mask = ~blank
-    data_mask[: header_pos + 1] = False
-    data_idx = np.flatnonzero(data_mask)
-    if len(data_idx) == 0:
-        raise _reject(file, "the file has a header but no data rows", line=header_line)
 
-    names = [c for c in known if c in positions]
-    df = raw.iloc[data_idx, [positions[c] for c in names]]
-    df.columns = names
-    data_lines = [lines[i] for i in data_idx.tolist()]
-    df.index = pd.Index(data_lines, name="line")
-    ignored = [h for h in dict.fromkeys(header) if h and h not in known_set]
-    return Table(
-        file=file,
-        format=fmt,
-        header=list(header),
-        df=df,
-        lines=data_lines,
-        line_numbers_exact=exact,
-        ignored_columns=ignored,
-        sheet_name=sheet_name,
-    )
+class _Records:
+    """Raw rows of a file, as (DataFrame of strings, index of its first record)."""
+
+    exact = True
+
+    def __iter__(self) -> Iterator[tuple[pd.DataFrame, int]]:
+        raise NotImplementedError
+
+    def line(self, record: int) -> int:
+        """The line number of a record (its first line when it spans several)."""
+        raise NotImplementedError
+
+    def lines_of(self, records: np.ndarray) -> list[int]:
+        return [self.line(r) for r in records.tolist()]
 
 
 def _header_hint(header: list[str], fmt: str, other_sheets: list[str]) -> str:
@@ -347,72 +421,125 @@ def _blank_rows(raw: pd.DataFrame) -> np.ndarray:
 # --------------------------------------------------------------------------- CSV
 
 
-def _read_csv(path: Path, file: str, head: bytes) -> tuple[pd.DataFrame, list[int], bool]:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _reject(file, "the file is UTF-16 encoded; expected UTF-8 (save it as 'CSV UTF-8')")
-    newlines, crs, ends_with_newline, has_quote, all_blank = _check_utf8(path, file)
-    if all_blank:
-        raise _reject(file, "the file is empty; expected a header row and at least one data row")
+class _CsvRecords(_Records):
+    """The records of a UTF-8 CSV file, read by pandas in chunks.
 
-    skip = _leading_blank_lines(path)
-    try:
-        raw = pd.read_csv(
-            path,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            encoding="utf-8-sig",
-            skiprows=skip,
-            index_col=False,
-            sep=",",
-            compression=None,  # never guessed from the name: the content was checked above
-        )
-    except pd.errors.EmptyDataError:
-        raise _reject(file, "the file is empty; expected a header row and at least one data row") from None
-    except pd.errors.ParserError as exc:
-        msg = str(exc).strip()
-        counts = field_count_mismatch(msg)
-        if counts:
-            expected, line, saw = counts
-            raise _reject(
-                file,
-                f"the row has {saw} fields but the header has {expected}; expected one value per "
-                "header column (quote values that contain commas)"
-                + ("" if not has_quote else "; the line number is approximate when quoted values span lines"),
-                line=line,
-            ) from None
-        m = re.search(r"EOF inside string starting at row (\d+)", msg)
-        if m:
-            raise _reject(
-                file,
-                "a quoted value is never closed; expected a matching '\"' before the end of the file",
-                line=skip + int(m.group(1)) + 1,
-            ) from None
-        raise _reject(file, f"not a readable CSV file: {msg}") from None
-    except UnicodeDecodeError as exc:  # pragma: no cover - _check_utf8 catches it first
-        raise _reject(file, f"the file is not UTF-8 ({exc.reason}); save it as UTF-8") from None
+    Line numbers: when no quoted value spans lines (no quote at all, or an even number
+    of quotes before every line break) record ``r`` is on line ``skip + r + 1``;
+    otherwise the record start lines are counted first with the ``csv`` module.  If the
+    records pandas reads do not match that count, numbers are approximate
+    (``exact`` False)."""
 
-    n = len(raw)
-    physical = (newlines if newlines else crs) + (0 if ends_with_newline else 1)
-    if skip + n == physical:  # one record per physical line: numbering is exact
-        return raw, list(range(skip + 1, skip + n + 1)), True
-    if has_quote:  # quoted values span lines: count them with the csv module
-        starts = _csv_record_start_lines(path, skip)
-        if starts is not None and len(starts) == n:
-            return raw, starts, True
-    return raw, list(range(skip + 1, skip + n + 1)), False
+    def __init__(self, path: Path, file: str, chunk_rows: int | None) -> None:
+        self.path, self.file, self.chunk_rows = path, file, chunk_rows
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise _reject(file, "the file is UTF-16 encoded; expected UTF-8 (save it as 'CSV UTF-8')")
+        scan = _check_utf8(path, file)
+        if scan.all_blank:
+            raise _reject(file, "the file is empty; expected a header row and at least one data row")
+        self.skip = _leading_blank_lines(path)
+        self.has_quote = scan.has_quote
+        self.physical = (scan.newlines if scan.newlines else scan.crs) + (0 if scan.ends_with_newline else 1)
+        uniform_endings = scan.crs == 0 or scan.newlines == 0 or scan.crs == scan.newlines
+        self.starts: list[int] | None = None
+        self.one_per_line = uniform_endings and not scan.quote_open_at_newline
+        if not self.one_per_line:
+            self.starts = _csv_record_start_lines(path, self.skip)
+        self.exact = self.one_per_line or self.starts is not None
+
+    def line(self, record: int) -> int:
+        starts = self.starts
+        if starts is not None and record < len(starts):
+            return starts[record]
+        return self.skip + record + 1
+
+    def lines_of(self, records: np.ndarray) -> list[int]:
+        if self.starts is None:
+            return (records + (self.skip + 1)).tolist()
+        return super().lines_of(records)
+
+    def __iter__(self) -> Iterator[tuple[pd.DataFrame, int]]:
+        file = self.file
+        try:
+            reader = pd.read_csv(
+                self.path,
+                header=None,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                encoding="utf-8-sig",
+                skiprows=self.skip,
+                index_col=False,
+                sep=",",
+                compression=None,  # never guessed from the name: the content was checked above
+                chunksize=self.chunk_rows,
+            )
+            if self.chunk_rows is None:
+                chunks: Iterable[pd.DataFrame] = [reader]
+            else:
+                chunks = reader
+            n = 0
+            try:
+                for raw in chunks:
+                    yield raw, n
+                    n += len(raw)
+            finally:
+                if self.chunk_rows is not None:
+                    reader.close()
+        except pd.errors.EmptyDataError:
+            raise _reject(file, "the file is empty; expected a header row and at least one data row") from None
+        except pd.errors.ParserError as exc:
+            msg = str(exc).strip()
+            counts = field_count_mismatch(msg)
+            if counts:
+                expected, line, saw = counts
+                raise _reject(
+                    file,
+                    f"the row has {saw} fields but the header has {expected}; expected one value per "
+                    "header column (quote values that contain commas)"
+                    + ("" if not self.has_quote else "; the line number is approximate when quoted values span lines"),
+                    line=line,
+                ) from None
+            m = re.search(r"EOF inside string starting at row (\d+)", msg)
+            if m:
+                raise _reject(
+                    file,
+                    "a quoted value is never closed; expected a matching '\"' before the end of the file",
+                    line=self.skip + int(m.group(1)) + 1,
+                ) from None
+            raise _reject(file, f"not a readable CSV file: {msg}") from None
+        except UnicodeDecodeError as exc:  # pragma: no cover - _check_utf8 catches it first
+            raise _reject(file, f"the file is not UTF-8 ({exc.reason}); save it as UTF-8") from None
+        if self.starts is not None:
+            self.exact = len(self.starts) == n
+        else:
+            self.exact = self.one_per_line and self.skip + n == self.physical
 
 
-def _check_utf8(path: Path, file: str) -> tuple[int, int, bool, bool, bool]:
+class _Utf8Scan(NamedTuple):
+    newlines: int
+    crs: int
+    ends_with_newline: bool
+    has_quote: bool
+    all_blank: bool
+    quote_open_at_newline: bool  # an odd number of '"' before some line break: a value may span lines
+
+
+_QUOTE, _LF = ord('"'), ord("\n")
+
+
+def _check_utf8(path: Path, file: str) -> _Utf8Scan:
     """Stream the file once: verify it is UTF-8 (naming the byte offset and line of the
     first bad byte) and gather what the line numbering needs."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
     newlines = 0
     crs = 0
-    has_quote = False
+    quotes = 0
+    open_at_newline = False
     all_blank = True
     last = b""
     with open(path, "rb") as fh:
@@ -421,7 +548,8 @@ def _check_utf8(path: Path, file: str) -> tuple[int, int, bool, bool, bool]:
             final = not chunk
             try:
                 pending = len(decoder.getstate()[0])
-                decoder.decode(chunk, final)
+                if pending or final or not chunk.isascii():  # ASCII is UTF-8: nothing to decode
+                    decoder.decode(chunk, final)
             except UnicodeDecodeError as exc:
                 bad = offset - pending + exc.start
                 line = newlines + (chunk[: max(exc.start - pending, 0)].count(b"\n")) + 1
@@ -438,15 +566,22 @@ def _check_utf8(path: Path, file: str) -> tuple[int, int, bool, bool, bool]:
                 break
             newlines += chunk.count(b"\n")
             crs += chunk.count(b"\r")
-            if not has_quote and b'"' in chunk:
-                has_quote = True
+            in_chunk = chunk.count(b'"')
+            if in_chunk and not open_at_newline:
+                # the parity of the quotes seen before each line break of this chunk
+                data = np.frombuffer(chunk, dtype=np.uint8)
+                before = np.searchsorted(np.flatnonzero(data == _QUOTE), np.flatnonzero(data == _LF))
+                open_at_newline = bool(((before + quotes) & 1).any())
+            elif quotes & 1 and b"\n" in chunk:
+                open_at_newline = True
+            quotes += in_chunk
             if all_blank:
                 body = chunk[3:] if offset == 0 and chunk.startswith(codecs.BOM_UTF8) else chunk
                 if body.strip():
                     all_blank = False
             offset += len(chunk)
             last = chunk[-1:]
-    return newlines, crs, last in (b"\n", b"\r"), has_quote, all_blank
+    return _Utf8Scan(newlines, crs, last in (b"\n", b"\r"), quotes > 0, all_blank, open_at_newline)
 
 
 def _leading_blank_lines(path: Path) -> int:
@@ -480,7 +615,18 @@ def _csv_record_start_lines(path: Path, skip: int) -> list[int] | None:
 # --------------------------------------------------------------------------- XLSX
 
 
-def _read_xlsx(path: Path, file: str) -> tuple[pd.DataFrame, list[int], bool, str, list[str]]:
+class _XlsxRecords(_Records):
+    def __init__(self, raw: pd.DataFrame, lines: list[int]) -> None:
+        self.raw, self.lines = raw, lines
+
+    def __iter__(self) -> Iterator[tuple[pd.DataFrame, int]]:
+        yield self.raw, 0
+
+    def line(self, record: int) -> int:
+        return self.lines[record]
+
+
+def _read_xlsx(path: Path, file: str) -> tuple[pd.DataFrame, list[int], str, list[str]]:
     try:
         with pd.ExcelFile(path, engine="openpyxl") as xl:
             sheets = list(xl.sheet_names)
@@ -505,7 +651,7 @@ def _read_xlsx(path: Path, file: str) -> tuple[pd.DataFrame, list[int], bool, st
     raw = raw.fillna("") if raw.isna().to_numpy().any() else raw
     # openpyxl yields every row from the sheet's first row, blank ones included
     lines = list(range(1, len(raw) + 1))
-    return raw, lines, True, sheets[0], sheets[1:]
+    return raw, lines, sheets[0], sheets[1:]
 
 
 # --------------------------------------------------------------------------- errors
@@ -563,29 +709,74 @@ def _show(raw: str) -> str:
     return repr(raw if len(raw) <= 40 else raw[:37] + "...")
 
 
+class Converted:
+    """One column of a table, parsed: row ``i`` holds ``values[codes[i]]``.
+
+    ``values`` (object array) are the parsed distinct values of the column, ``bad``
+    marks those that are :class:`Invalid`.  Vectorised checks work on ``codes``; a
+    row's value is only materialised when asked for."""
+
+    __slots__ = ("bad", "codes", "values")
+
+    def __init__(self, codes: np.ndarray, values: np.ndarray, bad: np.ndarray) -> None:
+        self.codes, self.values, self.bad = codes, values, bad
+
+    def rows(self, index: np.ndarray | None = None) -> np.ndarray:
+        """The parsed value of every row (or of the rows in ``index``)."""
+        return self.values[self.codes if index is None else self.codes[index]]
+
+    def invalid_rows(self) -> np.ndarray:
+        """Boolean array: rows whose value is Invalid."""
+        return self.bad[self.codes]
+
+
+_MISSING = object()
+
+
+class ColumnConverter:
+    """Parses one column, chunk after chunk, each distinct raw value once per file.
+
+    Tariff files repeat the same codes, dates and prices on most rows: the parse of a
+    raw value is cached for the whole file, and within a chunk the column is factorised
+    (pandas, in C) so that Python code runs once per distinct value, not once per row.
+    Every row whose value is invalid gets a RowError (column = ``column``)."""
+
+    def __init__(self, column: str, parser: Callable[[str], Any]) -> None:
+        self.column = column
+        self.parser = parser
+        self._cache: dict[str, Any] = {}
+        self._invalid: set[str] = set()  # raw values that parsed as Invalid
+
+    def __call__(self, table: Table, errors: RowErrors) -> Converted:
+        cache, parser = self._cache, self.parser
+        if table.has(self.column):
+            codes, uniques = pd.factorize(table.df[self.column].to_numpy(dtype=object))
+        else:  # an absent optional column: every row is empty
+            codes, uniques = np.zeros(len(table), dtype=np.intp), np.array([""], dtype=object)
+        raws = uniques.tolist()
+        get = cache.get
+        parsed = [get(raw, _MISSING) for raw in raws]
+        bad: list[int] = []
+        for k in [k for k, v in enumerate(parsed) if v is _MISSING]:
+            v = parsed[k] = cache[raws[k]] = parser(raws[k])
+            if type(v) is Invalid:
+                self._invalid.add(raws[k])
+        if self._invalid:
+            bad = [k for k, raw in enumerate(raws) if raw in self._invalid]
+        values = np.empty(len(parsed), dtype=object)
+        values[:] = parsed
+        bad_mask = np.zeros(len(parsed), dtype=bool)
+        if bad:
+            bad_mask[bad] = True
+            for i in np.flatnonzero(bad_mask[codes]).tolist():
+                errors.add(i, self.column, parsed[codes[i]].message)
+        return Converted(codes, values, bad_mask)
+
+
 def convert(table: Table, column: str, parser: Callable[[str], Any], errors: RowErrors) -> list[Any]:
-    """Parse a whole column: each distinct raw value is parsed once.  Rows whose value
-    is invalid get a RowError (column = ``column``) and an ``Invalid`` in the result."""
-    values = table.column(column)
-    if not table.has(column):
-        v = parser("")
-        if type(v) is Invalid:
-            for i in range(len(values)):
-                errors.add(i, column, v.message)
-        return [v] * len(values)
-    parsed: dict[str, Any] = dict.fromkeys(values)
-    bad: set[str] = set()
-    for raw in parsed:
-        v = parser(raw)
-        parsed[raw] = v
-        if type(v) is Invalid:
-            bad.add(raw)
-    out = list(map(parsed.__getitem__, values))
-    if bad:
-        for i, raw in enumerate(values):
-            if raw in bad:
-                errors.add(i, column, parsed[raw].message)
-    return out
+    """Parse a whole column (see :class:`ColumnConverter`): the parsed value of every
+    row, an ``Invalid`` where the value is invalid (and a RowError for that row)."""
+    return ColumnConverter(column, parser)(table, errors).rows().tolist()
 
 
 # --------------------------------------------------------------------------- field parsers
@@ -619,6 +810,7 @@ def _decimal(raw: str) -> tuple[Decimal, int] | str:
 
 
 _CENT = Decimal("0.01")
+_PLAIN_AMOUNT = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
 
 
 def money(*, required: bool = True, default: Decimal | None = None, max_value: Decimal = MAX_MONEY):
@@ -630,6 +822,11 @@ def money(*, required: bool = True, default: Decimal | None = None, max_value: D
         s = raw.strip()
         if not s:
             return _missing(expected) if required else default
+        if _PLAIN_AMOUNT.fullmatch(s):  # most values: digits, maybe 1-2 decimals
+            value = Decimal(s)
+            if value > max_value:
+                return Invalid(f"amount {_show(raw)} is too large; expected {expected}")
+            return value.quantize(_CENT)
         r = _decimal(s)
         if r == "negative":
             return Invalid(f"negative amount {_show(raw)}; expected {expected}")

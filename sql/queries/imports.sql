@@ -46,11 +46,6 @@ DELETE FROM import_errors WHERE import_id = $1;
 -- name: insert_version
 INSERT INTO tariff_versions (kind, import_id) VALUES ($1, $2) RETURNING version_id;
 
--- name: insert_version_keys
-INSERT INTO tariff_version_keys (version_id, scope, key1, key2)
-SELECT $1, $2, k1, k2 FROM unnest($3::text[], $4::text[]) AS t(k1, k2)
-ON CONFLICT DO NOTHING;
-
 -- name: activate_version
 UPDATE tariff_versions SET activated_at = clock_timestamp() WHERE version_id = $1 RETURNING version_id;
 
