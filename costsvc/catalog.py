@@ -14,6 +14,7 @@ import datetime as dt
 import gc
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -105,19 +106,144 @@ async def load_catalog(conn: asyncpg.Connection) -> Catalog:
         sliding_rows = await conn.fetch(Q.catalog_sliding_policies)
         payment_rows = await conn.fetch(Q.catalog_payment_plan_policies)
 
+    loaded_at = asyncio.get_running_loop().time()
+
+    def build() -> Catalog:
+        levels = _fee_levels(fee_rows)
+        return Catalog(
+            programs={r["program_id"]: _program_entry(r, levels.get(r["program_id"], {})) for r in program_rows},
+            payers={r["payer_id"]: r["name"] for r in payer_rows},
+            plans=_plan_entries(plan_rows, network_rows, level_rows),
+            negotiated_rates=_negotiated_rates(rate_rows),
+            reference_rates=_reference_rates(reference_rows),
+            poverty_guidelines=tuple(
+                PovertyGuideline(r["year"], r["region"], r["base"], r["per_additional_person"])
+                for r in guideline_rows
+            ),
+            sliding_policies={
+                r["program_id"]: msgspec.convert(r["tiers"], tuple[SlidingTier, ...]) for r in sliding_rows
+            },
+            payment_plan_policies={
+                r["program_id"]: PaymentPlanPolicy(tuple(r["terms"]), r["apr"], r["min_monthly"])
+                for r in payment_rows
+            },
+            loaded_at=loaded_at,
+        )
+
+    # A million fee lines take seconds to build: on a thread, the event loop keeps
+    # serving requests from the previous snapshot meanwhile.
+    return await asyncio.to_thread(build)
+
+
+#: Above this many changed keys an incremental load is no cheaper than a full one.
+MAX_INCREMENTAL_KEYS = 20_000
+
+
+async def load_catalog_changes(conn: asyncpg.Connection, base: Catalog, version_ids: Iterable[int]) -> Catalog | None:
+    """``base`` with the tariffs of every key that the versions ``version_ids`` carry
+    read again (their *current* version, whichever that is now), the payers too;
+    everything else is shared with ``base``.  None when the versions carry more than
+    ``MAX_INCREMENTAL_KEYS`` keys (load the whole catalog instead).
+
+    Activating a version changes exactly the keys it carries (the current version of
+    a key is the one activated last), and a fee schedule changes exactly the programs
+    of its keys: so this equals a full load as long as every change since ``base``
+    was announced by a notification whose version is in ``version_ids`` or was
+    applied earlier."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        key_rows = await conn.fetch(Q.catalog_version_keys, list(version_ids))
+        if len(key_rows) > MAX_INCREMENTAL_KEYS:
+            return None
+        keys: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for r in key_rows:
+            keys[r["scope"]].append((r["key1"], r["key2"]))
+
+        async def current(scope: str) -> tuple[list[int], list[str], list[str]]:
+            pairs = keys.get(scope, [])
+            rows = await conn.fetch(Q.catalog_current_versions_of_keys, scope,
+                                    [a for a, _ in pairs], [b for _, b in pairs])
+            return [r["version_id"] for r in rows], [r["key1"] for r in rows], [r["key2"] for r in rows]
+
+        fee_programs = sorted({program for program, _ in keys.get("fee", [])})
+        program_rows = await conn.fetch(Q.catalog_programs_by_id, fee_programs)
+        fee_rows = await conn.fetch(Q.catalog_fee_lines_of_versions, *await current("fee"))
+        payer_rows = await conn.fetch(Q.catalog_payers)
+        plan_versions, plan_ids, _ = await current("plan")
+        plan_rows = await conn.fetch(Q.catalog_plans_of_versions, plan_versions, plan_ids)
+        network_rows = await conn.fetch(Q.catalog_plan_networks_of_versions, plan_versions, plan_ids)
+        level_rows = await conn.fetch(Q.catalog_plan_levels_of_versions, plan_versions, plan_ids)
+        rate_rows = await conn.fetch(Q.catalog_negotiated_rates_of_versions, *await current("rates"))
+        reference_versions, reference_payers, _ = await current("reference")
+        reference_rows = await conn.fetch(Q.catalog_reference_rates_of_versions, reference_versions, reference_payers)
+
+    levels = _fee_levels(fee_rows)
+    changed_levels: dict[str, list[str]] = defaultdict(list)
+    for program_id, level in keys.get("fee", []):
+        changed_levels[program_id].append(level)
+    entries = {}
+    for r in program_rows:
+        program_id = r["program_id"]
+        old = base.programs.get(program_id)
+        program_levels = dict(old.levels) if old is not None else {}
+        for level in changed_levels[program_id]:
+            program_levels.pop(level, None)
+        new_levels = levels.get(program_id, {})
+        # a full load lists a program's levels in order (the fee-line query sorts them)
+        program_levels = dict(sorted({**program_levels, **new_levels}.items()))
+        entries[program_id] = _program_entry(r, program_levels)
+    programs = _replace_keys(base.programs, fee_programs, entries)
+
+    plans = _replace_keys(base.plans, [k for k, _ in keys.get("plan", [])],
+                          _plan_entries(plan_rows, network_rows, level_rows),
+                          order=lambda item: (item[1].payer_id, item[0]))
+    rates = _replace_keys(base.negotiated_rates, keys.get("rates", []), _negotiated_rates(rate_rows))
+    reference = _replace_keys(base.reference_rates, [k for k, _ in keys.get("reference", [])],
+                              _reference_rates(reference_rows))
+    return msgspec.structs.replace(
+        base,
+        programs=programs,
+        payers={r["payer_id"]: r["name"] for r in payer_rows},
+        plans=plans,
+        negotiated_rates=rates,
+        reference_rates=reference,
+        loaded_at=asyncio.get_running_loop().time(),
+        pricing_memo={},  # priced documents may depend on what changed
+    )
+
+
+def _replace_keys(
+    old: dict[Any, Any], keys: Iterable[Any], new: dict[Any, Any], order: Callable[[Any], Any] | None = None
+) -> dict[Any, Any]:
+    """A copy of ``old`` where each of ``keys`` has its value from ``new`` (or none),
+    in the order of a full load: sorted by ``order(item)`` (default: the key) when a
+    key was added."""
+    out = dict(old)
+    added = False
+    for key in keys:
+        if key in new:
+            added = added or key not in out
+            out[key] = new[key]
+        else:
+            out.pop(key, None)
+    return dict(sorted(out.items(), key=order or (lambda item: item[0]))) if added else out
+
+
+def _fee_levels(fee_rows: Iterable[asyncpg.Record]) -> dict[str, dict[str, tuple[FeeLine, ...]]]:
     levels: dict[str, dict[str, list[FeeLine]]] = defaultdict(lambda: defaultdict(list))
     for r in fee_rows:
         levels[r["program_id"]][r["level_of_care"]].append(
             FeeLine(r["billing_code"], r["description"], r["frequency"], r["gross_charge"], r["cash_price"])
         )
-    programs = {
-        r["program_id"]: ProgramEntry(
-            r["program_id"], r["name"], r["state"].strip(), r["npi"], r["tin"],
-            {lvl: tuple(lines) for lvl, lines in levels.get(r["program_id"], {}).items()},
-        )
-        for r in program_rows
-    }
+    return {program: {lvl: tuple(lines) for lvl, lines in by_level.items()} for program, by_level in levels.items()}
 
+
+def _program_entry(r: asyncpg.Record, levels: dict[str, tuple[FeeLine, ...]]) -> ProgramEntry:
+    return ProgramEntry(r["program_id"], r["name"], r["state"].strip(), r["npi"], r["tin"], levels)
+
+
+def _plan_entries(
+    plan_rows: Iterable[asyncpg.Record], network_rows: Iterable[asyncpg.Record], level_rows: Iterable[asyncpg.Record]
+) -> dict[str, PlanEntry]:
     level_benefits: dict[tuple[str, str], dict[str, LevelBenefit]] = defaultdict(dict)
     for r in level_rows:
         level_benefits[(r["plan_id"], r["network"])][r["level_of_care"]] = LevelBenefit(
@@ -138,7 +264,7 @@ async def load_catalog(conn: asyncpg.Connection) -> Catalog:
             balance_billing=r["balance_billing"],
             levels=level_benefits.get((r["plan_id"], r["network"]), {}),
         )
-    plans = {
+    return {
         r["plan_id"]: PlanEntry(
             r["plan_id"], r["payer_id"], r["plan_name"], r["plan_type"], r["effective_date"], r["version_id"],
             Benefits(
@@ -150,34 +276,21 @@ async def load_catalog(conn: asyncpg.Connection) -> Catalog:
         for r in plan_rows
     }
 
+
+def _negotiated_rates(rate_rows: Iterable[asyncpg.Record]) -> dict[tuple[str, str], tuple[NegotiatedRate, ...]]:
     rates: dict[tuple[str, str], list[NegotiatedRate]] = defaultdict(list)
     for r in rate_rows:
         rates[(r["payer_id"], r["program_id"])].append(
             NegotiatedRate(r["billing_code"], r["rate_type"], r["rate"], r["effective_date"], r["expiration_date"])
         )
+    return {k: tuple(v) for k, v in rates.items()}
+
+
+def _reference_rates(reference_rows: Iterable[asyncpg.Record]) -> dict[str, dict[str, Decimal]]:
     reference: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for r in reference_rows:
         reference[r["payer_id"]][r["billing_code"]] = r["amount"]
-
-    return Catalog(
-        programs=programs,
-        payers={r["payer_id"]: r["name"] for r in payer_rows},
-        plans=plans,
-        negotiated_rates={k: tuple(v) for k, v in rates.items()},
-        reference_rates=dict(reference),
-        poverty_guidelines=tuple(
-            PovertyGuideline(r["year"], r["region"], r["base"], r["per_additional_person"])
-            for r in guideline_rows
-        ),
-        sliding_policies={
-            r["program_id"]: msgspec.convert(r["tiers"], tuple[SlidingTier, ...]) for r in sliding_rows
-        },
-        payment_plan_policies={
-            r["program_id"]: PaymentPlanPolicy(tuple(r["terms"]), r["apr"], r["min_monthly"])
-            for r in payment_rows
-        },
-        loaded_at=asyncio.get_running_loop().time(),
-    )
+    return dict(reference)
 
 
 class CatalogHolder:
@@ -193,20 +306,31 @@ class CatalogHolder:
         self._watch: asyncio.Task[None] | None = None
         self._lost: asyncio.Future[None] | None = None
         self._dirty = False
+        self._changed_versions: set[int] = set()  # notified since the last reload
+        self._needs_full = False  # a notification without a version id, or a failed reload
         self._stopped = False
         self.current: Catalog | None = None
         self.reloads = 0
+        self.full_reloads = 0
 
-    async def reload(self) -> Catalog:
+    async def reload(self, version_ids: set[int] | None = None) -> Catalog:
+        """Load the whole catalog, or (``version_ids``) only the keys those versions
+        carry on top of the current snapshot (``load_catalog_changes``)."""
         async with self._reload_lock:
             async with self._pool.acquire() as conn:
-                self.current = await load_catalog(conn)
+                catalog = None
+                if version_ids is not None and self.current is not None:
+                    catalog = await load_catalog_changes(conn, self.current, version_ids)
+                if catalog is None:
+                    catalog = await load_catalog(conn)
+                    self.full_reloads += 1
+                self.current = catalog
             # The snapshot lives until the next reload: keep its many small objects out
             # of the cyclic collector's full scans (they were the tail of request latency).
             gc.freeze()
             self.reloads += 1
-            log.info("tariff catalog loaded (%d programs, %d plans)", len(self.current.programs), len(self.current.plans))
-            return self.current
+            log.info("tariff catalog loaded (%d programs, %d plans)", len(catalog.programs), len(catalog.plans))
+            return catalog
 
     async def start(self) -> None:
         # LISTEN before the first load, so nothing activated after the load is missed.
@@ -229,7 +353,15 @@ class CatalogHolder:
         if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
 
-    def _on_notify(self, *_args: object) -> None:
+    def _on_notify(self, _conn: object = None, _pid: object = None, _channel: object = None,
+                   payload: str | None = None) -> None:
+        # The pipeline's payload is the activated version: only its keys are re-read.
+        # Anything else (demo policies, a reconnect that may have missed notifications)
+        # reloads the whole catalog.
+        if payload is not None and payload.isdigit():
+            self._changed_versions.add(int(payload))
+        else:
+            self._needs_full = True
         # Coalesce bursts of notifications; a notification that arrives during a reload
         # (whose snapshot may predate it) gets one more reload after it.
         self._dirty = True
@@ -239,9 +371,12 @@ class CatalogHolder:
     async def _reload_while_dirty(self) -> None:
         while self._dirty:
             self._dirty = False
+            versions, full = self._changed_versions, self._needs_full
+            self._changed_versions, self._needs_full = set(), False
             try:
-                await self.reload()
+                await self.reload(None if full else versions)
             except Exception:  # noqa: BLE001 - keep the last snapshot; the next notification retries
+                self._needs_full = True  # whatever this reload missed
                 log.exception("tariff catalog reload failed; serving the previous snapshot")
 
     async def _keep_listening(self) -> None:

@@ -58,3 +58,63 @@ SELECT program_id, tiers FROM sliding_scale_policies;
 
 -- name: catalog_payment_plan_policies
 SELECT program_id, terms, apr, min_monthly FROM payment_plan_policies;
+
+-- Incremental loads (costsvc.catalog.load_catalog_changes): the tariffs of a few keys.
+
+-- name: catalog_version_keys
+SELECT DISTINCT scope, key1, key2 FROM tariff_version_keys WHERE version_id = ANY($1::bigint[]);
+
+-- name: catalog_current_versions_of_keys
+-- The current version of each (key1, key2) of scope $1, by the rule of the
+-- current_tariff_versions view (the version carrying the key activated last), looked
+-- up key by key through the primary key instead of computed for every key.
+SELECT k.key1, k.key2, cur.version_id
+FROM unnest($2::text[], $3::text[]) AS k(key1, key2)
+CROSS JOIN LATERAL (
+    SELECT vk.version_id
+    FROM tariff_version_keys vk
+    JOIN tariff_versions v USING (version_id)
+    WHERE vk.scope = $1 AND vk.key1 = k.key1 AND vk.key2 = k.key2 AND v.activated_at IS NOT NULL
+    ORDER BY v.activated_at DESC, v.version_id DESC
+    LIMIT 1
+) AS cur;
+
+-- name: catalog_programs_by_id
+SELECT program_id, name, state, npi, tin FROM programs WHERE program_id = ANY($1::text[]);
+
+-- name: catalog_fee_lines_of_versions
+SELECT f.program_id, f.level_of_care, f.billing_code, f.description, f.frequency,
+       f.gross_charge, f.cash_price
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(version_id, program_id, level_of_care)
+JOIN fee_lines f
+  ON f.version_id = k.version_id AND f.program_id = k.program_id AND f.level_of_care = k.level_of_care
+ORDER BY f.program_id, f.level_of_care, f.billing_code, f.frequency;
+
+-- name: catalog_plans_of_versions
+SELECT p.plan_id, p.payer_id, p.plan_name, p.plan_type, p.plan_year_start, p.effective_date, p.version_id
+FROM unnest($1::bigint[], $2::text[]) AS k(version_id, plan_id)
+JOIN plans p ON p.version_id = k.version_id AND p.plan_id = k.plan_id;
+
+-- name: catalog_plan_networks_of_versions
+SELECT n.plan_id, n.network, n.ded_individual, n.ded_family, n.oop_individual, n.oop_family,
+       n.allowed_method, n.allowed_pct, n.balance_billing
+FROM unnest($1::bigint[], $2::text[]) AS k(version_id, plan_id)
+JOIN plan_networks n ON n.version_id = k.version_id AND n.plan_id = k.plan_id;
+
+-- name: catalog_plan_levels_of_versions
+SELECT b.plan_id, b.network, b.level_of_care, b.covered, b.copay, b.copay_unit,
+       b.deductible_applies, b.coinsurance_pct, b.limit_units, b.prior_auth
+FROM unnest($1::bigint[], $2::text[]) AS k(version_id, plan_id)
+JOIN plan_level_benefits b ON b.version_id = k.version_id AND b.plan_id = k.plan_id;
+
+-- name: catalog_negotiated_rates_of_versions
+SELECT r.payer_id, r.program_id, r.billing_code, r.rate_type, r.rate, r.effective_date, r.expiration_date
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(version_id, payer_id, program_id)
+JOIN negotiated_rates r
+  ON r.version_id = k.version_id AND r.payer_id = k.payer_id AND r.program_id = k.program_id
+ORDER BY r.payer_id, r.program_id, r.billing_code, r.effective_date;
+
+-- name: catalog_reference_rates_of_versions
+SELECT r.payer_id, r.billing_code, r.amount
+FROM unnest($1::bigint[], $2::text[]) AS k(version_id, payer_id)
+JOIN reference_rates r ON r.version_id = k.version_id AND r.payer_id = k.payer_id;
