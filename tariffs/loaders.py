@@ -248,6 +248,10 @@ async def read_ahead(items: Iterator[T], depth: int) -> AsyncIterator[T]:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             put((_DONE, exc))
             return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator left early runs its cleanup here, on its own thread
+                close()
         put((_DONE, None))
 
     thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
