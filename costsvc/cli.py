@@ -195,7 +195,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         await _migrate(url)
         conn = await connect(url)
         try:
-            return await refresh_sources(conn, sources)
+            return await refresh_sources(conn, sources, rehash=args.rehash)
         finally:
             await conn.close()
 
@@ -296,6 +296,8 @@ def _add_job_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p = sub.add_parser("refresh", help="refresh the tariff sources once, now, in this process")
     p.add_argument("sources", nargs="?", help="sources file (default: COSTSVC_TARIFF_SOURCES)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--rehash", action="store_true",
+                   help="hash every file again, even those whose size and modification time are unchanged")
     p.set_defaults(func=cmd_refresh)
 
     p = sub.add_parser("requeue-stale", help="re-enqueue stuck imports (queued/running, nobody running them) "

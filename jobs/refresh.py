@@ -23,7 +23,8 @@ Relative paths are relative to the sources file.  A source names exactly one of
 (``tariffs.pipeline.ImportOptions``).
 
 A file is imported when its kind + SHA-256 + scope is new (``tariffs.pipeline``'s
-dedupe key): an unchanged file is skipped, and so is a file already rejected with
+dedupe key); its SHA-256 is computed again only when its size or modification time
+changed since it was last hashed (``file_digest``).  An unchanged file is skipped, and so is a file already rejected with
 the same options (it would be rejected again; fix it or change it).  The whole run
 holds a PostgreSQL advisory lock: a second scheduler or an overlapping run finds
 it taken and returns at once, and the per-file dedupe (under its own lock) means a
@@ -36,6 +37,7 @@ import asyncio
 import glob as globmod
 import logging
 import os
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,7 @@ class RefreshReport(msgspec.Struct):
     skipped_rejected: list[str] = []  # same file and options rejected before
     busy: list[str] = []  # being imported by another process right now
     unreadable: list[dict[str, str]] = []
+    hashed: list[str] = []  # files read to hash them (new, or their size or mtime changed)
 
     def summary(self) -> str:
         if self.locked_out:
@@ -134,15 +137,19 @@ class RefreshReport(msgspec.Struct):
             f"{len(done)} imported, {len(self.imported) - len(done)} rejected, "
             f"{len(self.unchanged)} unchanged, "
             f"{len(self.skipped_rejected)} rejected before, {len(self.busy)} busy, "
-            f"{len(self.unreadable)} unreadable"
+            f"{len(self.unreadable)} unreadable; {len(self.hashed)} file(s) read to hash"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return msgspec.to_builtins(self)
 
 
-async def refresh_sources(conn: asyncpg.Connection, sources_file: str | os.PathLike[str]) -> RefreshReport:
-    """One refresh run over ``sources_file`` on ``conn`` (which holds the refresh lock meanwhile)."""
+async def refresh_sources(
+    conn: asyncpg.Connection, sources_file: str | os.PathLike[str], *, rehash: bool = False
+) -> RefreshReport:
+    """One refresh run over ``sources_file`` on ``conn`` (which holds the refresh lock
+    meanwhile).  ``rehash``: read every file again, even one whose size and mtime say
+    it has not changed."""
     sources = load_sources(sources_file)
     base = Path(sources_file).resolve().parent
     report = RefreshReport()
@@ -152,21 +159,48 @@ async def refresh_sources(conn: asyncpg.Connection, sources_file: str | os.PathL
     try:
         for source in sources:
             for file in source.files(base):
-                await _refresh_file(conn, source, file, report)
+                await _refresh_file(conn, source, file, report, rehash)
     finally:
         if not conn.is_closed():
             await conn.fetchval(Q.jobs_unlock_refresh)
     return report
 
 
-async def _refresh_file(conn: asyncpg.Connection, source: Source, file: Path, report: RefreshReport) -> None:
+async def file_digest(conn: asyncpg.Connection, file: Path, *, rehash: bool = False) -> tuple[str, bool]:
+    """(SHA-256 of ``file``, whether it was read to compute it).  A file whose size and
+    mtime match the last time it was hashed is not read again (``source_file_hashes``)
+    unless ``rehash``."""
+    st = file.stat()
+    path = str(file.resolve())
+    if not rehash:
+        known = await conn.fetchval(Q.jobs_known_file_hash, path, st.st_size, st.st_mtime_ns)
+        if known is not None:
+            return known, False
+    digest = await asyncio.to_thread(sha256_of, file)
+    # Remembered only for a file that was not rewritten while it was read and whose
+    # mtime is not so recent that a rewrite within the same clock tick could leave it
+    # unchanged (git's "racy clean" problem): such a file is simply hashed next time.
+    settled = time.time_ns() - st.st_mtime_ns > _SETTLED_NS
+    if settled and file.stat().st_mtime_ns == st.st_mtime_ns:
+        await conn.execute(Q.jobs_record_file_hash, path, st.st_size, st.st_mtime_ns, digest)
+    return digest, True
+
+
+_SETTLED_NS = 2_000_000_000
+
+
+async def _refresh_file(
+    conn: asyncpg.Connection, source: Source, file: Path, report: RefreshReport, rehash: bool
+) -> None:
     name = str(file)
     options = source.options
     try:
-        digest = await asyncio.to_thread(sha256_of, file)
+        digest, hashed = await file_digest(conn, file, rehash=rehash)
     except OSError as exc:
         report.unreadable.append({"path": name, "error": str(exc)})
         return
+    if hashed:
+        report.hashed.append(name)
     if (
         await conn.fetchval(
             Q.jobs_rejected_before, dedupe_key(source.kind, digest, options), msgspec.to_builtins(options)

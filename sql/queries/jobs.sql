@@ -67,3 +67,12 @@ SELECT pg_try_advisory_lock(hashtextextended('costsvc:requeue-stale-imports', 2)
 
 -- name: jobs_unlock_sweep
 SELECT pg_advisory_unlock(hashtextextended('costsvc:requeue-stale-imports', 2));
+
+-- name: jobs_known_file_hash
+-- The SHA-256 recorded for a source file, if its size and mtime have not changed since.
+SELECT sha256 FROM source_file_hashes WHERE path = $1 AND size = $2 AND mtime_ns = $3;
+
+-- name: jobs_record_file_hash
+INSERT INTO source_file_hashes (path, size, mtime_ns, sha256) VALUES ($1, $2, $3, $4)
+ON CONFLICT (path) DO UPDATE
+SET size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, sha256 = EXCLUDED.sha256, hashed_at = now();

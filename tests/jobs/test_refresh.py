@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,32 @@ async def test_refresh_imports_new_and_changed_files_only(conn, tmp_path: Path):
         ("bad.csv", "rejected"),
         ("b.csv", "succeeded"),
     ]
+
+
+async def test_unchanged_files_are_not_read_again(conn, tmp_path: Path):
+    sources = _sources(tmp_path)
+    a, b = tmp_path / "fees" / "a.csv", tmp_path / "more" / "b.csv"
+    hour_ago = time.time() - 3600
+    for f in (a, b):
+        os.utime(f, (hour_ago, hour_ago))
+    first = await refresh_sources(conn, sources)
+    assert sorted(Path(p).name for p in first.hashed) == ["a.csv", "b.csv"]
+    second = await refresh_sources(conn, sources)
+    assert second.hashed == [] and sorted(Path(p).name for p in second.unchanged) == ["a.csv", "b.csv"]
+
+    # rewritten just now with other content of the same size: its mtime changed, so it is read
+    fee_schedule(b, "refresh-b", rows=3, gross="120.00")
+    assert b.stat().st_size == (await conn.fetchval(
+        "SELECT size FROM source_file_hashes WHERE path = $1", str(b.resolve())))
+    third = await refresh_sources(conn, sources)
+    assert [Path(p).name for p in third.hashed] == ["b.csv"]
+    assert [(Path(i["path"]).name, i["status"]) for i in third.imported] == [("b.csv", "succeeded")]
+    # too fresh to be remembered (a rewrite in the same clock tick could hide): read again
+    fourth = await refresh_sources(conn, sources)
+    assert [Path(p).name for p in fourth.hashed] == ["b.csv"] and fourth.imported == []
+
+    fifth = await refresh_sources(conn, sources, rehash=True)
+    assert sorted(Path(p).name for p in fifth.hashed) == ["a.csv", "b.csv"] and fifth.imported == []
 
 
 async def test_overlapping_refreshes_never_import_twice(db_url, conn, tmp_path: Path):
