@@ -66,6 +66,7 @@ __all__ = [
     "PARSERS",
     "FeeChunk",
     "FeeScheduleReader",
+    "NegotiatedRatesReader",
     "ParseResult",
     "parse_coverage_table",
     "parse_fee_schedule",
@@ -194,17 +195,7 @@ def parse_fee_schedule(
         for chunk in reader:
             records += chunk.records()
             errors += chunk.errors
-        return ParseResult(
-            kind="fee_schedule",
-            file=reader.tables.file,
-            format=reader.tables.format,
-            rows_read=reader.tables.rows_read,
-            records=records,
-            programs=reader.programs(),
-            errors=errors,
-            ignored_columns=reader.tables.ignored_columns,
-            line_numbers_exact=reader.tables.line_numbers_exact,
-        )
+        return _streamed_result("fee_schedule", reader.tables, records, errors, reader.programs())
 
 
 #: (column, parser) of a fee schedule, in FeeLineRecord order after the program fields.
@@ -639,86 +630,116 @@ def _parse_coverage_table(path: str | Path, display_name: str | None) -> ParseRe
 # --------------------------------------------------------------------------- negotiated rates
 
 
-def parse_negotiated_rates(path: str | Path, *, display_name: str | None = None) -> ParseResult:
+def parse_negotiated_rates(
+    path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = None
+) -> ParseResult:
     """Parse a negotiated-rates file (``files.md`` §3) into ``NegotiatedRateRecord``s.
     Rows naming the program by NPI/TIN only keep ``program_id`` None; the pipeline
-    resolves them."""
+    resolves them.  (Whole file in memory; the import streams it with
+    :class:`NegotiatedRatesReader` instead.)"""
     with tb.bulk():
-        return _parse_negotiated_rates(path, display_name)
+        reader = NegotiatedRatesReader(path, display_name=display_name, chunk_rows=chunk_rows)
+        records: list[NegotiatedRateRecord] = []
+        errors: list[RowError] = []
+        for chunk_records, chunk_errors in reader:
+            records += chunk_records
+            errors += chunk_errors
+        return _streamed_result("negotiated_rates", reader.tables, records, errors)
 
 
-def _parse_negotiated_rates(path: str | Path, display_name: str | None) -> ParseResult:
-    required, optional = NEGOTIATED_RATES_COLUMNS
-    t = read_table(
-        path, required=required, optional=optional, one_of=_NEGOTIATED_ONE_OF, display_name=display_name
-    )
-    errs = RowErrors(t)
+_RATE_PARSERS: tuple[tuple[str, Callable[[str], Any]], ...] = (
+    ("payer_id", tb.identifier()),
+    ("program_id", tb.identifier(required=False)),
+    ("npi", tb.npi()),
+    ("tin", tb.tin()),
+    ("billing_code", tb.billing_code()),
+    ("rate_type", tb.enum(RATE_TYPES)),
+    ("effective_date", tb.iso_date()),
+    ("expiration_date", tb.iso_date(required=False)),
+)
 
-    payer_id = convert(t, "payer_id", tb.identifier(), errs)
-    program_id = convert(t, "program_id", tb.identifier(required=False), errs)
-    npi = convert(t, "npi", tb.npi(), errs)
-    tin = convert(t, "tin", tb.tin(), errs)
-    code = convert(t, "billing_code", tb.billing_code(), errs)
-    rate_type = convert(t, "rate_type", tb.enum(RATE_TYPES), errs)
-    effective = convert(t, "effective_date", tb.iso_date(), errs)
-    expiration = convert(t, "expiration_date", tb.iso_date(required=False), errs)
 
-    # the rate depends on the row's rate_type: parse each distinct raw value both ways
-    raw_rate = t.column("rate")
-    as_dollar: dict[str, Any] = {}
-    as_percent: dict[str, Any] = {}
-    dollar_parser = tb.money()
-    percent_parser = tb.percent(max_value=MAX_RATE_PERCENT)
+class NegotiatedRatesReader:
+    """A negotiated-rates file validated chunk by chunk: iterating yields, per chunk
+    of rows, its good ``NegotiatedRateRecord``s and its row errors (ordered by line,
+    then column).  A duplicate rate names the line of the first one wherever it is
+    in the file.  File-level problems raise ``FileRejected`` when the reader is made
+    (header) or from the iteration (a malformed row later on)."""
 
-    lines = t.lines
-    bad_rows = errs.by_row
-    seen: dict[tuple, int] = {}
-    records: list[NegotiatedRateRecord] = []
-    append = records.append
-    rows = zip(payer_id, program_id, npi, tin, code, rate_type, raw_rate, effective, expiration)
-    for i, (payer, pid, np_, tn, cd, rt, raw, eff, exp) in enumerate(rows):
-        if rt == "dollar":
-            rate = as_dollar.get(raw)
-            if rate is None:
-                rate = as_dollar[raw] = dollar_parser(raw)
-        else:
-            rate = as_percent.get(raw)
-            if rate is None:
-                rate = as_percent[raw] = percent_parser(raw)
-            # with an unknown rate_type, only complain when the rate is no number at all
-            if type(rt) is Invalid and type(rate) is Invalid:
+    def __init__(
+        self, path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = tb.CHUNK_ROWS
+    ) -> None:
+        required, optional = NEGOTIATED_RATES_COLUMNS
+        self.tables = tb.TableReader(
+            path, required=required, optional=optional, one_of=_NEGOTIATED_ONE_OF, display_name=display_name,
+            chunk_rows=chunk_rows,
+        )
+        self._converters = [tb.ColumnConverter(column, parser) for column, parser in _RATE_PARSERS]
+        # the rate depends on the row's rate_type: each distinct raw value is parsed both ways
+        self._as_dollar: dict[str, Any] = {}
+        self._as_percent: dict[str, Any] = {}
+        self._seen: dict[tuple, int] = {}  # rate key -> line of its first row
+
+    def __iter__(self) -> Iterator[tuple[list[NegotiatedRateRecord], list[RowError]]]:
+        for table in self.tables:
+            yield self._chunk(table)
+
+    def _chunk(self, t: Table) -> tuple[list[NegotiatedRateRecord], list[RowError]]:
+        errs = RowErrors(t)
+        payer_id, program_id, npi, tin, code, rate_type, effective, expiration = (
+            conv(t, errs).rows().tolist() for conv in self._converters
+        )
+        as_dollar, as_percent, seen = self._as_dollar, self._as_percent, self._seen
+        dollar_parser = tb.money()
+        percent_parser = tb.percent(max_value=MAX_RATE_PERCENT)
+        lines = t.lines
+        bad_rows = errs.by_row
+        records: list[NegotiatedRateRecord] = []
+        append = records.append
+        rows = zip(payer_id, program_id, npi, tin, code, rate_type, t.column("rate"), effective, expiration)
+        for i, (payer, pid, np_, tn, cd, rt, raw, eff, exp) in enumerate(rows):
+            if rt == "dollar":
                 rate = as_dollar.get(raw)
                 if rate is None:
                     rate = as_dollar[raw] = dollar_parser(raw)
-        if type(rate) is Invalid:
-            errs.add(i, "rate", rate.message + (f" (rate_type {rt})" if type(rt) is not Invalid else ""))
+            else:
+                rate = as_percent.get(raw)
+                if rate is None:
+                    rate = as_percent[raw] = percent_parser(raw)
+                # with an unknown rate_type, only complain when the rate is no number at all
+                if type(rt) is Invalid and type(rate) is Invalid:
+                    rate = as_dollar.get(raw)
+                    if rate is None:
+                        rate = as_dollar[raw] = dollar_parser(raw)
+            if type(rate) is Invalid:
+                errs.add(i, "rate", rate.message + (f" (rate_type {rt})" if type(rt) is not Invalid else ""))
 
-        if pid is None and np_ is None and tn is None:
-            errs.add(i, "program_id", "no program given; expected a program_id, an npi or a tin")
-        if exp is not None:
-            if exp == _NO_EXPIRATION:
-                exp = None
-            elif type(exp) is not Invalid and type(eff) is not Invalid and exp < eff:
-                errs.add(
-                    i,
-                    "expiration_date",
-                    f"expiration_date {exp.isoformat()} is before effective_date {eff.isoformat()}; "
-                    "expected expiration_date on or after effective_date",
-                )
-        key = (payer, pid, np_, tn, cd, eff)
-        if (i not in bad_rows or not any(type(x) is Invalid for x in key)) and (pid or np_ or tn):
-            first = seen.setdefault(key, lines[i])
-            if first != lines[i]:
-                errs.add(
-                    i,
-                    "billing_code",
-                    f"duplicate of line {first}: same payer_id, program (program_id/npi/tin), billing_code "
-                    "and effective_date; expected each rate once",
-                )
-        if i in bad_rows:
-            continue
-        append(NegotiatedRateRecord(payer, cd, rt, rate, eff, exp, pid, np_, tn, lines[i]))
-    return _result("negotiated_rates", t, records, errs)
+            if pid is None and np_ is None and tn is None:
+                errs.add(i, "program_id", "no program given; expected a program_id, an npi or a tin")
+            if exp is not None:
+                if exp == _NO_EXPIRATION:
+                    exp = None
+                elif type(exp) is not Invalid and type(eff) is not Invalid and exp < eff:
+                    errs.add(
+                        i,
+                        "expiration_date",
+                        f"expiration_date {exp.isoformat()} is before effective_date {eff.isoformat()}; "
+                        "expected expiration_date on or after effective_date",
+                    )
+            key = (payer, pid, np_, tn, cd, eff)
+            if (i not in bad_rows or not any(type(x) is Invalid for x in key)) and (pid or np_ or tn):
+                first = seen.setdefault(key, lines[i])
+                if first != lines[i]:
+                    errs.add(
+                        i,
+                        "billing_code",
+                        f"duplicate of line {first}: same payer_id, program (program_id/npi/tin), billing_code "
+                        "and effective_date; expected each rate once",
+                    )
+            if i in bad_rows:
+                continue
+            append(NegotiatedRateRecord(payer, cd, rt, rate, eff, exp, pid, np_, tn, lines[i]))
+        return records, errs.sorted()
 
 
 # --------------------------------------------------------------------------- common
@@ -751,6 +772,23 @@ def parse_reference_rates(path: str | Path, *, display_name: str | None = None) 
             if i not in errs.by_row:
                 records.append(ReferenceRateRecord(payer, cd, amt))
         return _result("reference_rates", t, records, errs)
+
+
+def _streamed_result(
+    kind: str, tables: tb.TableReader, records: list[Any], errors: list[RowError],
+    programs: list[ProgramRecord] | None = None,
+) -> ParseResult:
+    return ParseResult(
+        kind=kind,
+        file=tables.file,
+        format=tables.format,
+        rows_read=tables.rows_read,
+        records=records,
+        programs=programs or [],
+        errors=errors,
+        ignored_columns=tables.ignored_columns,
+        line_numbers_exact=tables.line_numbers_exact,
+    )
 
 
 def _result(

@@ -21,7 +21,7 @@ import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
-from tariffs.pipeline import ImportOptions, StageContext
+from tariffs.pipeline import MAX_STORED_ERRORS, ImportOptions, StageContext
 from tariffs.records import (
     FeeLineRecord,
     FileRejected,
@@ -38,7 +38,7 @@ FEE_LINE_COLUMNS = [
     "gross_charge", "cash_price", "effective_date", "line",
 ]
 if TYPE_CHECKING:  # pandas is imported only by the loaders that read tables
-    from tariffs.csv_files import FeeScheduleReader
+    from tariffs.csv_files import FeeChunk, FeeScheduleReader, NegotiatedRatesReader
 
 T = TypeVar("T")
 RATE_COLUMNS = [
@@ -96,25 +96,46 @@ async def stage_fee_lines(ctx: StageContext, lines: list[FeeLineRecord]) -> None
     ctx.rows_accepted += len(lines)
 
 
-async def stage_rates(ctx: StageContext, rates: Iterable[NegotiatedRateRecord], directory: ProgramDirectory) -> None:
-    """Resolve each rate to its program(s) and COPY them; unmatched rates are row errors."""
-    v = ctx.version_id
+class RateResolution:
+    """Negotiated rates resolved to the programs they price (by program id, else NPI
+    and TIN): ``rows`` yields a ``negotiated_rates`` row per (rate, program); a rate
+    that matches no program is a row error (``on_error``, default: ``errors``)."""
 
-    def rows() -> Iterable[tuple[Any, ...]]:
+    def __init__(self, directory: ProgramDirectory, display_name: str,
+                 on_error: Callable[[RowError], None] | None = None) -> None:
+        self.directory = directory
+        self.display_name = display_name
+        self.errors: list[RowError] = []
+        self.on_error = on_error or self.errors.append
+        self.keys: set[tuple[str, str]] = set()  # (payer_id, program_id)
+        self.accepted = 0  # rates that matched a program
+
+    def rows(self, version_id: int, rates: Iterable[NegotiatedRateRecord]) -> Iterator[tuple[Any, ...]]:
         for r in rates:
-            programs = directory.resolve(r)
+            programs = self.directory.resolve(r)
             if not programs:
                 who = f"program '{r.program_id}'" if r.program_id else f"NPI {r.npi or '-'} / TIN {r.tin or '-'}"
-                ctx.error(RowError(ctx.display_name, r.line, "program_id" if r.program_id else "npi",
-                                   f"no known program matches {who}"))
+                self.on_error(RowError(self.display_name, r.line, "program_id" if r.program_id else "npi",
+                                       f"no known program matches {who}"))
                 continue
-            ctx.rows_accepted += 1
+            self.accepted += 1
             for program_id in sorted(programs):
-                ctx.key("rates", r.payer_id, program_id)
-                yield (v, r.payer_id, program_id, r.billing_code, r.rate_type, r.rate,
+                self.keys.add((r.payer_id, program_id))
+                yield (version_id, r.payer_id, program_id, r.billing_code, r.rate_type, r.rate,
                        r.effective_date, r.expiration_date, r.line)
 
-    await ctx.copy("negotiated_rates", RATE_COLUMNS, rows())
+
+async def stage_rates(ctx: StageContext, rates: Iterable[NegotiatedRateRecord], directory: ProgramDirectory) -> None:
+    """Resolve each rate to its program(s) and COPY them; unmatched rates are row errors."""
+    resolution = RateResolution(directory, ctx.display_name, on_error=ctx.error)
+    await ctx.copy("negotiated_rates", RATE_COLUMNS, resolution.rows(ctx.version_id, rates))
+    ctx.keys("rates", resolution.keys)
+    ctx.rows_accepted += resolution.accepted
+
+
+def unknown_payer(display_name: str, rate: NegotiatedRateRecord) -> RowError:
+    return RowError(display_name, rate.line, "payer_id",
+                    f"unknown payer '{rate.payer_id}' (import its coverage table first)")
 
 
 async def known_payers(conn: asyncpg.Connection) -> dict[str, str]:
@@ -150,70 +171,155 @@ class TabularLoader:
         await self._stage(ctx, parsed)
 
 
-class FeeScheduleLoader:
-    """Fee schedules (files.md §1), streamed: chunks of rows are parsed and validated
-    on a worker thread while the chunks already validated are staged, so that the
-    parse (client CPU) overlaps the server's work.  Each chunk is staged with its own
+class StreamedTabularLoader:
+    """A tabular kind validated and staged chunk by chunk, in the pipeline's one
+    transaction: the rows are parsed and validated on a worker thread
+    (``read_ahead``) while the chunks already validated are staged, so that the
+    parse (client CPU) overlaps the server's work, and memory holds a few chunks,
+    not the file.
+
+    A file with row errors is still rejected whole (unless ``allow_partial``): once
+    an error is seen nothing more is staged, every error is still collected, and the
+    pipeline rolls the transaction back.  A malformed row far into the file
+    (``FileRejected`` from the reader) ends the stage the same way.
+
+    Errors come in two sorts, reported as the whole-file loaders did: the parse's
+    own (a bad value, a duplicate...) in line order, then the staging's (a rate of an
+    unknown payer...) in line order; and when the file is rejected for parse errors
+    the staging's are left out, since they may be consequences of the same mistakes.
+
+    A subclass opens its reader (``open``: the header and file-level checks, before
+    the transaction), says per chunk which errors it has and how to build what to
+    stage (``begin`` returns that check, run on the worker thread) and stages a built
+    batch (``stage_batch``, on the event loop)."""
+
+    requires_rows = True
+    queue_depth = 3  # chunks validated ahead of the staging
+
+    def open(self, path: Path, display_name: str, chunk_rows: int) -> Any:
+        raise NotImplementedError
+
+    async def begin(self, ctx: StageContext, reader: Any) -> Callable[[Any], ChunkCheck]:
+        raise NotImplementedError
+
+    async def stage_batch(self, ctx: StageContext, batch: Any) -> None:
+        raise NotImplementedError
+
+    async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> Any:
+        from tariffs import tabular
+
+        return await asyncio.to_thread(self.open, path, display_name, tabular.CHUNK_ROWS)
+
+    async def stage(self, ctx: StageContext, reader: Any) -> None:
+        from tariffs import tabular
+
+        partial = ctx.options.allow_partial
+        check = await self.begin(ctx, reader)
+
+        def batches() -> Iterator[tuple[Any, ChunkCheck]]:
+            rejected = False
+            with tabular.bulk():
+                for chunk in reader:
+                    checked = check(chunk)
+                    rejected = rejected or (bool(checked.parse_errors or checked.stage_errors) and not partial)
+                    yield (None if rejected else checked.build()), checked
+
+        stage_errors: list[RowError] = []
+        stage_error_count = 0
+        async for batch, checked in read_ahead(batches(), self.queue_depth):
+            ctx.extend_errors(checked.parse_errors)
+            stage_error_count += len(checked.stage_errors)
+            stage_errors += checked.stage_errors[: max(0, MAX_STORED_ERRORS - len(stage_errors))]
+            if batch is not None:
+                await self.stage_batch(ctx, batch)
+        ctx.rows_read = reader.tables.rows_read
+        if partial or not ctx.error_count:
+            ctx.extend_errors(stage_errors)
+            ctx.error_count += stage_error_count - len(stage_errors)
+
+
+class ChunkCheck(NamedTuple):
+    """What a streamed loader found in one chunk, and how to build what to stage."""
+
+    parse_errors: list[RowError]
+    stage_errors: list[RowError]
+    build: Callable[[], Any]
+
+
+class FeeScheduleLoader(StreamedTabularLoader):
+    """Fee schedules (files.md §1), streamed.  Each chunk is staged with its own
     statements: a COPY of its fee lines (as COPY text built from each column's
     distinct values, not per-row tuples to encode), the (program, level) keys not yet
     written, and an upsert of the programs it adds or completes.  Separate statements
     matter: the server checks the fee lines' foreign key at the end of each COPY, and
     that check then overlaps the parse of the next chunks instead of following the
-    whole file.
+    whole file."""
 
-    A file with row errors is still rejected whole (unless ``allow_partial``): once
-    an error is seen nothing more is staged, every error is still collected, and the
-    pipeline rolls the transaction back.  A malformed row far into the file
-    (``FileRejected`` from the reader) ends the stage the same way."""
-
-    requires_rows = True
-    queue_depth = 3  # chunks validated ahead of the staging (each ~4 MB of COPY text)
-
-    async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> FeeScheduleReader:
-        from tariffs import tabular
+    def open(self, path: Path, display_name: str, chunk_rows: int) -> FeeScheduleReader:
         from tariffs.csv_files import FeeScheduleReader
 
-        # the header and the file-level checks, before the transaction starts
-        return await asyncio.to_thread(
-            FeeScheduleReader, path, display_name=display_name, chunk_rows=tabular.CHUNK_ROWS
-        )
+        return FeeScheduleReader(path, display_name=display_name, chunk_rows=chunk_rows)
 
-    async def stage(self, ctx: StageContext, reader: FeeScheduleReader) -> None:
-        from tariffs import tabular
-
-        partial = ctx.options.allow_partial
+    async def begin(self, ctx: StageContext, reader: FeeScheduleReader) -> Callable[..., Any]:
         version_id = ctx.version_id
 
-        def validated() -> Iterator[tuple[_FeeBatch | None, list[RowError]]]:
-            rejected = False
-            with tabular.bulk():
-                for chunk in reader:
-                    rejected = rejected or (bool(chunk.errors) and not partial)
-                    if rejected:
-                        yield None, chunk.errors
-                        continue
-                    batch = _FeeBatch(chunk.copy_text(version_id), chunk.program_levels(), reader.program_changes())
-                    yield batch, chunk.errors
+        def check(chunk: FeeChunk) -> ChunkCheck:
+            return ChunkCheck(chunk.errors, [], lambda: _FeeBatch(
+                chunk.copy_text(version_id), chunk.program_levels(), reader.program_changes(), len(chunk)
+            ))
 
-        async for batch, errors in read_ahead(validated(), self.queue_depth):
-            ctx.extend_errors(errors)
-            if batch is None:
-                continue
-            if batch.rows:
-                await ctx.conn.copy_to_table(
-                    "fee_lines", source=_once(batch.rows), columns=FEE_LINE_COLUMNS, format="text"
-                )
-            await upsert_programs(ctx.conn, batch.programs)
-            ctx.keys("fee", batch.levels)
-            await ctx.write_keys()
-        ctx.rows_read = reader.tables.rows_read
-        ctx.rows_accepted += reader.rows_accepted
+        return check
+
+    async def stage_batch(self, ctx: StageContext, batch: _FeeBatch) -> None:
+        if batch.rows:
+            await ctx.conn.copy_to_table("fee_lines", source=_once(batch.rows), columns=FEE_LINE_COLUMNS,
+                                         format="text")
+        await upsert_programs(ctx.conn, batch.programs)
+        ctx.keys("fee", batch.levels)
+        await ctx.write_keys()
+        ctx.rows_accepted += batch.accepted
 
 
 class _FeeBatch(NamedTuple):
     rows: bytes  # COPY text of the chunk's good rows
     levels: set[tuple[str, str]]  # their (program_id, level_of_care) keys
     programs: list[ProgramRecord]  # programs new or changed in the chunk
+    accepted: int
+
+
+class NegotiatedRatesLoader(StreamedTabularLoader):
+    """Negotiated rates (files.md §3), streamed: per chunk, the rates of unknown
+    payers and those that match no program are row errors (as the parse's own, in
+    line order), the others are COPYed with their (payer, program) keys."""
+
+    def open(self, path: Path, display_name: str, chunk_rows: int) -> NegotiatedRatesReader:
+        from tariffs.csv_files import NegotiatedRatesReader
+
+        return NegotiatedRatesReader(path, display_name=display_name, chunk_rows=chunk_rows)
+
+    async def begin(self, ctx: StageContext, reader: NegotiatedRatesReader) -> Callable[..., Any]:
+        known = await known_payers(ctx.conn)
+        directory = await ProgramDirectory.load(ctx.conn)
+        version_id, name = ctx.version_id, ctx.display_name
+
+        def check(chunk: tuple[list[NegotiatedRateRecord], list[RowError]]) -> ChunkCheck:
+            records, parse_errors = chunk
+            resolution = RateResolution(directory, name)
+            for r in records:
+                if r.payer_id not in known:
+                    resolution.errors.append(unknown_payer(name, r))
+            rows = list(resolution.rows(version_id, (r for r in records if r.payer_id in known)))
+            stage_errors = sorted(resolution.errors, key=lambda e: e.line or 0)
+            return ChunkCheck(parse_errors, stage_errors, lambda: (rows, resolution.keys, resolution.accepted))
+
+        return check
+
+    async def stage_batch(self, ctx: StageContext, batch: tuple[list[tuple[Any, ...]], set, int]) -> None:
+        rows, keys, accepted = batch
+        await ctx.copy("negotiated_rates", RATE_COLUMNS, rows)
+        ctx.keys("rates", keys)
+        await ctx.write_keys()
+        ctx.rows_accepted += accepted
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
@@ -300,19 +406,6 @@ async def _stage_coverage_table(ctx: StageContext, parsed: Any) -> None:
     ctx.rows_accepted += len(records)
 
 
-async def _stage_negotiated_rates(ctx: StageContext, parsed: Any) -> None:
-    records: list[NegotiatedRateRecord] = parsed.records
-    known = await known_payers(ctx.conn)
-    good = []
-    for r in records:
-        if r.payer_id in known:
-            good.append(r)
-        else:
-            ctx.error(RowError(ctx.display_name, r.line, "payer_id",
-                               f"unknown payer '{r.payer_id}' (import its coverage table first)"))
-    await stage_rates(ctx, good, await ProgramDirectory.load(ctx.conn))
-
-
 async def stage_reference_rates(ctx: StageContext, rates: Iterable[ReferenceRateRecord]) -> None:
     v = ctx.version_id
 
@@ -336,13 +429,13 @@ async def _stage_reference_rates(ctx: StageContext, parsed: Any) -> None:
     await stage_reference_rates(ctx, good)
 
 
-def _tabular_loaders() -> dict[str, TabularLoader]:
+def _tabular_loaders() -> dict[str, Any]:
     from tariffs import csv_files
 
     return {
         "fee_schedule": FeeScheduleLoader(),
         "coverage_table": TabularLoader(csv_files.parse_coverage_table, _stage_coverage_table),
-        "negotiated_rates": TabularLoader(csv_files.parse_negotiated_rates, _stage_negotiated_rates),
+        "negotiated_rates": NegotiatedRatesLoader(),
         "reference_rates": TabularLoader(csv_files.parse_reference_rates, _stage_reference_rates),
     }
 

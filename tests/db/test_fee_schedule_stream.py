@@ -103,3 +103,52 @@ async def test_allow_partial_across_chunks(conn, tmp_path):
     assert [(e.line, e.column) for e in outcome.errors] == [(3, "frequency"), (6, "billing_code")]
     lines = await conn.fetch("SELECT line FROM fee_lines WHERE version_id = $1 ORDER BY line", outcome.version_id)
     assert [r["line"] for r in lines] == [2, 4, 5]
+
+
+# --------------------------------------------------------------------------- negotiated rates, streamed the same way
+
+RATES_HEADER = "payer_id,program_id,npi,tin,billing_code,rate_type,rate,effective_date,expiration_date\n"
+
+
+async def test_rates_staged_across_chunks(conn, tmp_path):
+    await import_file(conn, "fee_schedule", write(tmp_path, "fees.csv", rows_for("stream-r", "Stream R", "1234567893")))
+    rates = tmp_path / "rates.csv"
+    rates.write_text(RATES_HEADER + "".join(
+        f"acme,stream-r,,,{code},dollar,{500 + i}.00,2026-01-01,\n"
+        for i, code in enumerate(["H0015", "90791", "S9480", "H0035", "REV:0913"])
+    ) + "acme,,1234567893,,H0015,dollar,510.00,2026-07-01,\n")  # by NPI, in the third chunk
+    outcome = await import_file(conn, "negotiated_rates", rates)
+    assert outcome.status == "succeeded", outcome
+    assert (outcome.rows_read, outcome.rows_accepted) == (6, 6)
+    stored = await conn.fetch("SELECT program_id, line FROM negotiated_rates WHERE version_id = $1 ORDER BY line",
+                              outcome.version_id)
+    assert [(r["program_id"], r["line"]) for r in stored] == [("stream-r", n) for n in range(2, 8)]
+    keys = await conn.fetch("SELECT key1, key2 FROM tariff_version_keys WHERE version_id = $1", outcome.version_id)
+    assert [tuple(k) for k in keys] == [("acme", "stream-r")]
+
+
+async def test_rates_errors_in_line_order_and_staging_errors_only_without_parse_errors(conn, tmp_path):
+    lines = [
+        "acme,stream-nobody,,,H0015,dollar,500.00,2026-01-01,",  # 2: no such program (staging)
+        "nopayer,sunrise-recovery,,,H0015,dollar,500.00,2026-01-01,",  # 3: unknown payer (staging)
+        "acme,sunrise-recovery,,,H0015,dollar,500.00,2026-01-01,",  # 4: fine
+        "acme,,1992753883,,90791,dollar,300.00,2026-01-01,",  # 5: no program with that NPI (staging)
+    ]
+    path = tmp_path / "rates.csv"
+    path.write_text(RATES_HEADER + "\n".join(lines) + "\n")
+    outcome = await import_file(conn, "negotiated_rates", path)
+    assert outcome.status == "rejected"
+    assert [(e.line, e.column) for e in outcome.errors] == [(2, "program_id"), (3, "payer_id"), (5, "npi")]
+
+    # a parse error too (line 6, the third chunk): only the parse errors are reported, as before
+    path.write_text(RATES_HEADER + "\n".join([*lines, "acme,sunrise-recovery,,,90791,dollar,abc,2026-01-01,"])
+                    + "\n")
+    outcome = await import_file(conn, "negotiated_rates", path)
+    assert outcome.status == "rejected"
+    assert [(e.line, e.column) for e in outcome.errors] == [(6, "rate")]
+
+    outcome = await import_file(conn, "negotiated_rates", path, options=ImportOptions(allow_partial=True))
+    assert outcome.status == "succeeded"
+    assert (outcome.rows_read, outcome.rows_accepted, outcome.rows_rejected) == (5, 1, 4)
+    assert [(e.line, e.column) for e in outcome.errors] == [(6, "rate"), (2, "program_id"), (3, "payer_id"),
+                                                            (5, "npi")]
