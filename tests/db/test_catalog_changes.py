@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from costsvc import catalog as catalog_module
 from costsvc.db.pool import create_pool
@@ -17,6 +18,12 @@ from tariffs.pipeline import ImportOptions, activate, import_file
 DEMO = Path(__file__).resolve().parents[2] / "costsvc" / "demo" / "data"
 FEE_HEADER = ("program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
               "gross_charge,cash_price,effective_date\n")
+
+
+@pytest.fixture(autouse=True)
+def small_fee_line_batches(monkeypatch):
+    """A full load reads fee lines through a cursor in batches: here many batches."""
+    monkeypatch.setattr(catalog_module, "FEE_LINE_BATCH", 3)
 
 
 def comparable(c: Catalog) -> dict:
