@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import database_url, npi_check_digit, timed  # noqa: E402
+
 DATA = ROOT / "bench" / ".data"
 OUT = ROOT / "bench" / "out"
 DB_NAME = "costsvc_bench_fee"

@@ -24,8 +24,8 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,14 +152,14 @@ def main() -> int:
                      ("POST /v1/estimates (IOP, 36 claims)", base + "/v1/estimates", single, args.connections)]
             cases += [(f"POST /v1/estimates/batch (50 items), {c} connections", base + "/v1/estimates/batch",
                        batch, c) for c in args.batch_connections]
-            for name, url, script, connections in cases:
+            for _name, url, script, connections in cases:
                 run_wrk(url, args.warmup, connections, script)  # warm up: memo, pool, page cache
             rounds: dict[str, list[dict]] = {name: [] for name, *_ in cases}
             for _ in range(args.rounds):
                 for name, url, script, connections in cases:
                     rounds[name].append(run_wrk(url, args.duration, connections, script))
             results = {}
-            for name, url, script, connections in cases:
+            for name, _url, _script, connections in cases:
                 runs = rounds[name]
                 results[name] = {
                     "connections": connections,

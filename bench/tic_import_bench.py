@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import TIME, database_url, timed  # noqa: E402
+
 DATA = ROOT / "bench" / ".data"
 OUT = ROOT / "bench" / "out"
 DB_NAME = "costsvc_bench_tic"

@@ -90,8 +90,8 @@ from tariffs.sources import (
     skip_value,
     to_decimal,
 )
-from tariffs.tic import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
 from tariffs.tabular import field_count_mismatch
+from tariffs.tic import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
 
 __all__ = [
     "HptResult",

@@ -46,6 +46,9 @@ class ImportOptions(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unkn
     payer_names: dict[str, str] | None = None  # HPT: payer name in the file -> our payer_id
 
 
+NO_OPTIONS = ImportOptions()  # frozen: one shared default
+
+
 class ImportOutcome(msgspec.Struct):
     import_id: uuid.UUID
     kind: str
@@ -140,7 +143,7 @@ async def create_import(
     kind: str,
     path: str | os.PathLike[str],
     *,
-    options: ImportOptions = ImportOptions(),
+    options: ImportOptions = NO_OPTIONS,
     source: str | None = None,
     started_by: str = "cli",
     sha256: str | None = None,
@@ -280,7 +283,7 @@ async def import_file(
     kind: str,
     path: str | os.PathLike[str],
     *,
-    options: ImportOptions = ImportOptions(),
+    options: ImportOptions = NO_OPTIONS,
     source: str | None = None,
     started_by: str = "cli",
 ) -> ImportOutcome:

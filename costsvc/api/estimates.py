@@ -13,8 +13,8 @@ from litestar.params import FromPath, JSONBody
 from costsvc.api.problems import NotFound, domain_problem, invalid_problem, not_found_problem
 from costsvc.api.schemas import BatchRequest, CompareRequest, EstimateRequest
 from costsvc.api.validation import RequestInvalid
-from costsvc.domain.errors import DomainError
 from costsvc.domain.episode import episode_for_level
+from costsvc.domain.errors import DomainError
 from costsvc.services import estimates as service
 
 JSON = "application/json"

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 import msgspec
 
 from costsvc.domain.model import (
-    InputStruct,
     Accumulators,
     Benefits,
     EpisodeRequest,
     Household,
+    InputStruct,
     LevelOfCare,
     Money,
     NetworkChoice,

@@ -13,12 +13,13 @@ from __future__ import annotations
 import types
 import typing
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from typing import Any, Literal, Union
 
 import msgspec
 
 from costsvc.domain.model import amount_problem
+
 
 class FieldError(msgspec.Struct, frozen=True):
     field: str
@@ -37,7 +38,7 @@ def _join(path: str, name: str | int) -> str:
     return f"{path}.{name}" if path else name
 
 
-@lru_cache(maxsize=None)
+@cache
 def _struct_fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     return tuple(
         (f.encode_name, f.type, f.required) for f in msgspec.structs.fields(cls)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import typing
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Literal
 
 import msgspec
@@ -59,7 +59,7 @@ def amount_problem(kind: str, value: Decimal) -> str | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _checked_fields(cls: type) -> tuple[tuple[str, str], ...]:
     found = []
     for name, hint in typing.get_type_hints(cls, include_extras=True).items():

@@ -11,8 +11,8 @@ import msgspec
 import pytest
 
 from costsvc import catalog as catalog_module
-from costsvc.db.pool import create_pool
 from costsvc.catalog import Catalog, CatalogHolder, load_catalog, load_catalog_changes
+from costsvc.db.pool import create_pool
 from tariffs.pipeline import ImportOptions, activate, import_file
 
 DEMO = Path(__file__).resolve().parents[2] / "costsvc" / "demo" / "data"

@@ -10,6 +10,7 @@ import pytest
 
 from tests.server import COSTSVC, _get, _serve, _stop, _wait_ready
 
+
 @pytest.fixture
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
