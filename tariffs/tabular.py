@@ -1,18 +1,20 @@
 """Reading tabular tariff files (CSV or XLSX) into strings, and parsing their fields.
 
-``read_table`` turns a file into a :class:`Table`: a pandas DataFrame of strings
-(``dtype=str``, no NA conversion) with a normalized header, blank rows dropped, and
-the line number of every row.  The field parsers below (``money``, ``percent``,
-``boolean``...) are factories of ``str -> value | Invalid`` functions; ``convert``
-applies one to a whole column, parsing each *distinct* raw value once (tariff files
-repeat the same codes, dates and prices on most rows), and records a
+``TableReader`` reads a file as :class:`Table` chunks (``read_table``: the whole
+file as one): each a pandas DataFrame of strings (``dtype=str``, no NA conversion)
+with a normalized header, blank rows dropped, and the line number of every row.  The
+field parsers below (``money``, ``percent``, ``boolean``...) are factories of
+``str -> value | Invalid`` functions; ``ColumnConverter`` (and ``convert``, for one
+table) applies one to a column, parsing each *distinct* raw value once per file
+(tariff files repeat the same codes, dates and prices on most rows), and records a
 :class:`~tariffs.records.RowError` for every row whose value is invalid.
 
 Line numbers (``RowError.line``) are what a text editor shows: the header is line 1,
-the first data row line 2, blank lines count.  When a quoted CSV value spans several
-lines the numbers are recomputed with the ``csv`` module so that they stay exact; if
+the first data row line 2, blank lines count.  A pre-scan tells whether a quoted CSV
+value may span lines (an odd number of quotes before a line break); if so, record
+start lines are counted with the ``csv`` module first so that they stay exact; if
 that pass and pandas disagree about the records (malformed quoting), rows are numbered
-as if each took one line, which is then approximate (``Table.line_numbers_exact`` is
+as if each took one line, which is then approximate (``line_numbers_exact`` is
 False).  For XLSX, the line is the spreadsheet row number of the first sheet.
 
 File-level problems (unreadable, not UTF-8, empty, no data rows, missing required
