@@ -446,7 +446,10 @@ class _CsvRecords(_Records):
         self.physical = (scan.newlines if scan.newlines else scan.crs) + (0 if scan.ends_with_newline else 1)
         uniform_endings = scan.crs == 0 or scan.newlines == 0 or scan.crs == scan.newlines
         self.starts: list[int] | None = None
-        self.one_per_line = uniform_endings and not scan.quote_open_at_newline
+        # the quote scan looks at "\n" breaks: a file broken by "\r" alone is counted
+        # with the csv module whenever it has quotes
+        cr_only = scan.newlines == 0 and scan.crs > 0
+        self.one_per_line = uniform_endings and not scan.quote_open_at_newline and not (cr_only and scan.has_quote)
         if not self.one_per_line:
             self.starts = _csv_record_start_lines(path, self.skip)
         self.exact = self.one_per_line or self.starts is not None

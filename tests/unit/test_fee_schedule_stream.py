@@ -137,3 +137,19 @@ def test_a_malformed_row_in_a_later_chunk_rejects_the_file_with_its_line(tmp_pat
     assert exc.value.errors[0].line == 31
     assert "13 fields" in exc.value.errors[0].message
     assert sum(seen) >= 7  # earlier chunks were handed out before the bad row was reached
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_multiline_values_keep_exact_line_numbers_with_any_line_break(tmp_path, newline):
+    rows = [
+        'sunrise,Sunrise,,,TX,iop,H0015,"IOP day,{nl}evening block",per_service,750,,2026-01-01',
+        "sunrise,Sunrise,,,TX,iop,90791,Intake,per_episode,abc,,2026-01-01",
+    ]
+    text = newline.join([",".join(HEADER), *(r.replace("{nl}", newline) for r in rows)]) + newline
+    path = tmp_path / "fees.csv"
+    path.write_bytes(text.encode())
+    for chunk_rows in (None, 1):
+        r = parse_fee_schedule(path, chunk_rows=chunk_rows)
+        assert r.line_numbers_exact
+        assert [(e.line, e.column) for e in r.errors] == [(4, "gross_charge")]  # the first row spans lines 2-3
+        assert r.records[0].description == f"IOP day,{newline}evening block"
