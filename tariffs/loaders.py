@@ -9,6 +9,7 @@ pipeline's transaction, and declare the keys the version carries).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections import defaultdict
@@ -372,6 +373,10 @@ async def read_ahead(items: Iterator[T], depth: int) -> AsyncIterator[T]:
             yield item
     finally:
         stop.set()
+        # A consumer cancelled while it waited leaves a thread blocked in q.get():
+        # wake it, or the event loop's executor would wait for it for ever at shutdown.
+        with contextlib.suppress(queue.Full):
+            q.put_nowait((_DONE, None))
         await asyncio.to_thread(thread.join)
 
 

@@ -59,3 +59,34 @@ async def test_a_consumer_that_stops_early_stops_the_thread_and_closes_the_gener
     assert closed.is_set()
     assert gc.isenabled()  # ...and back on once the abandoned generator is closed
     assert len(produced) < 20  # it stopped within the queue's depth
+
+
+def test_a_consumer_cancelled_while_waiting_lets_the_event_loop_shut_down():
+    import asyncio
+    import time
+
+    def slow_items():
+        yield 1
+        time.sleep(1)  # the consumer is cancelled while it waits for this one
+        yield 2
+
+    async def consume():
+        async for _ in read_ahead(slow_items(), 1):
+            pass
+
+    async def main():
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    finished = threading.Event()
+
+    def run():
+        asyncio.run(main())  # shuts the default executor down: waits for every thread
+        finished.set()
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    assert finished.wait(10), "asyncio.run() did not return: a thread of the stream was left blocked"
