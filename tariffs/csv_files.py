@@ -253,7 +253,6 @@ class FeeScheduleReader:
         self._programs: dict[str, None] = {}  # programs with a good row, in file order
         self._touched: list[str] = []  # programs of the last chunk that have a good row
         self._staged: dict[str, ProgramRecord] = {}  # what program_changes() last returned
-        self.rows_accepted = 0
 
     def __iter__(self) -> Iterator[FeeChunk]:
         for table in self.tables:
@@ -301,7 +300,6 @@ class FeeScheduleReader:
             self._programs[pid.values[code]] = None
         # a program's record can change on any of its rows, good or not
         self._touched = [p for p in pid.values.tolist() if p in self._programs]
-        self.rows_accepted += len(good)
         return FeeChunk(cols, good, lines[good], errs.sorted())
 
     def _check_programs(self, cols: dict[str, tb.Converted], lines: np.ndarray, errs: RowErrors) -> None:

@@ -306,10 +306,13 @@ class NegotiatedRatesLoader(StreamedTabularLoader):
         def check(chunk: tuple[list[NegotiatedRateRecord], list[RowError]]) -> ChunkCheck:
             records, parse_errors = chunk
             resolution = RateResolution(directory, name)
+            of_known_payers = []
             for r in records:
-                if r.payer_id not in known:
+                if r.payer_id in known:
+                    of_known_payers.append(r)
+                else:
                     resolution.errors.append(unknown_payer(name, r))
-            rows = list(resolution.rows(version_id, (r for r in records if r.payer_id in known)))
+            rows = list(resolution.rows(version_id, of_known_payers))
             stage_errors = sorted(resolution.errors, key=lambda e: e.line or 0)
             return ChunkCheck(parse_errors, stage_errors, lambda: (rows, resolution.keys, resolution.accepted))
 

@@ -121,9 +121,7 @@ class StageContext:
             rows += [(v, scope, a, b) for a, b in sorted(new)]
         self._keys.clear()
         if rows:
-            await self.conn.copy_records_to_table(
-                "tariff_version_keys", columns=["version_id", "scope", "key1", "key2"], records=rows
-            )
+            await self.copy("tariff_version_keys", ["version_id", "scope", "key1", "key2"], rows)
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:

@@ -205,6 +205,7 @@ def read_table(
         path, required=required, optional=optional, one_of=one_of, display_name=display_name, chunk_rows=None
     )
     (table,) = list(reader)  # chunk_rows=None: the whole file is one chunk
+    table.line_numbers_exact = reader.line_numbers_exact  # final only now that the file is read
     return table
 
 
