@@ -1,0 +1,123 @@
+"""Protected health information at rest: authenticated encryption and keyed lookup.
+
+PHI (member IDs, patient names, dates of birth, diagnosis codes) is stored only
+as Fernet tokens (AES-128-CBC + HMAC-SHA256, from ``cryptography``), under keys
+from ``COSTSVC_PHI_KEY``: one or more comma-separated keys, each 32 random bytes
+in URL-safe base64 (what ``Fernet.generate_key()`` prints).  The first key
+encrypts; every key decrypts, so a new key is put first, ``rotate`` re-encrypts
+the stored tokens, and the old key is then dropped.
+
+Lookups (find a member's verifications) never decrypt rows in bulk: the stored
+row carries ``lookup_hash`` of the normalized value, an HMAC-SHA256 under a key
+that is ``COSTSVC_PHI_HMAC_KEY`` when set, else derived from the *first* PHI key
+with HKDF.  A deployment that rotates its PHI keys should set the HMAC key apart,
+or the lookup hashes change with the first key (``rotate`` recomputes them).
+
+Nothing here logs, and no exception raised here carries a plaintext.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import unicodedata
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+class PhiKeyError(ValueError):
+    """The configured keys cannot be used (never says what a key is)."""
+
+
+class PhiUnavailable(RuntimeError):
+    """No PHI key is configured, so the service refuses to store PHI."""
+
+
+class PhiDecryptError(RuntimeError):
+    """A stored token does not decrypt under any configured key."""
+
+
+def parse_keys(text: str | None) -> tuple[bytes, ...]:
+    """The keys of a ``COSTSVC_PHI_KEY`` value, first (encrypting) key first."""
+    if not text or not text.strip():
+        return ()
+    keys = []
+    for position, part in enumerate(text.split(","), start=1):
+        key = part.strip().encode("ascii", "replace")
+        try:
+            raw = base64.urlsafe_b64decode(key)
+        except (ValueError, TypeError):
+            raw = b""
+        if len(raw) != 32:
+            raise PhiKeyError(f"PHI key {position} is not 32 bytes of URL-safe base64 (Fernet.generate_key())")
+        keys.append(key)
+    return tuple(keys)
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def normalize_lookup(value: str) -> str:
+    """How a value is compared: NFKC, no surrounding or inner white space, upper case
+    (member IDs are typed in many ways: ' abc 123 ' and 'ABC123' are one member)."""
+    return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+
+
+class PhiVault:
+    """Encrypts, decrypts and hashes PHI with the configured keys."""
+
+    def __init__(self, keys: Sequence[bytes], hmac_key: bytes | None = None):
+        if not keys:
+            raise PhiUnavailable("no PHI key is configured (COSTSVC_PHI_KEY); PHI cannot be stored")
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._first = Fernet(keys[0])
+        self._hmac_key = hmac_key or HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"costsvc phi lookup v1"
+        ).derive(base64.urlsafe_b64decode(keys[0]))
+
+    @classmethod
+    def from_config(cls, phi_keys: str | None, hmac_key: str | None = None) -> PhiVault | None:
+        """None when no key is configured (the caller refuses to store PHI)."""
+        keys = parse_keys(phi_keys)
+        if not keys:
+            return None
+        return cls(keys, hmac_key.encode("utf-8") if hmac_key else None)
+
+    def encrypt(self, plaintext: str | bytes) -> bytes:
+        data = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
+        return self._first.encrypt(data)
+
+    def decrypt(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(bytes(token))
+        except InvalidToken:
+            raise PhiDecryptError("a stored PHI value does not decrypt under any configured key") from None
+
+    def decrypt_text(self, token: bytes) -> str:
+        return self.decrypt(token).decode("utf-8")
+
+    def rotate(self, token: bytes) -> bytes:
+        """The token re-encrypted under the first key (same plaintext)."""
+        try:
+            return self._fernet.rotate(bytes(token))
+        except InvalidToken:
+            raise PhiDecryptError("a stored PHI value does not decrypt under any configured key") from None
+
+    def lookup_hash(self, value: str) -> bytes:
+        return hmac.new(self._hmac_key, normalize_lookup(value).encode("utf-8"), hashlib.sha256).digest()
+
+
+def mask_member_id(member_id: str) -> str:
+    """All but the last 4 characters hidden: ``*****6789``."""
+    keep = 4 if len(member_id) > 4 else max(len(member_id) - 1, 0)
+    return "*" * (len(member_id) - keep) + member_id[len(member_id) - keep:]
+
+
+def mask_name(name: str) -> str:
+    """The first letter of each word: ``J*** S****``."""
+    return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
