@@ -113,8 +113,9 @@ class PhiVault:
 
 
 def mask_member_id(member_id: str) -> str:
-    """All but the last 4 characters hidden: ``*****6789``."""
-    keep = 4 if len(member_id) > 4 else max(len(member_id) - 1, 0)
+    """All but the last 4 characters hidden: ``*****6789`` (an ID of 4 characters or
+    fewer shows only its last one: showing all four would hide nothing)."""
+    keep = 4 if len(member_id) > 4 else min(len(member_id), 1)
     return "*" * (len(member_id) - keep) + member_id[len(member_id) - keep:]
 
 
