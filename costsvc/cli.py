@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 
 from costsvc.settings import get_settings
+from costsvc.staging.loaders import LOADERS
 
 log = logging.getLogger("costsvc")
 
@@ -76,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from tariffs.pipeline import ImportOptions, import_file
+    from costsvc.staging.pipeline import ImportOptions, import_file
 
     path = Path(args.path)
     if not path.is_file():
@@ -98,11 +99,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         await _migrate(url)
         conn = await connect(url)
         try:
-            return await import_file(conn, args.kind, path, options=options, source=path.name, started_by="cli")
+            return await import_file(conn, args.kind, path, options=options, source=path.name, started_by="cli", loaders=LOADERS)
         finally:
             await conn.close()
 
-    from tariffs.pipeline import ImportBusy
+    from costsvc.staging.pipeline import ImportBusy
 
     try:
         outcome = asyncio.run(run())
@@ -333,7 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("seed-demo", help="load the demo dataset").set_defaults(func=cmd_seed_demo)
     sub.add_parser("embedded-stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_embedded_stop)
 
-    from tariffs.loaders import LOADERS
 
     p = sub.add_parser("import", help="import a tariff file (exit 0: imported or no-op; 1: rejected)")
     p.add_argument("kind", choices=sorted(LOADERS))

@@ -1,7 +1,7 @@
 """Handing a recorded import to the job system, after its record is committed.
 
 The caller (the import API) first records the import with
-``tariffs.pipeline.create_import`` — its own committed transaction — and only then
+``costsvc.staging.pipeline.create_import`` — its own committed transaction — and only then
 enqueues it, so a worker never receives an import id it cannot find.
 
 * With a broker, :func:`enqueue_import` publishes the task message before the
@@ -42,9 +42,9 @@ from celery import Celery
 
 from costsvc.db.queries import Q
 from costsvc.settings import get_settings
+from costsvc.staging.pipeline import sha256_of
 from jobs.celery_app import RUN_IMPORT_TASK
 from jobs.celery_app import app as default_app
-from tariffs.pipeline import sha256_of
 
 log = logging.getLogger(__name__)
 

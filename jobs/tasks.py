@@ -37,8 +37,9 @@ from celery.utils.time import get_exponential_backoff_interval
 from costsvc.db.pool import connect, resolve_database_url
 from costsvc.db.queries import Q
 from costsvc.settings import get_settings
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import ImportBusy, ImportNotFound, run_import
 from jobs.celery_app import REFRESH_TASK, REQUEUE_STALE_TASK, RUN_IMPORT_TASK, app
-from tariffs.pipeline import ImportBusy, ImportNotFound, run_import
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -126,7 +127,7 @@ async def _run_import(conn: asyncpg.Connection, import_id: uuid.UUID, path: str)
         # with this worker, or deleted): retrying cannot help.
         await _mark_failed(conn, import_id, f"the file to import was not found by the worker: {path}")
         return {"import_id": str(import_id), "status": "failed", "message": "file not found"}
-    outcome = await run_import(conn, import_id, path)
+    outcome = await run_import(conn, import_id, path, loaders=LOADERS)
     log.info(
         "import %s %s: read %s, accepted %s, rejected %s, version %s",
         import_id,

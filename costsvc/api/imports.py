@@ -43,9 +43,10 @@ from costsvc.api.validation import FieldError, RequestInvalid, validate
 from costsvc.auth import current_principal, require_role
 from costsvc.db.queries import Q
 from costsvc.settings import Settings, get_settings
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import ImportOptions, create_import, sha256_of
+from costsvc.staging.pipeline import activate as activate_version
 from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager, revive_if_stuck
-from tariffs.pipeline import ImportOptions, create_import, sha256_of
-from tariffs.pipeline import activate as activate_version
 
 UPLOAD_MAX_BYTES = get_settings().max_upload_bytes  # 20 GiB unless COSTSVC_MAX_UPLOAD_BYTES says otherwise
 _FIELD_MAX_BYTES = 64 * 1024  # a text field, or a JSON request
@@ -296,7 +297,6 @@ def _form_to_request(fields: dict[str, str], has_file: bool) -> ImportRequest:
 
 def _validated(data: dict[str, Any], has_file: bool) -> ImportRequest:
     """The request, or RequestInvalid listing every invalid field at once."""
-    from tariffs.loaders import LOADERS
 
     errors: list[FieldError] = []
     try:
@@ -472,7 +472,7 @@ class ImportController(Controller):
             async with state.pool.acquire() as conn:
                 import_id, status, created = await create_import(
                     conn, req.kind, path, options=req.options(), source=source,
-                    started_by=principal.label, sha256=digest, import_id=new_id,
+                    started_by=principal.label, sha256=digest, import_id=new_id, loaders=LOADERS
                 )  # fmt: skip
                 if not created and status in ("queued", "running"):
                     # Deduplicated to an import still to run: if its job was lost (nobody

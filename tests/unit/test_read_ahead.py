@@ -1,4 +1,4 @@
-"""tariffs.loaders.read_ahead: a producer thread running ahead of an async consumer."""
+"""costsvc.staging.loaders.read_ahead: a producer thread running ahead of an async consumer."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from costsvc.staging.loaders import read_ahead
 from tariffs import tabular
-from tariffs.loaders import read_ahead
 
 
 async def test_items_arrive_in_order_from_another_thread():

@@ -22,7 +22,7 @@ import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
-from tariffs.pipeline import MAX_STORED_ERRORS, ImportOptions, StageContext
+from costsvc.staging.base import MAX_STORED_ERRORS, ImportOptions, Loader, StageContext
 from tariffs.records import (
     FeeLineRecord,
     FileRejected,
@@ -437,7 +437,7 @@ async def _stage_reference_rates(ctx: StageContext, parsed: Any) -> None:
     await stage_reference_rates(ctx, good)
 
 
-def _tabular_loaders() -> dict[str, Any]:
+def _tabular_loaders() -> dict[str, Loader]:
     from tariffs import csv_files
 
     return {
@@ -580,7 +580,7 @@ class HptStandardChargesLoader:
         ctx.rows_accepted = rates_before  # rows are the file's items, counted once as fee lines
 
 
-LOADERS: dict[str, Any] = {
+LOADERS: dict[str, Loader] = {
     **_tabular_loaders(),
     "tic_in_network": TicInNetworkLoader(),
     "tic_allowed_amounts": TicAllowedAmountsLoader(),
