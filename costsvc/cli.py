@@ -206,7 +206,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_requeue_stale(args: argparse.Namespace) -> int:
-    from jobs.enqueue import requeue_stale_imports
+    from costsvc.services.imports import requeue_stale_imports
+    from jobs.tasks import CeleryImportQueue
 
     url = _database_url()
 
@@ -216,7 +217,9 @@ def cmd_requeue_stale(args: argparse.Namespace) -> int:
         await _migrate(url)
         conn = await connect(url)
         try:
-            return await requeue_stale_imports(conn, database_url=url, stale_after=args.older_than)
+            return await requeue_stale_imports(
+                conn, queue=CeleryImportQueue(database_url=url), settings=get_settings(), stale_after=args.older_than
+            )
         finally:
             await conn.close()
 

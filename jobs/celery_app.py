@@ -87,7 +87,7 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
                 "options": {"expires": settings.refresh_interval},
             },
             # Imports recorded but never run to the end (a lost message, a dead process):
-            # re-enqueued, or failed when their file is gone (jobs.enqueue.requeue_stale_imports).
+            # re-enqueued, or failed when their file is gone (costsvc.services.imports.requeue_stale_imports).
             "requeue-stale-imports": {
                 "task": REQUEUE_STALE_TASK,
                 "schedule": settings.stale_sweep_interval,

@@ -31,15 +31,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from celery import Task
+from celery import Celery, Task
 from celery.utils.time import get_exponential_backoff_interval
 
 from costsvc.db.pool import connect, resolve_database_url
 from costsvc.db.queries import Q
+from costsvc.services.imports import EnqueueFailed, requeue_stale_imports
 from costsvc.settings import get_settings
 from costsvc.staging.loaders import LOADERS
 from costsvc.staging.pipeline import ImportBusy, ImportNotFound, run_import
 from jobs.celery_app import REFRESH_TASK, REQUEUE_STALE_TASK, RUN_IMPORT_TASK, app
+from jobs.refresh import refresh_sources
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,7 +62,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 #: The database the tasks use in this context.  Unset: ``DATABASE_URL`` (or the
-#: embedded server).  ``jobs.enqueue`` sets it for eager runs so that a task run
+#: embedded server).  ``CeleryImportQueue`` sets it for eager runs so that a task run
 #: inside the API process uses the API's database.
 database_url_override: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "costsvc_job_database_url", default=None
@@ -234,8 +236,6 @@ _SCHEDULED_TASK_OPTIONS: dict[str, Any] = {
 @app.task(bind=True, name=REFRESH_TASK, **_SCHEDULED_TASK_OPTIONS)
 def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[str, Any]:
     """Import the new or changed files of the configured tariff sources (one run at a time)."""
-    from jobs.refresh import refresh_sources
-
     sources = sources_file or get_settings().tariff_sources
     if not sources:
         log.info("no tariff sources configured (COSTSVC_TARIFF_SOURCES); nothing to refresh")
@@ -249,10 +249,68 @@ def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[st
 @app.task(bind=True, name=REQUEUE_STALE_TASK, **_SCHEDULED_TASK_OPTIONS)
 def requeue_stale_imports_task(self: Task) -> dict[str, Any]:
     """Re-enqueue the imports recorded queued/running that nobody is running (one sweep at a
-    time; ``jobs.enqueue.requeue_stale_imports``).  Eager: runs them in this process."""
-    from jobs.enqueue import requeue_stale_imports
-
-    url = database_url()
-    report = asyncio.run(_on_fresh_connection(lambda conn: requeue_stale_imports(conn, database_url=url)))
+    time; ``costsvc.services.imports.requeue_stale_imports``).  Eager: runs them in this process."""
+    queue = CeleryImportQueue(app, database_url=database_url())
+    report = asyncio.run(
+        _on_fresh_connection(lambda conn: requeue_stale_imports(conn, queue=queue, settings=get_settings()))
+    )
     log.info("stale-import sweep: %s", report.summary())
     return report.to_dict()
+
+
+# ----------------------------------------------------------------------------- the queue
+
+
+class CeleryImportQueue:
+    """The ``ImportQueue`` of the import service, on a Celery app.
+
+    With a broker the task message is published before the caller answers; if the
+    broker cannot take it, ``EnqueueFailed``.  In eager mode (no broker) the task
+    runs in this process, in a worker thread so that the caller's event loop is never
+    nested or blocked, on ``database_url`` (the API's database)."""
+
+    def __init__(self, celery: Celery | None = None, *, database_url: str | None = None):
+        self.celery = celery or app
+        self.database_url = database_url
+
+    @property
+    def eager(self) -> bool:
+        return is_eager(self.celery)
+
+    async def enqueue(self, import_id: uuid.UUID, path: str) -> None:
+        if self.eager:
+            await self._run_eager(import_id, path)
+            return
+        await asyncio.to_thread(self._send, str(import_id), str(path))
+
+    def runner(self, import_id: uuid.UUID, path: str) -> Callable[[], Awaitable[Any]]:
+        async def run() -> None:
+            await self._run_eager(import_id, path)
+
+        return run
+
+    async def _run_eager(self, import_id: uuid.UUID, path: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self._apply, str(import_id), str(path))
+
+    def _apply(self, import_id: str, path: str) -> dict[str, Any] | None:
+        database_url_override.set(self.database_url)
+        result = run_import_task.apply(args=[import_id, path])
+        if result.failed():
+            log.error("eager import %s failed: %s", import_id, result.result)
+            return None
+        return result.result
+
+    def _send(self, import_id: str, path: str) -> None:
+        try:
+            self.celery.send_task(
+                RUN_IMPORT_TASK,
+                args=[import_id, path],
+                retry=True,
+                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0},
+            )
+        except Exception as exc:  # kombu raises OperationalError and friends
+            raise EnqueueFailed(f"the job broker did not accept the import: {type(exc).__name__}: {exc}") from exc
+
+
+def is_eager(celery: Celery | None = None) -> bool:
+    return bool((celery or app).conf.task_always_eager)

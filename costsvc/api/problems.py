@@ -11,6 +11,16 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from costsvc.api.validation import FieldError, RequestInvalid, validate
 from costsvc.domain.errors import DomainError
+from costsvc.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    ServiceError,
+    Unavailable,
+)
+from costsvc.services.errors import (
+    NotFound as ServiceNotFound,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -99,6 +109,26 @@ def handle_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response
     return problem_response(not_found_problem(exc, request.url.path))
 
 
+_SERVICE_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
+    (ServiceNotFound, 404), (InvalidInput, 422), (Conflict, 409), (Forbidden, 403), (Unavailable, 503),
+)
+
+
+def handle_service(request: Request[Any, Any, Any], exc: ServiceError) -> Response[bytes]:
+    status = next((code for cls, code in _SERVICE_STATUS if isinstance(exc, cls)), 500)
+    errors = None
+    if isinstance(exc, InvalidInput):
+        errors = [FieldError(e.field, e.message) for e in exc.errors]
+    elif isinstance(exc, ServiceNotFound | Forbidden) and exc.field:
+        errors = [FieldError(exc.field, exc.detail)]
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+    detail = exc.detail
+    if isinstance(exc, InvalidInput):
+        detail = f"{len(exc.errors)} invalid field(s): " + ", ".join(e.field or "(body)" for e in exc.errors)
+    p = problem(status, detail, errors=errors, type_=exc.code, instance=request.url.path)
+    return problem_response(p, headers)
+
+
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     detail = exc.detail if exc.detail and exc.detail != _TITLES.get(status) else None
@@ -121,6 +151,7 @@ EXCEPTION_HANDLERS = {
     RequestInvalid: handle_request_invalid,
     DomainError: handle_domain,
     NotFound: handle_not_found,
+    ServiceError: handle_service,
     HTTPException: handle_http,
     Exception: handle_unexpected,
 }

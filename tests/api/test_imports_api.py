@@ -53,7 +53,7 @@ async def api(db_url, roots):
     from litestar.testing import AsyncTestClient
 
     from costsvc.api.app import create_app
-    from jobs.enqueue import is_eager
+    from jobs.tasks import is_eager
 
     assert is_eager(), "these tests run the jobs eagerly: unset CELERY_BROKER_URL"
     root, data = roots

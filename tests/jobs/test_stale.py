@@ -18,11 +18,12 @@ import pytest
 
 from costsvc.db.pool import connect
 from costsvc.db.queries import Q
+from costsvc.services.imports import requeue_stale_imports
 from costsvc.settings import get_settings
 from costsvc.staging.loaders import LOADERS
 from costsvc.staging.pipeline import create_import, import_file
 from jobs.celery_app import REQUEUE_STALE_TASK, create_celery_app
-from jobs.enqueue import requeue_stale_imports
+from jobs.tasks import CeleryImportQueue
 from tests.jobs.support import ROOT, JobEnv, fee_schedule, versions_of, wait_status
 
 EAGER = create_celery_app("")
@@ -53,7 +54,9 @@ async def _row(conn, import_id: uuid.UUID):
 
 
 async def _sweep(conn, db_url: str, **kw):
-    return await requeue_stale_imports(conn, app=EAGER, database_url=db_url, stale_after=STALE, **kw)
+    return await requeue_stale_imports(
+        conn, queue=CeleryImportQueue(EAGER, database_url=db_url), settings=get_settings(), stale_after=STALE, **kw
+    )
 
 
 async def _assert_succeeded_once(conn, import_id: uuid.UUID, rows: int) -> None:
@@ -226,7 +229,7 @@ async def api(db_url, tmp_path: Path):
     from litestar.testing import AsyncTestClient
 
     from costsvc.api.app import create_app
-    from jobs.enqueue import is_eager
+    from jobs.tasks import is_eager
 
     assert is_eager(), "these tests run the jobs eagerly: unset CELERY_BROKER_URL"
     settings = msgspec.structs.replace(
