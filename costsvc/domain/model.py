@@ -105,6 +105,13 @@ RateType = Literal["dollar", "percent_of_billed"]
 AllowedMethod = Literal["percent_of_billed", "percent_of_reference"]
 GuidelineRegion = Literal["48", "AK", "HI"]
 
+# The 50 states and DC: the regions the HHS poverty guidelines cover (AK and HI
+# have their own; the rest share the "48 states + DC" guideline).
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
+    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
+)
+
 
 # --------------------------------------------------------------------------- benefits
 
