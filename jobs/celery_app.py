@@ -51,9 +51,12 @@ def _transport_options(broker_url: str, settings: Settings) -> dict[str, object]
     return {}
 
 
-def create_celery_app(broker_url: str | None = None, *, queue: str | None = None) -> Celery:
-    """The app for ``broker_url`` (default: ``CELERY_BROKER_URL``; none → eager)."""
-    settings = get_settings()  # the job tunables (COSTSVC_JOB_*, ...): costsvc.settings
+def create_celery_app(
+    broker_url: str | None = None, *, queue: str | None = None, settings: Settings | None = None
+) -> Celery:
+    """The app for ``broker_url`` (default: the settings' ``celery_broker_url``; none → eager),
+    with the job policies of ``settings`` (default: read from the environment once)."""
+    settings = settings or get_settings()
     broker = broker_url if broker_url is not None else settings.celery_broker_url
     eager = not broker
     app = Celery("costsvc", include=["jobs.tasks"])
@@ -79,6 +82,10 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
         broker_connection_retry_on_startup=True,
         worker_max_memory_per_child=settings.worker_max_memory_mb * 1024,  # KiB
         worker_send_task_events=False,
+        # The job policy (jobs.tasks.RetriedTask): bounded retries with capped backoff.
+        task_annotations={"*": {"max_retries": settings.job_max_retries}},
+        costsvc_retry_backoff=settings.job_retry_backoff,
+        costsvc_retry_backoff_max=settings.job_retry_backoff_max,
         beat_schedule={
             "refresh-tariff-sources": {
                 "task": REFRESH_TASK,
@@ -98,4 +105,6 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
     return app
 
 
+# The worker's composition root (`celery -A jobs.celery_app`, started by `costsvc worker`):
+# the one place the job processes read their settings.
 app = create_celery_app()

@@ -69,9 +69,6 @@ database_url_override: contextvars.ContextVar[str | None] = contextvars.ContextV
 )
 
 
-_JOBS = get_settings()  # the job tunables (COSTSVC_JOB_*)
-
-
 class DatabaseUnavailable(Exception):
     """The database could not be reached or the connection was lost: retry later."""
 
@@ -169,16 +166,27 @@ async def _mark_failed_standalone(import_id: uuid.UUID, message: str) -> None:
 
 
 def _backoff(task: Task) -> int:
-    """The same schedule as ``autoretry_for`` (exponential, full jitter, capped)."""
+    """Exponential, full jitter, capped: the policy of the app (``create_celery_app``)."""
     return get_exponential_backoff_interval(
-        factor=max(1, round(_JOBS.job_retry_backoff)),
+        factor=max(1, round(task.app.conf.costsvc_retry_backoff)),
         retries=task.request.retries,
-        maximum=_JOBS.job_retry_backoff_max,
+        maximum=task.app.conf.costsvc_retry_backoff_max,
         full_jitter=True,
     )
 
 
-class ImportTask(Task):
+class RetriedTask(Task):
+    """Retried with backoff while the database is away, at most ``max_retries`` times
+    (the app's ``task_annotations`` set it from the settings); then it fails."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except DatabaseUnavailable as exc:
+            raise self.retry(exc=exc, countdown=_backoff(self)) from None
+
+
+class ImportTask(RetriedTask):
     """Records the import ``failed`` when the task fails for good."""
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
@@ -198,11 +206,6 @@ class ImportTask(Task):
     name=RUN_IMPORT_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(DatabaseUnavailable,),
-    max_retries=_JOBS.job_max_retries,
-    retry_backoff=_JOBS.job_retry_backoff,
-    retry_backoff_max=_JOBS.job_retry_backoff_max,
-    retry_jitter=True,
 )
 def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
     """Validate, stage and activate the recorded import ``import_id`` from ``path``."""
@@ -222,15 +225,7 @@ def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
 
 
 # The scheduled sweeps: at-least-once, retried (with backoff) only while the database is away.
-_SCHEDULED_TASK_OPTIONS: dict[str, Any] = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (DatabaseUnavailable,),
-    "max_retries": _JOBS.job_max_retries,
-    "retry_backoff": _JOBS.job_retry_backoff,
-    "retry_backoff_max": _JOBS.job_retry_backoff_max,
-    "retry_jitter": True,
-}
+_SCHEDULED_TASK_OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "base": RetriedTask}
 
 
 @app.task(bind=True, name=REFRESH_TASK, **_SCHEDULED_TASK_OPTIONS)
