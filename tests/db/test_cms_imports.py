@@ -183,3 +183,23 @@ async def test_hpt_cms_sample_without_behavioral_codes_is_rejected_cleanly(conn)
     assert outcome.status == "rejected"
     assert "no importable rows" in outcome.message
     assert await conn.fetchval("SELECT count(*) FROM tariff_versions") == versions
+
+
+async def test_a_corrected_payer_mapping_imports_the_same_file_again(conn, tmp_path):
+    """The dedupe key covers payer_names: a new mapping changes what is staged, so the
+    same file is imported again (not a silent no-op pointing at the first import)."""
+    path = _hpt_file(tmp_path)
+    first = await import_file(conn, "hpt_standard_charges", path, loaders=LOADERS,
+                              options=ImportOptions(program_id="lakeside-medical-bh"))
+    again = await import_file(conn, "hpt_standard_charges", path, loaders=LOADERS,
+                              options=ImportOptions(program_id="lakeside-medical-bh"))
+    assert first.status == "succeeded" and again.deduplicated and again.import_id == first.import_id
+    corrected = await import_file(
+        conn, "hpt_standard_charges", path, loaders=LOADERS,
+        options=ImportOptions(program_id="lakeside-medical-bh", payer_names={"bluepeak insurance": "evergreen"}),
+    )
+    assert corrected.status == "succeeded" and not corrected.deduplicated
+    assert corrected.import_id != first.import_id
+    payers = await conn.fetch("SELECT DISTINCT payer_id FROM negotiated_rates WHERE version_id = $1 ORDER BY 1",
+                              corrected.version_id)
+    assert [r["payer_id"] for r in payers] == ["acme", "evergreen"]
