@@ -46,6 +46,7 @@ import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
+from tariffs.options import normalize_payer_names
 from tariffs.pipeline import ImportBusy, ImportOptions, create_import, dedupe_key, run_import, sha256_of
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,11 @@ class Source(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def options(self) -> ImportOptions:
-        names = {k.strip().lower(): v for k, v in self.payer_names.items()} if self.payer_names else None
         return ImportOptions(
             allow_partial=self.allow_partial,
             payer_id=self.payer_id,
             program_id=self.program_id,
-            payer_names=names,
+            payer_names=normalize_payer_names(self.payer_names),
         )
 
     def files(self, base: Path) -> list[Path]:

@@ -90,7 +90,7 @@ from tariffs.sources import (
     skip_value,
     to_decimal,
 )
-from tariffs.tabular import field_count_mismatch
+from tariffs.tabular.reader import field_count_mismatch
 from tariffs.tic import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
 
 __all__ = [

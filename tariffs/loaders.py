@@ -207,12 +207,12 @@ class StreamedTabularLoader:
         raise NotImplementedError
 
     async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> Any:
-        from tariffs import tabular
+        from tariffs.tabular import reader as tabular
 
         return await asyncio.to_thread(self.open, path, display_name, tabular.CHUNK_ROWS)
 
     async def stage(self, ctx: StageContext, reader: Any) -> None:
-        from tariffs import tabular
+        from tariffs.tabular import bulk as tabular
 
         partial = ctx.options.allow_partial
         check = await self.begin(ctx, reader)

@@ -44,6 +44,7 @@ from costsvc.auth import current_principal, require_role
 from costsvc.db.queries import Q
 from costsvc.settings import Settings, get_settings
 from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager, revive_if_stuck
+from tariffs.options import normalize_payer_names
 from tariffs.pipeline import ImportOptions, create_import, sha256_of
 from tariffs.pipeline import activate as activate_version
 
@@ -65,9 +66,8 @@ class ImportRequest(msgspec.Struct, forbid_unknown_fields=True):
     payer_names: dict[str, str] | None = None
 
     def options(self) -> ImportOptions:
-        names = {k.strip().lower(): v for k, v in self.payer_names.items()} if self.payer_names else None
-        return ImportOptions(allow_partial=self.allow_partial, payer_id=self.payer_id,
-                             program_id=self.program_id, payer_names=names)  # fmt: skip
+        return ImportOptions(allow_partial=self.allow_partial, payer_id=self.payer_id, program_id=self.program_id,
+                             payer_names=normalize_payer_names(self.payer_names))  # fmt: skip
 
 
 class VersionOut(msgspec.Struct):

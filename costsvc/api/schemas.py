@@ -27,13 +27,6 @@ from costsvc.domain.model import (
 
 MAX_BATCH_ITEMS = 200
 
-# The 50 states and DC: the regions the HHS poverty guidelines cover (AK and HI
-# have their own; the rest share the "48 states + DC" guideline).
-US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
-    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
-)
-
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 

@@ -19,13 +19,14 @@ import asyncpg
 import msgspec
 
 from costsvc.api.problems import NotFound
-from costsvc.api.schemas import US_STATES, CoverageRequest, PaymentPlanRequest
+from costsvc.api.schemas import CoverageRequest, PaymentPlanRequest
 from costsvc.api.validation import FieldError, RequestInvalid
 from costsvc.catalog import Catalog
 from costsvc.db.queries import Q
 from costsvc.domain.engine import price_episode
 from costsvc.domain.errors import LevelNotOffered
 from costsvc.domain.model import (
+    US_STATES,
     Accumulators,
     Benefits,
     EpisodeRequest,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tariffs import tabular
 from tariffs.pipeline import ImportOptions, import_file
+from tariffs.tabular import reader as tabular
 
 HEADER = ("program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
           "gross_charge,cash_price,effective_date\n")

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from tariffs import tabular
 from tariffs.loaders import read_ahead
+from tariffs.tabular import bulk as tabular
 
 
 async def test_items_arrive_in_order_from_another_thread():
