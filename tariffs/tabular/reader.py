@@ -166,7 +166,8 @@ class TableReader:
       was used.  The default, ``"utf-8"``, rejects a file that is not UTF-8 at its
       first bad byte.
     * ``preamble_rows``: non-blank records before the header, kept as ``preamble``
-      (``(line, cells)`` pairs).
+      (``(line, cells)`` pairs) and handed to ``check_preamble`` (which may reject the
+      file) before the header is looked for.
     * ``normalize``: how header cells become column names; ``select``: more known
       columns chosen from the normalized header (beyond ``required``/``optional``).
       ``raw_header`` keeps the header cells as written (stripped).
@@ -186,6 +187,7 @@ class TableReader:
         normalize: Callable[[Any], str] = normalize_header,
         select: Callable[[list[str]], Iterable[str]] | None = None,
         open_bytes: OpenBytes | None = None,
+        check_preamble: Callable[[list[tuple[int, list[str]]]], None] | None = None,
     ) -> None:
         path = Path(path)
         file = self.file = display_name or path.name
@@ -236,6 +238,9 @@ class TableReader:
                 )
                 self.encoding, self.preamble = self._records.encoding, self._records.preamble
 
+        if check_preamble is not None:
+            check_preamble(self.preamble)
+
         # ---- header: the first non-blank row
         self._chunks = iter(self._records)
         pending: tuple[pd.DataFrame, int] | None = None
@@ -249,6 +254,12 @@ class TableReader:
                 self.header_line = self._records.line(start + h)
                 break
         if pending is None:
+            if preamble_rows:
+                raise reject(
+                    file,
+                    f"row {preamble_rows + 1} must be the header row; the file ends before it",
+                    line=preamble_rows + 1,
+                )
             raise reject(file, "the file is empty; expected a header row and at least one data row")
         self._pending: tuple[pd.DataFrame, int] | None = pending
         self.raw_header = [str(c).replace("\ufeff", "").strip() for c in header_cells]
@@ -459,6 +470,8 @@ class _CsvRecords(_Records):
                     if self.chunk_rows is not None:
                         reader.close()
         except pd.errors.EmptyDataError:
+            if self.preamble:
+                return  # nothing after the preamble: the reader says the header is missing
             raise reject(file, "the file is empty; expected a header row and at least one data row") from None
         except pd.errors.ParserError as exc:
             msg = str(exc).strip()

@@ -18,13 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tariffs.hpt import (
-    HptResult,
-    frequency_of,
-    is_default_behavioral_code,
-    level_of_care,
-    parse_hpt,
-)
+from costsvc.domain.levels import frequency_of_code as frequency_of
+from costsvc.domain.levels import is_behavioral_code as is_default_behavioral_code
+from costsvc.domain.levels import level_of_code as level_of_care
+from tariffs.hpt import HptResult, parse_hpt
 from tariffs.records import FeeLineRecord, FileRejected, NegotiatedRateRecord
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "cms" / "hpt-standard-charges"
@@ -320,13 +317,32 @@ def test_generated_v3_tall_behavioral(tmp_path):
 
 def test_billing_codes_filter(tmp_path):
     p = write_csv(tmp_path / "s.csv", GENERAL_V3, v3_tall_header(), BH_ROWS)
-    res = parse(p, payer_names={"aetna": "aetna"}, billing_codes=frozenset({"rev:906", "90791"}))
+    every_level = {"detox", "residential", "php", "iop", "outpatient"}
+    res = parse(
+        p, payer_names={"aetna": "aetna"}, billing_codes=frozenset({"rev:906", "90791"}), program_levels=every_level
+    )
     # with only REV:0906 kept, the IOP item goes under the revenue code
     assert [(f.billing_code, f.level_of_care) for f in res.fee_lines] == [
         ("REV:0906", "iop"),
         ("90791", "outpatient"),
     ]
     assert [(r.billing_code, r.rate) for r in res.rates] == [("REV:0906", D(410)), ("90791", D(180))]
+
+
+def test_levels_the_program_lacks_are_added_from_the_domain_code_map(tmp_path):
+    p = write_csv(tmp_path / "s.csv", GENERAL_V3, v3_tall_header(), BH_ROWS)
+    # the program prices iop (REV:0906) and outpatient (90791): the file's other iop
+    # codes stay out (they would be billed on top), its php and detox codes come in
+    res = parse(p, payer_names={"aetna": "aetna"}, billing_codes=frozenset({"rev:906", "90791"}))
+    assert [(f.billing_code, f.level_of_care) for f in res.fee_lines] == [
+        ("REV:0906", "iop"),
+        ("REV:0912", "php"),
+        ("90791", "outpatient"),
+        ("H0010", "detox"),
+    ]
+    assert [(r.billing_code, r.rate) for r in res.rates] == [
+        ("REV:0906", D(410)), ("REV:0912", D("875.25")), ("90791", D(180)), ("H0010", D(1200)),
+    ]
 
 
 def test_spaces_around_pipes_bom_and_gzip(tmp_path):
