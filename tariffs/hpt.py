@@ -94,7 +94,7 @@ from tariffs.sources import (
 )
 from tariffs.tabular.fields import control_character_problem
 from tariffs.tabular.reader import Table, TableReader
-from tariffs.tic import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
+from tariffs.tic_json import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
 
 __all__ = ["HptResult", "parse_hpt"]
 
