@@ -22,11 +22,12 @@ their type in ``code|N|type``.  Tall layout: one row per item and payer/plan
 (``payer_name``, ``plan_name``, ``standard_charge|negotiated_dollar``,
 ``standard_charge|negotiated_percentage``); wide layout: one row per item with
 ``standard_charge|<payer>|<plan>|negotiated_dollar`` (and ``..._percentage``) columns.
-Read with pandas in chunks (``dtype=str``, ``keep_default_na=False``,
-``encoding="utf-8-sig"``): memory is bounded by a chunk plus the kept records.
+Read by the same chunked reader as our own CSVs (``tariffs.tabular.reader``), with
+rows 1-2 as its preamble: memory is bounded by a chunk plus the kept records.  The
+text encoding is UTF-8 when the file is UTF-8, else detected with charset-normalizer
+(Windows-1252 for most Windows exports; ``HptResult.encoding`` says which).
 ``RowError.line`` is the line a text editor shows (header = line 3, first data row
-= line 4); when quoted values span lines the numbers are recomputed at the end with
-the ``csv`` module so they stay exact.
+= line 4), exact also when quoted values span lines.
 
 JSON
 ----
@@ -40,15 +41,19 @@ Which codes, which lines
 * Codes of type CPT and HCPCS are kept upper-cased, revenue codes (``RC``) as
   ``REV:0906``; other code types (MS-DRG, NDC, APC, LOCAL, ...) are not in our code
   space and are ignored.
-* Kept codes: ``billing_codes`` when given (the codes the programs' fee schedules
-  price), else :func:`is_default_behavioral_code` (H0001–H2037, S9480, S0201,
-  CPT 90785–90899, revenue codes 0900–0919 and 1000–1005); ``keep_all_codes=True``
-  keeps every CPT/HCPCS/RC code (rates only get a fee line when a level is known).
+* Kept codes: ``billing_codes`` when given (the codes the program's fee schedule
+  prices) and, for the levels of care the program does not price yet, the codes the
+  domain maps to those levels (``costsvc.domain.levels.CODE_LEVELS``); else
+  the behavioral set (``costsvc.domain.levels.is_behavioral_code``: H0001–H2037,
+  S9480, S0201, CPT 90785–90899, revenue codes 0900–0919 and 1000–1005);
+  ``keep_all_codes=True`` keeps every CPT/HCPCS/RC code (rates only get a fee line
+  when a level is known).  A file with nothing to import is rejected with the codes
+  it had (a sample and the count) and the codes looked for.
 * An item with several kept codes (e.g. ``0906`` RC and ``H0015`` HCPCS) yields its
   lines under **one** code — the first CPT/HCPCS one, else the first revenue code —
   because the estimate engine bills every fee line of a level: the same service
   under two codes would be billed twice.
-* Fee lines: level of care from :func:`level_of_care` (codes without a known level
+* Fee lines: level of care from ``costsvc.domain.levels.level_of_code`` (codes without a known level
   get no fee line, noted); frequency ``per_service`` except 90791/90792
   (``per_episode``); ``effective_date`` = ``last_updated_on``; amounts rounded
   half-up to the cent.  One fee line per (level, code): the first row wins and rows
@@ -60,9 +65,11 @@ Which codes, which lines
 * Rates: every distinct (payer, code, rate type, rate) in file order; exact
   duplicates (the same charge listed for several plans of one payer) are dropped.
   Choosing among several distinct rates of one payer is the engine's business.
-* A value that is present but not a number (``$`` and thousands separators are
-  accepted, and ``%`` for percentages) or negative is a :class:`RowError`; blank
-  values are simply absent.
+* A value that is present but not a number in the one amount grammar
+  (``costsvc.domain.money.parse_amount``, file form: ``$`` and comma thousands
+  groups accepted, and a trailing ``%`` for percentages) or negative is a
+  :class:`RowError`; blank values are simply absent.  A control character in a kept
+  row's description or payer name is a :class:`RowError` too.
 """
 
 from __future__ import annotations
@@ -92,6 +99,7 @@ from tariffs.sources import (
     skip_value,
     to_decimal,
 )
+from tariffs.tabular.encoding import reject
 from tariffs.tabular.fields import control_character_problem
 from tariffs.tabular.reader import Table, TableReader
 from tariffs.tic_json import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
@@ -467,10 +475,6 @@ class _Collector:
         return out
 
 
-def _reject(file: str, message: str, *, line: int | None = None, column: str | None = None) -> FileRejected:
-    return FileRejected([RowError(file=file, line=line, column=column, message=message)])
-
-
 # ----------------------------------------------------------------------------- entry point
 
 
@@ -504,15 +508,15 @@ def parse_hpt(
     if text.startswith(b"{"):
         result = _parse_json(path, file, col)
     elif text.startswith(b"["):
-        raise _reject(
+        raise reject(
             file, "expected a JSON object with standard_charge_information at the top level, found an array"
         )
     elif not text:
-        raise _reject(file, "the file is empty; expected an HPT standard-charges CSV or JSON file")
+        raise reject(file, "the file is empty; expected an HPT standard-charges CSV or JSON file")
     else:
         result = _parse_csv(path, file, col, chunksize)
     if not result.fee_lines and not result.rates and not result.error_count:
-        raise _reject(file, col.nothing_importable(result.rows_read))
+        raise reject(file, col.nothing_importable(result.rows_read))
     return result
 
 
@@ -567,7 +571,7 @@ def _parse_csv(path: str, file: str, col: _Collector, chunksize: int) -> HptResu
     raw_date = general.get("last_updated_on", "")
     effective = parse_file_date(raw_date)
     if effective is None:
-        raise _reject(
+        raise reject(
             file,
             f"last_updated_on {raw_date!r} is not a date; expected YYYY-MM-DD (or M/D/YYYY)",
             line=reader.preamble[1][0],
@@ -578,6 +582,8 @@ def _parse_csv(path: str, file: str, col: _Collector, chunksize: int) -> HptResu
     for payer, *_rest in wide_payers:
         if col.payer_id(payer) is None:
             col.unknown_payer(payer)
+    if reader.encoding != "utf-8":
+        col.note("encoding", f"the file is not UTF-8; it was read as {reader.encoding}")
     for table in reader:
         _csv_chunk(table, col, layout, codes_cols, wide_payers, written)
     fee_lines, rates = col.finish(effective)
@@ -606,7 +612,7 @@ def _general(file: str, preamble: list[tuple[int, list[str]]]) -> dict[str, str]
         if key and key not in general:
             general[key] = values[i].strip() if i < len(values) else ""
     if "last_updated_on" not in general and "hospital_name" not in general:
-        raise _reject(
+        raise reject(
             file,
             "row 1 must name the general data elements (hospital_name, last_updated_on, version, ...) "
             "and row 2 give their values; row 3 is the header",
@@ -665,7 +671,7 @@ def _check_header(
         if code_name not in numbers[n]:
             continue  # a type without its code: nothing to read
         if type_name not in numbers[n]:
-            raise _reject(
+            raise reject(
                 file,
                 f"column '{type_name}' is missing; every {code_name} needs its type column",
                 line=reader.header_line,
@@ -756,7 +762,7 @@ def _json_header(path: str, file: str) -> tuple[dict[str, object], str | None]:
             it = ijson.basic_parse(reader, buf_size=BUF_SIZE)
             ev, _ = next(it)
             if ev != "start_map":
-                raise _reject(file, f"expected a JSON object at the top level, found {describe_event(ev)}")
+                raise reject(file, f"expected a JSON object at the top level, found {describe_event(ev)}")
             for ev, key in it:
                 if ev == "end_map":
                     for _ in it:  # trailing garbage is an error
@@ -780,13 +786,13 @@ def _json_header(path: str, file: str) -> tuple[dict[str, object], str | None]:
 def _parse_json(path: str, file: str, col: _Collector) -> HptResult:
     header, items_event = _json_header(path, file)
     if items_event is None:
-        raise _reject(
+        raise reject(
             file,
             "not an HPT standard-charges file: there is no standard_charge_information array",
             column=_ITEMS,
         )
     if items_event != "start_array":
-        raise _reject(
+        raise reject(
             file,
             f"standard_charge_information must be an array, found {describe_event(items_event)}",
             column=_ITEMS,
@@ -794,7 +800,7 @@ def _parse_json(path: str, file: str, col: _Collector) -> HptResult:
     raw_date = header.get("last_updated_on")
     effective = parse_file_date(raw_date)
     if effective is None:
-        raise _reject(
+        raise reject(
             file,
             f"last_updated_on {raw_date!r} is missing or not a date; expected YYYY-MM-DD",
             column="last_updated_on",
