@@ -42,13 +42,13 @@ import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 import numpy as np
 import pandas as pd
 
-from costsvc.domain.model import LEVELS_OF_CARE
+from costsvc.domain.model import LEVELS_OF_CARE, AllowedMethod, CopayUnit, Frequency, NetworkName, RateType
 from tariffs.records import (
     FeeLineRecord,
     NegotiatedRateRecord,
@@ -79,11 +79,12 @@ __all__ = [
     "parse_reference_rates",
 ]
 
-FREQUENCIES = ("per_service", "per_episode")
-NETWORKS = ("in_network", "out_of_network")
-COPAY_UNITS = ("per_day", "per_visit", "per_admission")
-ALLOWED_METHODS = ("percent_of_billed", "percent_of_reference")
-RATE_TYPES = ("dollar", "percent_of_billed")
+# the domain's vocabulary, in its order (error messages list the values)
+FREQUENCIES = get_args(Frequency)
+NETWORKS = get_args(NetworkName)
+COPAY_UNITS = get_args(CopayUnit)
+ALLOWED_METHODS = get_args(AllowedMethod)
+RATE_TYPES = get_args(RateType)
 PLAN_TYPES = {t.lower(): t for t in ("HMO", "PPO", "EPO", "POS", "HDHP", "Medicaid", "Medicare", "other")}
 
 #: Highest percent_of_billed negotiated rate and percent_of_reference allowed rule.
