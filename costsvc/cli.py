@@ -78,17 +78,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from costsvc.staging.pipeline import ImportOptions, import_file
+    from tariffs.options import parse_payer_name_pairs
+    from tariffs.tabular.bulk import allow_gc_suspension
+
+    allow_gc_suspension()  # this process runs one import and exits: nothing else to starve
 
     path = Path(args.path)
     if not path.is_file():
         print(f"error: {path} is not a file", file=sys.stderr)
         return 2
-    payer_names = None
-    if args.payer_name:
-        payer_names = {}
-        for item in args.payer_name:
-            name, _, payer_id = item.partition("=")
-            payer_names[name.strip().lower()] = payer_id.strip()
+    payer_names = parse_payer_name_pairs(args.payer_name or ())
     options = ImportOptions(allow_partial=args.allow_partial, payer_id=args.payer_id,
                             program_id=args.program_id, payer_names=payer_names)
     url = _database_url()
@@ -183,6 +182,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 def cmd_refresh(args: argparse.Namespace) -> int:
     from jobs.refresh import refresh_sources
+    from tariffs.tabular.bulk import allow_gc_suspension
+
+    allow_gc_suspension()  # imports only, then exits
 
     sources = args.sources or get_settings().tariff_sources
     if not sources:

@@ -32,8 +32,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
 
 from costsvc.settings import Settings, get_settings
+from tariffs.tabular.bulk import allow_gc_suspension
 
 RUN_IMPORT_TASK = "jobs.tasks.run_import_task"
 REFRESH_TASK = "jobs.tasks.refresh_sources_task"
@@ -103,6 +105,15 @@ def create_celery_app(
         },
     )
     return app
+
+
+@worker_init.connect  # solo and thread pools run tasks in the worker's main process
+@worker_process_init.connect  # each prefork child
+def _let_imports_suspend_gc(**_: object) -> None:
+    """A worker process runs imports and nothing else, so a parse may suspend the
+    garbage collector (``tariffs.tabular.bulk``).  Eager mode runs tasks inside the API
+    process, where no worker signal fires: there ``bulk()`` leaves the collector on."""
+    allow_gc_suspension()
 
 
 # The worker's composition root (`celery -A jobs.celery_app`, started by `costsvc worker`):

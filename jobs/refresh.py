@@ -55,6 +55,7 @@ from costsvc.staging.pipeline import (
     run_import,
     sha256_of,
 )
+from tariffs.options import normalize_payer_names
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +76,11 @@ class Source(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def options(self) -> ImportOptions:
-        names = {k.strip().lower(): v for k, v in self.payer_names.items()} if self.payer_names else None
         return ImportOptions(
             allow_partial=self.allow_partial,
             payer_id=self.payer_id,
             program_id=self.program_id,
-            payer_names=names,
+            payer_names=normalize_payer_names(self.payer_names),
         )
 
     def files(self, base: Path) -> list[Path]:

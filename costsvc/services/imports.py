@@ -36,6 +36,7 @@ from costsvc.settings import Settings
 from costsvc.staging.base import ImportOptions, Loader
 from costsvc.staging.pipeline import activate as activate_version
 from costsvc.staging.pipeline import create_import, sha256_of
+from tariffs.options import normalize_payer_names
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,8 @@ class SubmitImport(msgspec.Struct, forbid_unknown_fields=True):
     payer_names: dict[str, str] | None = None
 
     def options(self) -> ImportOptions:
-        names = {k.strip().lower(): v for k, v in self.payer_names.items()} if self.payer_names else None
-        return ImportOptions(allow_partial=self.allow_partial, payer_id=self.payer_id,
-                             program_id=self.program_id, payer_names=names)  # fmt: skip
+        return ImportOptions(allow_partial=self.allow_partial, payer_id=self.payer_id, program_id=self.program_id,
+                             payer_names=normalize_payer_names(self.payer_names))  # fmt: skip
 
 
 class ReceivedFile(msgspec.Struct, frozen=True):

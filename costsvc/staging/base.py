@@ -66,6 +66,7 @@ class StageContext:
         self.rows_accepted = 0
         self.error_count = 0
         self.errors: list[RowError] = []
+        self.notes: list[str] = []  # what the import record's message adds (skipped items, encoding)
         self._keys: dict[str, set[tuple[str, str]]] = {}
         self._written_keys: dict[str, set[tuple[str, str]]] = {}
 

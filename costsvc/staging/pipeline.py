@@ -170,7 +170,8 @@ async def _run_locked(conn: asyncpg.Connection, row: asyncpg.Record, path: Path,
             rejected = ctx.error_count
             await conn.execute(
                 Q.finish_import, import_id, "succeeded", ctx.rows_read, ctx.rows_accepted, rejected, version_id,
-                f"activated version {version_id}" + (f"; {rejected} row(s) skipped" if rejected else ""),
+                "; ".join([f"activated version {version_id}", *([f"{rejected} row(s) skipped"] if rejected else []),
+                           *ctx.notes]),
             )
     except (FileRejected, _Rejected) as exc:
         if isinstance(exc, FileRejected):

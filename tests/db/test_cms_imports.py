@@ -176,12 +176,32 @@ async def test_hpt_yields_fee_schedule_and_rates(client, conn, tmp_path):
     assert php["totals"]["billed"] == "2355.00"  # demo: REV:0913 1875 + 90791 480
 
 
-async def test_hpt_cms_sample_without_behavioral_codes_is_rejected_cleanly(conn):
-    versions = await conn.fetchval("SELECT count(*) FROM tariff_versions")
+async def test_hpt_cms_sample_adds_the_level_the_program_lacks(conn):
+    # Lakeside prices IOP and PHP (REV:0906, REV:0913, 90791); the CMS example prices
+    # H0017, residential, which Lakeside does not offer yet: it becomes a residential
+    # fee line (the first H0017 row), the example's other codes are not behavioral.
     outcome = await import_file(conn, "hpt_standard_charges", HPT / "V3.0.0_Tall_CSV_Format_Example.csv",
+                                options=ImportOptions(program_id="lakeside-medical-bh"), loaders=LOADERS)
+    assert outcome.status == "succeeded", (outcome.message, outcome.errors)
+    fees = await conn.fetch("SELECT level_of_care, billing_code, frequency, gross_charge, cash_price FROM fee_lines "
+                            "WHERE version_id = $1", outcome.version_id)
+    assert [tuple(r) for r in fees] == [("residential", "H0017", "per_service", Decimal("2500.00"),
+                                         Decimal("2250.00"))]
+
+
+async def test_hpt_file_without_behavioral_codes_says_which_codes_it_had(conn, tmp_path):
+    lines = (HPT / "V3.0.0_Tall_CSV_Format_Example.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    path = tmp_path / "no-behavioral.csv"
+    path.write_text("".join(ln for ln in lines if "H0017" not in ln), encoding="utf-8")
+    versions = await conn.fetchval("SELECT count(*) FROM tariff_versions")
+    outcome = await import_file(conn, "hpt_standard_charges", path,
                                 options=ImportOptions(program_id="lakeside-medical-bh"), loaders=LOADERS)
     assert outcome.status == "rejected"
     assert "no importable rows" in outcome.message
+    # what the file had (a bounded sample and the count) and what was looked for
+    assert "24 distinct code(s)" in outcome.message and "70551 (CPT)" in outcome.message
+    assert "and 12 more" in outcome.message
+    assert "REV:0906" in outcome.message and "H0017" in outcome.message
     assert await conn.fetchval("SELECT count(*) FROM tariff_versions") == versions
 
 

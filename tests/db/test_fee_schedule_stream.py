@@ -10,7 +10,7 @@ import pytest
 
 from costsvc.staging.loaders import LOADERS
 from costsvc.staging.pipeline import ImportOptions, import_file
-from tariffs import tabular
+from tariffs.tabular import reader as tabular
 
 HEADER = ("program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
           "gross_charge,cash_price,effective_date\n")
