@@ -221,16 +221,7 @@ _FEE_PARSERS: tuple[tuple[str, Callable[[str], Any]], ...] = (
 _PROGRAM_FIELDS = (("program_name", False), ("state", False), ("npi", True), ("tin", True))
 _FEE_LINE_KEY = ("program_id", "level_of_care", "billing_code", "frequency", "effective_date")
 #: FeeLineRecord fields before ``line``, and the fee_lines columns after version_id.
-FEE_LINE_FIELDS = (
-    "program_id",
-    "level_of_care",
-    "billing_code",
-    "description",
-    "frequency",
-    "gross_charge",
-    "cash_price",
-    "effective_date",
-)
+FEE_LINE_FIELDS = FeeLineRecord.__struct_fields__[:-1]  # all but the line number, which comes last
 
 
 class FeeScheduleReader:

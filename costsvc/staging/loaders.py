@@ -36,10 +36,9 @@ from tariffs.records import (
     RowError,
 )
 
-FEE_LINE_COLUMNS = [
-    "version_id", "program_id", "level_of_care", "billing_code", "description", "frequency",
-    "gross_charge", "cash_price", "effective_date", "line",
-]
+# The COPY column lists: a version id, then the record's fields in order (the fee
+# schedule reader's COPY text follows FeeLineRecord's field order too).
+FEE_LINE_COLUMNS = ["version_id", *FeeLineRecord.__struct_fields__]
 if TYPE_CHECKING:  # pandas is imported only by the loaders that read tables
     from tariffs.csv_files import FeeChunk, FeeScheduleReader, NegotiatedRatesReader
 
