@@ -292,44 +292,27 @@ class BenefitCollector:
         return None
 
     def benefits(self) -> dict:
+        """The partial benefits document: only what the segments state (one pass over the slots)."""
         doc: dict = {}
-        for network in NETWORKS:
-            net: dict = {}
-            for kind in ("deductible", "oop_max"):
-                amounts = {tier: str(found[0]) for tier in ("individual", "family")
-                           if (found := self._amount_of(network, kind, tier, _PLAN))}
-                if amounts:
-                    net[kind] = amounts
-            levels: dict = {}
-            for level in LEVELS_OF_CARE:
-                fields: dict = {}
-                for name in ("covered", "copay", "coinsurance_pct", "limit_units", "prior_auth"):
-                    offer = self.slots.get(("level", network, level, name))
-                    if offer is None:
-                        continue
-                    if name == "copay":
-                        fields["copay"], fields["copay_unit"] = offer.value
-                    else:
-                        fields[name] = offer.value
-                if fields:
-                    levels[level] = fields
-            if levels:
-                net["levels"] = levels
-            if net:
-                doc[network] = net
+        for slot, offer in self.slots.items():
+            if slot[0] == "level":
+                _, network, level, name = slot
+                fields = doc.setdefault(network, {}).setdefault("levels", {}).setdefault(level, {})
+                if name == "copay":
+                    fields["copay"], fields["copay_unit"] = offer.value
+                else:
+                    fields[name] = offer.value
+            elif slot[0] == "amount" and slot[4] == _PLAN:
+                _, network, kind, tier, _which = slot
+                doc.setdefault(network, {}).setdefault(kind, {})[tier] = str(offer.value)
         return doc
 
     def remaining(self) -> dict:
         doc: dict = {}
-        for network in NETWORKS:
-            net: dict = {}
-            for kind in ("deductible", "oop_max"):
-                amounts = {tier: str(found[0]) for tier in ("individual", "family")
-                           if (found := self._amount_of(network, kind, tier, _REMAINING))}
-                if amounts:
-                    net[kind] = amounts
-            if net:
-                doc[network] = net
+        for slot, offer in self.slots.items():
+            if slot[0] == "amount" and slot[4] == _REMAINING:
+                _, network, kind, tier, _which = slot
+                doc.setdefault(network, {}).setdefault(kind, {})[tier] = str(offer.value)
         units = self._units_remaining()
         if units:
             doc["units"] = {level: value for level, (value, _network) in units.items()}
@@ -339,22 +322,18 @@ class BenefitCollector:
         """Per level, the remaining count and the network it was stated for (in network first)."""
         found: dict[str, tuple[int, str]] = {}
         for network in NETWORKS:
-            for level in LEVELS_OF_CARE:
-                offer = self.slots.get(("units_remaining", network, level))
-                if offer is not None and level not in found:
-                    found[level] = (offer.value, network)
+            for slot, offer in self.slots.items():
+                if slot[0] == "units_remaining" and slot[1] == network and slot[2] not in found:
+                    found[slot[2]] = (offer.value, network)
         return found
 
     def accumulators(self, as_of: str | None) -> dict:
         doc: dict = {}
-        for network in NETWORKS:
-            net: dict = {}
-            for (kind, tier), met_field in _MET_FIELD.items():
-                met = self._met(network, kind, tier)
-                if met is not None:
-                    net[met_field] = str(met)
-            if net:
-                doc[network] = net
+        stated = dict.fromkeys(slot[1:4] for slot in self.slots if slot[0] == "amount")
+        for network, kind, tier in stated:
+            met = self._met(network, kind, tier)
+            if met is not None:
+                doc.setdefault(network, {})[_MET_FIELD[(kind, tier)]] = str(met)
         units_used = {}
         for level, (remaining, network) in self._units_remaining().items():
             limit = self._limit(network, level)

@@ -16,7 +16,8 @@ BOM = "\ufeff"
 MAX_SEGMENT_CHARS = 10_000  # an MSG is at most 264 characters; nothing in a 271 is near this
 _ISA_ELEMENTS = 16
 _ISA_SEARCH_CHARS = 400  # a padded ISA is 106 characters; an unpadded one is shorter
-_WHITESPACE = re.compile(r"[ \t\r\n\f\v]*")
+_BLANKS = " \t\r\n"  # not str.strip()'s default: it would also strip the control characters
+_WHITESPACE = re.compile(r"[ \t\r\n]*")
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 
 
@@ -79,7 +80,7 @@ def read_isa_delimiters(text: str, pos: int, index: int) -> Delimiters:
     """The delimiters an ISA starting at ``pos`` declares (element = byte 3, component =
     ISA16, segment terminator = the character after ISA16)."""
     element = text[pos + 3] if pos + 3 < len(text) else ""
-    if not element or element.isalnum() or element.isspace():
+    if not element or element.isalnum() or element in " \t\r\n":
         raise X12Rejected(
             f"segment {index} (ISA) does not declare an element separator after 'ISA'", index, "ISA"
         )
@@ -128,10 +129,10 @@ def iter_segments(text: str) -> Iterator[Segment]:
             )
         raw = text[pos:end]
         pos = end + 1
-        if not raw.strip():  # two terminators in a row: nothing to count
+        if not raw.strip(_BLANKS):  # two terminators in a row: nothing to count
             index -= 1
             continue
-        elements = [e.strip() for e in raw.split(delimiters.element)]
+        elements = [e.strip(_BLANKS) for e in raw.split(delimiters.element)]
         yield Segment(index, elements[0].upper(), elements, delimiters, complete)
         if not complete:
             return
