@@ -91,7 +91,7 @@ class BenefitCollector:
                 return
             if eb01 not in _LEVEL_FIELD_EB01:
                 if not eb.used_for_status:
-                    raise Unusable(f"EB01 {eb01 or '(blank)'} ({codes.EB01_NAMES.get(eb01, 'unknown code')}) is not a benefit an estimate uses")
+                    raise Unusable(f"EB01 {seg.shown(1) or '(blank)'} ({codes.EB01_NAMES.get(eb01, 'unknown code')}) is not a benefit an estimate uses")
                 return
             targets = self._levels(seg)
             offered = self._level_fields(seg, eb01, networks, targets)
@@ -105,7 +105,7 @@ class BenefitCollector:
     def _networks(self, seg: Segment) -> tuple[str, ...]:
         eb12 = seg.get(12).upper()
         if eb12 not in _NETWORK_OF_EB12:
-            raise Unusable(f"EB12 {eb12} is not a network indicator (Y, N, W)")
+            raise Unusable(f"EB12 {seg.shown(12)} is not a network indicator (Y, N, W)")
         return _NETWORK_OF_EB12[eb12]
 
     def _levels(self, seg: Segment) -> list[tuple[str, int]]:
@@ -114,7 +114,7 @@ class BenefitCollector:
         unknown: list[str] = []
         missing_in_4010: list[str] = []
         for code in seg.repeats(3) or [codes.PLAN_WIDE_SERVICE_TYPE]:
-            code = code.upper()
+            code = code.upper().translate(seg.canonical_table())
             if self.is_4010 and code in codes.SERVICE_TYPES_NOT_IN_4010:
                 missing_in_4010.append(code)
                 continue
@@ -157,7 +157,7 @@ class BenefitCollector:
                 return False
             period = seg.get(6)
             if period not in codes.COPAY_UNITS:
-                raise Unusable(f"EB06 {period} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a copay unit (visit, day, episode, admission)")
+                raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a copay unit (visit, day, episode, admission)")
             amount = self._amount(seg, 7)
             return self._offer_levels(networks, targets, "copay", seg, (str(cents(amount)), codes.COPAY_UNITS[period]))
         # F: a limitation counted in days or visits
@@ -172,7 +172,7 @@ class BenefitCollector:
         if period == codes.REMAINING:
             return self._offer_each(networks, targets, "units_remaining", seg, int(units))
         if period not in codes.PLAN_YEAR_PERIODS:
-            raise Unusable(f"EB06 {period} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year limit")
+            raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year limit")
         return self._offer_levels(networks, targets, "limit_units", seg, int(units))
 
     def _why_nothing(self, seg: Segment, eb01: str) -> str:
@@ -190,7 +190,7 @@ class BenefitCollector:
 
     def _plan_amount(self, seg: Segment, eb01: str, networks) -> None:
         kind = _AMOUNT_KIND[eb01]
-        service_types = [c.upper() for c in seg.repeats(3)] or [codes.PLAN_WIDE_SERVICE_TYPE]
+        service_types = [c.upper().translate(seg.canonical_table()) for c in seg.repeats(3)] or [codes.PLAN_WIDE_SERVICE_TYPE]
         if codes.PLAN_WIDE_SERVICE_TYPE not in service_types:
             raise Unusable(
                 f"a {'deductible' if kind == 'deductible' else 'out-of-pocket amount'} for service type "
@@ -198,7 +198,7 @@ class BenefitCollector:
             )
         eb02 = seg.get(2).upper()
         if eb02 not in _TIER_OF_EB02:
-            raise Unusable(f"EB02 {eb02} is neither an individual (IND) nor a family (FAM) amount")
+            raise Unusable(f"EB02 {seg.shown(2)} is neither an individual (IND) nor a family (FAM) amount")
         tier = _TIER_OF_EB02[eb02]
         period = seg.get(6)
         if period == codes.REMAINING:
@@ -208,7 +208,7 @@ class BenefitCollector:
         elif period in codes.PLAN_YEAR_PERIODS:
             which = _PLAN
         else:
-            raise Unusable(f"EB06 {period} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year amount")
+            raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year amount")
         if not seg.get(7):
             raise Unusable("no amount (EB07)")
         amount = cents(self._amount(seg, 7))

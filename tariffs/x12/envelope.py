@@ -49,16 +49,22 @@ class Segment(NamedTuple):
     def canonical(self) -> str:
         """The segment written with ``*`` ``^`` ``:``, so its text does not depend on the
         file's separators; trailing empty elements dropped, as X12 writes them."""
-        d = self.delimiters
         parts = list(self.elements)
         while len(parts) > 1 and not parts[-1]:
             parts.pop()
-        text = "*".join(parts)
-        if d.repetition and d.repetition != "^":
-            text = text.replace(d.repetition, "^")
-        if d.component != ":":
-            text = text.replace(d.component, ":")
-        return text
+        table = self.canonical_table()
+        return "*".join(p.translate(table) for p in parts)
+
+    def shown(self, n: int) -> str:
+        """Element ``n`` as a message may quote it: with canonical separators."""
+        return self.get(n).translate(self.canonical_table())
+
+    def canonical_table(self) -> dict[int, str]:
+        d = self.delimiters
+        mapping = {d.component: ":"}
+        if d.repetition:
+            mapping[d.repetition] = "^"
+        return str.maketrans(mapping)  # both at once: a file's ":" may be its repetition separator
 
 
 def safe_segment_id(text: str) -> str | None:
