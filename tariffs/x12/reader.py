@@ -396,13 +396,10 @@ class _Reader:
             if se is not None:
                 self.warn(f"SE at segment {se.index} closes no transaction")
             return
-        start, control, counted = self.st
         if se is None:
-            self.warn(f"the transaction starting at segment {start} has no SE")
+            self.warn(f"the transaction starting at segment {self.st[0]} has no SE")
         else:
-            _check_count(self, "SE01", se, counted, "segments")
-            if _plain(se.get(2)) != _plain(control):
-                self.warn(f"SE02 at segment {se.index} ({_shown(se.get(2))}) does not match ST02 ({_shown(control)})")
+            self._check_trailer(se, self.st, "ST02", "segments")
         self.st = None
         self.level = None
 
@@ -412,9 +409,7 @@ class _Reader:
         if self.gs is None:
             self.warn(f"GE at segment {seg.index} closes no functional group")
             return
-        _check_count(self, "GE01", seg, self.gs[2], "transactions")
-        if _plain(seg.get(2)) != _plain(self.gs[1]):
-            self.warn(f"GE02 at segment {seg.index} ({_shown(seg.get(2))}) does not match GS06 ({_shown(self.gs[1])})")
+        self._check_trailer(seg, self.gs, "GS06", "transactions")
         self.gs = None
 
     def _iea(self, seg: Segment) -> None:
@@ -423,10 +418,21 @@ class _Reader:
         if self.isa is None:
             self.warn(f"IEA at segment {seg.index} closes no interchange")
             return
-        _check_count(self, "IEA01", seg, self.isa[2], "functional groups")
-        if _plain(seg.get(2)) != _plain(self.isa[1]):
-            self.warn(f"IEA02 at segment {seg.index} ({_shown(seg.get(2))}) does not match ISA13 ({_shown(self.isa[1])})")
+        self._check_trailer(seg, self.isa, "ISA13", "functional groups")
         self.isa = None
+
+    def _check_trailer(self, trailer: Segment, opened: list, header_control: str, what: str) -> None:
+        """A trailer's count (XX01) and control number (XX02) against its header: warnings only."""
+        _start, control, counted = opened
+        name, stated = trailer.id, trailer.get(1)
+        if not stated.isdigit():
+            self.warn(f"{name}01 at segment {trailer.index} is not a number; the {what} were counted: {counted}")
+        elif int(stated) != counted:
+            scope = "transaction" if name == "SE" else "envelope"
+            self.warn(f"{name}01 at segment {trailer.index} says {int(stated)} {what}, the {scope} has {counted}")
+        if _plain(trailer.get(2)) != _plain(control):
+            self.warn(f"{name}02 at segment {trailer.index} ({_shown(trailer.get(2))}) does not match "
+                      f"{header_control} ({_shown(control)})")
 
     def _ge_missing(self) -> None:
         if self.st is not None:
@@ -491,11 +497,3 @@ def _plain(control: str) -> str:
 
 def _shown(value: str) -> str:
     return value if value.isalnum() and len(value) <= 15 else "?"
-
-
-def _check_count(reader: _Reader, name: str, seg: Segment, counted: int, what: str) -> None:
-    stated = seg.get(1)
-    if not stated.isdigit():
-        reader.warn(f"{name} at segment {seg.index} is not a number; the {what} were counted: {counted}")
-    elif int(stated) != counted:
-        reader.warn(f"{name} at segment {seg.index} says {int(stated)} {what}, the {'transaction' if name == 'SE01' else 'envelope'} has {counted}")
