@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from costsvc.domain.model import LEVELS_OF_CARE
 from costsvc.domain.money import AmountSyntaxError, cents, parse_amount, plain
@@ -30,6 +31,53 @@ _MET_FIELD = {
 _LEVEL_FIELD_EB01 = frozenset({"1", "A", "B", "F", "I"})  # the EB01s whose EB11 (prior auth) we read
 _PLAN, _YTD, _REMAINING = "plan", "year_to_date", "remaining"
 _PLAN_AMOUNT_RANK = 0  # only service type 30 states these: every offer ties, the first wins
+
+
+_EB_ELEMENTS = 13  # EB01..EB12 are read; shorter segments are padded with blanks
+_LEVELS_CACHE: dict[tuple, tuple[tuple[str, int], ...] | str] = {}  # EB03 texts repeat across people
+_LEVELS_CACHE_SIZE = 10_000
+
+
+def _levels_of(service_types: list[str], table: dict[int, str], is_4010: bool) -> tuple[tuple[str, int], ...] | str:
+    """The levels and ranks of EB03's codes, or why none maps."""
+    best: dict[str, int] = {}
+    unknown: list[str] = []
+    missing_in_4010: list[str] = []
+    for code in service_types or [codes.PLAN_WIDE_SERVICE_TYPE]:
+        code = code.upper().translate(table)
+        if is_4010 and code in codes.SERVICE_TYPES_NOT_IN_4010:
+            missing_in_4010.append(code)
+            continue
+        levels = codes.SERVICE_TYPE_LEVELS.get(code)
+        if levels is None:
+            unknown.append(code)
+            continue
+        rank = codes.specificity(code)
+        for level in levels:
+            if rank < best.get(level, rank + 1):
+                best[level] = rank
+    if best:
+        return tuple((level, best[level]) for level in LEVELS_OF_CARE if level in best)
+    parts = []
+    if unknown:
+        parts.append(f"service type{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                     f"{'are' if len(unknown) > 1 else 'is'} not behavioral")
+    if missing_in_4010:
+        parts.append(f"service type {', '.join(missing_in_4010)} does not exist in 4010")
+    return "; ".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def money(text: str) -> Decimal:
+    """An X12 amount with at most two decimals, as cents (raises AmountSyntaxError)."""
+    return cents(x12_number(text, places=2))
+
+
+@lru_cache(maxsize=1024)
+def percent_of_fraction(text: str) -> str | None:
+    """``.2`` → ``"20"``; None above 1 (raises AmountSyntaxError)."""
+    fraction = x12_number(text, places=6)
+    return None if fraction > 1 else str(plain(fraction * 100))
 
 
 class Unusable(Exception):
@@ -74,8 +122,11 @@ class BenefitCollector:
         eb = _Eb(seg)
         self.ebs.append(eb)
         self.by_index[seg.index] = eb
-        eb01 = seg.get(1).upper()
-        description = seg.get(5)
+        el = seg.elements
+        if len(el) < _EB_ELEMENTS:
+            el = el + [""] * (_EB_ELEMENTS - len(el))
+        eb01 = el[1].upper()
+        description = el[5]
         if description and self.any_description is None:
             self.any_description = description
         if eb01 in codes.STATUS_EB01:
@@ -85,90 +136,75 @@ class BenefitCollector:
                 if description and self.plan_description is None:
                     self.plan_description = description
         try:
-            networks = self._networks(seg)
+            networks = self._networks(seg, el)
             if eb01 in _AMOUNT_KIND:
-                self._plan_amount(seg, eb01, networks)
+                self._plan_amount(seg, el, eb01, networks)
                 return
             if eb01 not in _LEVEL_FIELD_EB01:
                 if not eb.used_for_status:
                     raise Unusable(f"EB01 {seg.shown(1) or '(blank)'} ({codes.EB01_NAMES.get(eb01, 'unknown code')}) is not a benefit an estimate uses")
                 return
-            targets = self._levels(seg)
-            offered = self._level_fields(seg, eb01, networks, targets)
-            offered |= self._prior_auth(seg, networks, targets)
+            targets = self._levels(seg, el[3])
+            offered = self._level_fields(seg, el, eb01, networks, targets)
+            offered |= self._prior_auth(seg, el, networks, targets)
             if not offered and not eb.used_for_status:
                 raise Unusable(self._why_nothing(seg, eb01))
         except Unusable as why:
             if not eb.used_for_status:
                 eb.reason = str(why)
 
-    def _networks(self, seg: Segment) -> tuple[str, ...]:
-        eb12 = seg.get(12).upper()
+    def _networks(self, seg: Segment, el: list[str]) -> tuple[str, ...]:
+        eb12 = el[12].upper()
         if eb12 not in _NETWORK_OF_EB12:
             raise Unusable(f"EB12 {seg.shown(12)} is not a network indicator (Y, N, W)")
         return _NETWORK_OF_EB12[eb12]
 
-    def _levels(self, seg: Segment) -> list[tuple[str, int]]:
+    def _levels(self, seg: Segment, eb03: str) -> tuple[tuple[str, int], ...]:
         """(level, rank) for each level the segment's service types reach, the best rank per level."""
-        best: dict[str, int] = {}
-        unknown: list[str] = []
-        missing_in_4010: list[str] = []
-        for code in seg.repeats(3) or [codes.PLAN_WIDE_SERVICE_TYPE]:
-            code = code.upper().translate(seg.canonical_table())
-            if self.is_4010 and code in codes.SERVICE_TYPES_NOT_IN_4010:
-                missing_in_4010.append(code)
-                continue
-            levels = codes.SERVICE_TYPE_LEVELS.get(code)
-            if levels is None:
-                unknown.append(code)
-                continue
-            rank = codes.specificity(code)
-            for level in levels:
-                if rank < best.get(level, rank + 1):
-                    best[level] = rank
-        if not best:
-            parts = []
-            if unknown:
-                parts.append(f"service type{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-                             f"{'are' if len(unknown) > 1 else 'is'} not behavioral")
-            if missing_in_4010:
-                parts.append(f"service type {', '.join(missing_in_4010)} does not exist in 4010")
-            raise Unusable("; ".join(parts))
-        return [(level, best[level]) for level in LEVELS_OF_CARE if level in best]
+        d = seg.delimiters
+        key = (eb03, d.repetition, d.component, self.is_4010)
+        found = _LEVELS_CACHE.get(key)
+        if found is None:
+            found = _levels_of(seg.repeats(3), seg.canonical_table(), self.is_4010)
+            if len(_LEVELS_CACHE) < _LEVELS_CACHE_SIZE:
+                _LEVELS_CACHE[key] = found
+        if isinstance(found, str):
+            raise Unusable(found)
+        return found
 
-    def _level_fields(self, seg: Segment, eb01: str, networks, targets) -> bool:
+    def _level_fields(self, seg: Segment, el: list[str], eb01: str, networks, targets) -> bool:
         if eb01 == "1":
             return self._offer_levels(networks, targets, "covered", seg, True)
         if eb01 == "I":
             return self._offer_levels(networks, targets, "covered", seg, False)
         if eb01 == "A":
-            text = seg.get(8)
+            text = el[8]
             if not text:
                 return False
             try:
-                fraction = x12_number(text, places=6)
+                pct = percent_of_fraction(text)
             except AmountSyntaxError as e:
                 raise Unusable(f"EB08 (coinsurance fraction) {e.reason}") from None
-            if fraction > 1:
+            if pct is None:
                 raise Unusable("EB08 (coinsurance) is above 1, and a fraction is expected (.2 = 20 %)")
-            return self._offer_levels(networks, targets, "coinsurance_pct", seg, str(plain(fraction * 100)))
+            return self._offer_levels(networks, targets, "coinsurance_pct", seg, pct)
         if eb01 == "B":
-            if not seg.get(7):
+            if not el[7]:
                 return False
-            period = seg.get(6)
+            period = el[6]
             if period not in codes.COPAY_UNITS:
                 raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a copay unit (visit, day, episode, admission)")
-            amount = self._amount(seg, 7)
-            return self._offer_levels(networks, targets, "copay", seg, (str(cents(amount)), codes.COPAY_UNITS[period]))
+            amount = self._amount(el, 7)
+            return self._offer_levels(networks, targets, "copay", seg, (str(amount), codes.COPAY_UNITS[period]))
         # F: a limitation counted in days or visits
-        quantity, count = seg.get(9).upper(), seg.get(10)
+        quantity, count = el[9].upper(), el[10]
         if quantity not in codes.LIMIT_QUANTITIES or not count:
             return False
         try:
             units = x12_number(count, places=0)
         except AmountSyntaxError as e:
             raise Unusable(f"EB10 (quantity) {e.reason}") from None
-        period = seg.get(6)
+        period = el[6]
         if period == codes.REMAINING:
             return self._offer_each(networks, targets, "units_remaining", seg, int(units))
         if period not in codes.PLAN_YEAR_PERIODS:
@@ -182,13 +218,13 @@ class BenefitCollector:
             return "copay without an amount (EB07)"
         return "limitation without a count of days or visits (EB09 DY/VS with EB10)"
 
-    def _prior_auth(self, seg: Segment, networks, targets) -> bool:
-        eb11 = seg.get(11).upper()
+    def _prior_auth(self, seg: Segment, el: list[str], networks, targets) -> bool:
+        eb11 = el[11].upper()
         if eb11 not in ("Y", "N"):
             return False
         return self._offer_levels(networks, targets, "prior_auth", seg, eb11 == "Y")
 
-    def _plan_amount(self, seg: Segment, eb01: str, networks) -> None:
+    def _plan_amount(self, seg: Segment, el: list[str], eb01: str, networks) -> None:
         kind = _AMOUNT_KIND[eb01]
         service_types = [c.upper().translate(seg.canonical_table()) for c in seg.repeats(3)] or [codes.PLAN_WIDE_SERVICE_TYPE]
         if codes.PLAN_WIDE_SERVICE_TYPE not in service_types:
@@ -196,11 +232,11 @@ class BenefitCollector:
                 f"a {'deductible' if kind == 'deductible' else 'out-of-pocket amount'} for service type "
                 f"{', '.join(service_types)}: only plan-wide amounts (service type 30) have a place in the benefits"
             )
-        eb02 = seg.get(2).upper()
+        eb02 = el[2].upper()
         if eb02 not in _TIER_OF_EB02:
             raise Unusable(f"EB02 {seg.shown(2)} is neither an individual (IND) nor a family (FAM) amount")
         tier = _TIER_OF_EB02[eb02]
-        period = seg.get(6)
+        period = el[6]
         if period == codes.REMAINING:
             which = _REMAINING
         elif period == codes.YEAR_TO_DATE:
@@ -209,16 +245,16 @@ class BenefitCollector:
             which = _PLAN
         else:
             raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year amount")
-        if not seg.get(7):
+        if not el[7]:
             raise Unusable("no amount (EB07)")
-        amount = cents(self._amount(seg, 7))
+        amount = self._amount(el, 7)
         for network in networks:
             self._offer(("amount", network, kind, tier, which), _PLAN_AMOUNT_RANK, seg, amount)
 
     @staticmethod
-    def _amount(seg: Segment, n: int) -> Decimal:
+    def _amount(el: list[str], n: int) -> Decimal:
         try:
-            return x12_number(seg.get(n), places=2)
+            return money(el[n])
         except AmountSyntaxError as e:
             raise Unusable(f"EB{n:02d} (amount) {e.reason}") from None
 

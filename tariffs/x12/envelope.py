@@ -14,6 +14,7 @@ from tariffs.x12.errors import X12Rejected
 
 BOM = "\ufeff"
 MAX_SEGMENT_CHARS = 10_000  # an MSG is at most 264 characters; nothing in a 271 is near this
+_WINDOW = 1 << 20  # characters split at a time
 _ISA_ELEMENTS = 16
 _ISA_SEARCH_CHARS = 400  # a padded ISA is 106 characters; an unpadded one is shorter
 _BLANKS = " \t\r\n"  # not str.strip()'s default: it would also strip the control characters
@@ -107,38 +108,69 @@ def read_isa_delimiters(text: str, pos: int, index: int) -> Delimiters:
 
 def iter_segments(text: str) -> Iterator[Segment]:
     """Every segment of ``text`` in order.  Raises X12Rejected when the body is not X12
-    (it must start with an ISA) or a segment is absurdly long."""
+    (it must start with an ISA) or a segment is absurdly long.
+
+    The text is split a window (``_WINDOW`` characters, up to its last terminator) at a
+    time: ``str.split`` does the scanning in C, and no more than one window's pieces are
+    alive at once.  A later ISA with other delimiters restarts the splitting there."""
     pos = _WHITESPACE.match(text).end()
     if not text.startswith("ISA", pos):
         raise X12Rejected("the body is not an X12 interchange: it does not start with an ISA segment", 1, None)
     n = len(text)
     index = 0
-    delimiters: Delimiters | None = None
     while True:
         pos = _WHITESPACE.match(text, pos).end()
         if pos >= n:
             return
-        index += 1
-        if text.startswith("ISA", pos):
-            delimiters = read_isa_delimiters(text, pos, index)
-        assert delimiters is not None
-        end = text.find(delimiters.segment, pos)
-        complete = end != -1
-        if not complete:
-            end = n
-        if end - pos > MAX_SEGMENT_CHARS:
-            raise X12Rejected(
-                f"segment {index} ({safe_segment_id(text[pos:pos + 3]) or 'unknown'}) is longer than "
-                f"{MAX_SEGMENT_CHARS} characters: this is not an eligibility response we can read",
-                index,
-                safe_segment_id(text[pos : pos + 3]),
-            )
-        raw = text[pos:end]
-        pos = end + 1
-        if not raw.strip(_BLANKS):  # two terminators in a row: nothing to count
-            index -= 1
-            continue
-        elements = [e.strip(_BLANKS) for e in raw.split(delimiters.element)]
-        yield Segment(index, elements[0].upper(), elements, delimiters, complete)
-        if not complete:
-            return
+        delimiters = read_isa_delimiters(text, pos, index + 1)
+        terminator, element = delimiters.segment, delimiters.element
+        padded = (element + " ", " " + element)
+        restart_at = None
+        while restart_at is None:
+            window_end = min(pos + _WINDOW, n)
+            last = text.rfind(terminator, pos, window_end)
+            if last == -1:
+                tail_at = _WHITESPACE.match(text, pos).end()
+                if index and text.startswith("ISA", tail_at):
+                    restart_at = tail_at  # the next interchange ends its segments differently
+                    break
+                tail = text[pos:n]
+                if window_end < n or len(tail) > MAX_SEGMENT_CHARS:
+                    _too_long(index + 1, tail)
+                raw = tail.strip(_BLANKS)
+                if raw:
+                    elements = [e.strip(_BLANKS) for e in raw.split(element)]
+                    yield Segment(index + 1, elements[0].upper(), elements, delimiters, False)
+                return
+            offset = pos
+            for piece in text[pos:last].split(terminator):
+                start = offset
+                offset += len(piece) + 1
+                raw = piece.strip(_BLANKS)
+                if not raw:  # blank lines, two terminators in a row: nothing to count
+                    continue
+                if len(piece) > MAX_SEGMENT_CHARS:
+                    _too_long(index + 1, raw)
+                if index and raw.startswith("ISA"):
+                    isa_at = start + piece.index("ISA")
+                    if read_isa_delimiters(text, isa_at, index + 1) != delimiters:
+                        restart_at = isa_at  # a new interchange with its own delimiters
+                        break
+                index += 1
+                elements = raw.split(element)
+                if padded[0] in raw or padded[1] in raw:
+                    elements = [e.strip(_BLANKS) for e in elements]
+                yield Segment(index, elements[0].upper(), elements, delimiters)
+            else:
+                pos = last + 1
+        pos = restart_at
+
+
+def _too_long(index: int, text: str) -> None:
+    sid = safe_segment_id(text.lstrip(_BLANKS))
+    raise X12Rejected(
+        f"segment {index} ({sid or 'unknown'}) is longer than {MAX_SEGMENT_CHARS} characters: "
+        "this is not an eligibility response we can read",
+        index,
+        sid,
+    )
