@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from costsvc.domain.model import LEVELS_OF_CARE
 from costsvc.domain.money import AmountSyntaxError, cents, parse_amount, plain
@@ -84,8 +85,7 @@ class Unusable(Exception):
     """Why an EB segment cannot be mapped (a sentence fragment without PHI: EBs carry none)."""
 
 
-@dataclass(slots=True)
-class _Offer:
+class _Offer(NamedTuple):
     rank: int
     segment_index: int
     value: object
@@ -116,6 +116,7 @@ class BenefitCollector:
     plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
     any_description: str | None = None  # EB05 of the first EB that has one
     warnings: list[str] = field(default_factory=list)
+    has_units: bool = False  # any remaining-units offer (most people have none)
 
     # ------------------------------------------------------------------ reading
     def add(self, seg: Segment) -> None:
@@ -206,6 +207,7 @@ class BenefitCollector:
             raise Unusable(f"EB10 (quantity) {e.reason}") from None
         period = el[6]
         if period == codes.REMAINING:
+            self.has_units = True
             return self._offer_each(networks, targets, "units_remaining", seg, int(units))
         if period not in codes.PLAN_YEAR_PERIODS:
             raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year limit")
@@ -226,7 +228,9 @@ class BenefitCollector:
 
     def _plan_amount(self, seg: Segment, el: list[str], eb01: str, networks) -> None:
         kind = _AMOUNT_KIND[eb01]
-        service_types = [c.upper().translate(seg.canonical_table()) for c in seg.repeats(3)] or [codes.PLAN_WIDE_SERVICE_TYPE]
+        eb03 = el[3]
+        service_types = [eb03 or codes.PLAN_WIDE_SERVICE_TYPE] if eb03 in ("30", "") else (
+            [c.upper().translate(seg.canonical_table()) for c in seg.repeats(3)])
         if codes.PLAN_WIDE_SERVICE_TYPE not in service_types:
             raise Unusable(
                 f"a {'deductible' if kind == 'deductible' else 'out-of-pocket amount'} for service type "
@@ -357,10 +361,13 @@ class BenefitCollector:
     def _units_remaining(self) -> dict[str, tuple[int, str]]:
         """Per level, the remaining count and the network it was stated for (in network first)."""
         found: dict[str, tuple[int, str]] = {}
+        if not self.has_units:
+            return found
         for network in NETWORKS:
-            for slot, offer in self.slots.items():
-                if slot[0] == "units_remaining" and slot[1] == network and slot[2] not in found:
-                    found[slot[2]] = (offer.value, network)
+            for level in LEVELS_OF_CARE:
+                offer = self.slots.get(("units_remaining", network, level))
+                if offer is not None and level not in found:
+                    found[level] = (offer.value, network)
         return found
 
     def accumulators(self, as_of: str | None) -> dict:

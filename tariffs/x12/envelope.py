@@ -53,6 +53,9 @@ class Segment(NamedTuple):
         parts = list(self.elements)
         while len(parts) > 1 and not parts[-1]:
             parts.pop()
+        d = self.delimiters
+        if d.component == ":" and d.repetition in ("^", None):
+            return "*".join(parts)  # already canonical inside the elements
         table = self.canonical_table()
         return "*".join(p.translate(table) for p in parts)
 
@@ -158,7 +161,7 @@ def iter_segments(text: str) -> Iterator[Segment]:
                         break
                 index += 1
                 elements = raw.split(element)
-                if padded[0] in raw or padded[1] in raw:
+                if " " in raw and (padded[0] in raw or padded[1] in raw):
                     elements = [e.strip(_BLANKS) for e in elements]
                 yield Segment(index, elements[0].upper(), elements, delimiters)
             else:

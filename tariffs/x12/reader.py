@@ -113,15 +113,14 @@ class _PersonLoop:
 
     def segment(self, seg: Segment, bht_date: dt.date | None) -> None:
         sid = seg.id
-        if sid == "LS":
-            self.in_related_entity = True
-        elif sid == "LE":
-            self.in_related_entity = False
-        elif self.in_related_entity:
-            return
+        if self.in_related_entity:
+            if sid == "LE":
+                self.in_related_entity = False
         elif sid == "EB":
             self.in_benefits = True
             self.collector.add(seg)
+        elif sid == "LS":
+            self.in_related_entity = True
         elif self.in_benefits:
             return  # HSD, REF, DTP, MSG... of a 2110 loop describe that benefit; see docs/X12.md
         elif sid == "NM1":
@@ -268,13 +267,18 @@ class _Reader:
             self.warnings.append("more warnings were left out")
 
     def read(self, text: str) -> Eligibility271:
+        handlers = {sid: getattr(self, "_" + sid.lower()) for sid in _ENVELOPE_AND_HIERARCHY}
         for seg in iter_segments(text):
             if not seg.complete and not (seg.id == "IEA" and len(seg.elements) >= 3):
                 self._cut(seg)
                 break
             self.last = seg
-            self._count(seg)
-            handler = getattr(self, "_" + seg.id.lower(), None) if seg.id in _ENVELOPE_AND_HIERARCHY else None
+            if self.st is not None:
+                self.st[2] += 1
+            self.loop_segments += 1
+            if self.loop_segments > MAX_SEGMENTS_PER_LOOP:
+                self._too_many_in_loop(seg)
+            handler = handlers.get(seg.id)
             if handler is not None:
                 handler(seg)
             elif self.person is not None:
@@ -298,19 +302,13 @@ class _Reader:
         return Eligibility271(version=version, people=self.people, warnings=self.warnings)
 
     # ------------------------------------------------------------------ limits and truncation
-    def _count(self, seg: Segment) -> None:
-        if self.st is not None:
-            self.st[2] += 1
-        if seg.id in ("HL", "ST", "ISA"):
-            self.loop_segments = 0
-        self.loop_segments += 1
-        if self.loop_segments > MAX_SEGMENTS_PER_LOOP:
-            raise X12Rejected(
-                f"segment {seg.index} ({seg.id}): more than {MAX_SEGMENTS_PER_LOOP} segments in one loop; "
-                "this is not an eligibility response we can read",
-                seg.index,
-                seg.id,
-            )
+    def _too_many_in_loop(self, seg: Segment) -> None:
+        raise X12Rejected(
+            f"segment {seg.index} ({seg.id}): more than {MAX_SEGMENTS_PER_LOOP} segments in one loop; "
+            "this is not an eligibility response we can read",
+            seg.index,
+            seg.id,
+        )
 
     def _cut(self, seg: Segment) -> None:
         sid = safe_segment_id(seg.elements[0]) if seg.elements else None
@@ -338,6 +336,7 @@ class _Reader:
 
     # ------------------------------------------------------------------ envelopes
     def _isa(self, seg: Segment) -> None:
+        self.loop_segments = 1
         if self.isa is not None:
             self._end_of_body()
         self.interchanges += 1
@@ -355,6 +354,7 @@ class _Reader:
         self.gs_version = seg.get(8)
 
     def _st(self, seg: Segment) -> None:
+        self.loop_segments = 1
         if seg.get(1) != "271":
             st01 = seg.get(1)
             shown = st01 if st01.isalnum() and len(st01) <= 3 else "?"
@@ -442,6 +442,7 @@ class _Reader:
 
     # ------------------------------------------------------------------ hierarchy
     def _hl(self, seg: Segment) -> None:
+        self.loop_segments = 1
         self._close_person()
         hl_id, parent, level = seg.get(1), seg.get(2), seg.get(3)
         self.level = level

@@ -220,12 +220,12 @@ def test_ten_megabytes_of_one_segment_are_answered_quickly_in_bounded_memory(nam
     data = make()
     assert len(data) >= TEN_MB - 200
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other processes on a shared machine do not count
     try:
         read_271(data)
     except X12Rejected as e:
         assert "JANE" not in e.message
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert elapsed < 2.0, (name, elapsed)
