@@ -91,14 +91,6 @@ class _Offer(NamedTuple):
     value: object
 
 
-@dataclass(slots=True)
-class _Eb:
-    segment: Segment
-    reason: str | None = None  # set when the segment offered nothing
-    used_for_status: bool = False
-    lost_in: tuple[tuple, int] | None = None  # (slot, own rank) of the first slot another segment kept
-
-
 def x12_number(text: str, places: int) -> Decimal:
     """An X12 ``R`` value: ``.2`` and ``10.00`` are both written; no sign, no exponent."""
     if text.startswith("."):
@@ -106,53 +98,82 @@ def x12_number(text: str, places: int) -> Decimal:
     return parse_amount(text, places=places)
 
 
-@dataclass
-class BenefitCollector:
-    is_4010: bool
-    slots: dict[tuple, _Offer] = field(default_factory=dict)
-    ebs: list[_Eb] = field(default_factory=list)
-    by_index: dict[int, _Eb] = field(default_factory=dict)
-    active: bool = False
-    plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
-    any_description: str | None = None  # EB05 of the first EB that has one
-    warnings: list[str] = field(default_factory=list)
-    has_units: bool = False  # any remaining-units offer (most people have none)
+def _why_nothing(eb01: str) -> str:
+    if eb01 == "A":
+        return "coinsurance without a fraction (EB08)"
+    if eb01 == "B":
+        return "copay without an amount (EB07)"
+    return "limitation without a count of days or visits (EB09 DY/VS with EB10)"
 
-    # ------------------------------------------------------------------ reading
-    def add(self, seg: Segment) -> None:
-        eb = _Eb(seg)
-        self.ebs.append(eb)
-        self.by_index[seg.index] = eb
+
+class EbReading(NamedTuple):
+    """What one EB segment says, independent of the person: cached, since payers repeat
+    the same EB lines for every member of a plan."""
+
+    offers: tuple[tuple[tuple, int, object], ...]  # (slot, rank, value)
+    used_for_status: bool
+    active: bool
+    description: str | None  # EB05
+    reason: str | None  # why nothing could be offered
+    has_units: bool
+    text: str  # the segment with canonical separators, for `unmapped`
+
+
+_READINGS: dict[tuple, EbReading] = {}
+_READINGS_SIZE = 20_000
+
+
+def read_eb(seg: Segment, is_4010: bool) -> EbReading:
+    d = seg.delimiters
+    key = (tuple(seg.elements), d.repetition, d.component, is_4010)
+    reading = _READINGS.get(key)
+    if reading is None:
+        reading = _EbReader(seg, is_4010).read()
+        if len(_READINGS) < _READINGS_SIZE:
+            _READINGS[key] = reading
+    return reading
+
+
+class _EbReader:
+    def __init__(self, seg: Segment, is_4010: bool):
+        self.seg = seg
+        self.is_4010 = is_4010
+        self.offers: list[tuple[tuple, int, object]] = []
+        self.has_units = False
+
+    def _record(self, slot: tuple, rank: int, value) -> None:
+        self.offers.append((slot, rank, value))
+
+    def read(self) -> EbReading:
+        seg = self.seg
         el = seg.elements
         if len(el) < _EB_ELEMENTS:
             el = el + [""] * (_EB_ELEMENTS - len(el))
         eb01 = el[1].upper()
-        description = el[5]
-        if description and self.any_description is None:
-            self.any_description = description
-        if eb01 in codes.STATUS_EB01:
-            eb.used_for_status = True
-            if eb01 == codes.ACTIVE_EB01:
-                self.active = True
-                if description and self.plan_description is None:
-                    self.plan_description = description
+        status = eb01 in codes.STATUS_EB01
+        reason = None
         try:
-            networks = self._networks(seg, el)
-            if eb01 in _AMOUNT_KIND:
-                self._plan_amount(seg, el, eb01, networks)
-                return
-            if eb01 not in _LEVEL_FIELD_EB01:
-                if not eb.used_for_status:
-                    raise Unusable(f"EB01 {seg.shown(1) or '(blank)'} ({codes.EB01_NAMES.get(eb01, 'unknown code')}) is not a benefit an estimate uses")
-                return
-            targets = self._levels(seg, el[3])
-            offered = self._level_fields(seg, el, eb01, networks, targets)
-            offered |= self._prior_auth(seg, el, networks, targets)
-            if not offered and not eb.used_for_status:
-                raise Unusable(self._why_nothing(seg, eb01))
+            self._benefit(seg, el, eb01, status)
         except Unusable as why:
-            if not eb.used_for_status:
-                eb.reason = str(why)
+            self.offers.clear()
+            reason = None if status else str(why)
+        return EbReading(tuple(self.offers), status, eb01 == codes.ACTIVE_EB01, el[5] or None, reason, self.has_units,
+                         seg.canonical())
+
+    def _benefit(self, seg: Segment, el: list[str], eb01: str, status: bool) -> None:
+        networks = self._networks(seg, el)
+        if eb01 in _AMOUNT_KIND:
+            self._plan_amount(seg, el, eb01, networks)
+            return
+        if eb01 not in _LEVEL_FIELD_EB01:
+            if not status:
+                raise Unusable(f"EB01 {seg.shown(1) or '(blank)'} ({codes.EB01_NAMES.get(eb01, 'unknown code')}) is not a benefit an estimate uses")
+            return
+        targets = self._levels(seg, el[3])
+        offered = self._level_fields(seg, el, eb01, networks, targets)
+        offered |= self._prior_auth(seg, el, networks, targets)
+        if not offered and not status:
+            raise Unusable(_why_nothing(eb01))
 
     def _networks(self, seg: Segment, el: list[str]) -> tuple[str, ...]:
         eb12 = el[12].upper()
@@ -175,9 +196,9 @@ class BenefitCollector:
 
     def _level_fields(self, seg: Segment, el: list[str], eb01: str, networks, targets) -> bool:
         if eb01 == "1":
-            return self._offer_levels(networks, targets, "covered", seg, True)
+            return self._offer_levels(networks, targets, "covered", True)
         if eb01 == "I":
-            return self._offer_levels(networks, targets, "covered", seg, False)
+            return self._offer_levels(networks, targets, "covered", False)
         if eb01 == "A":
             text = el[8]
             if not text:
@@ -188,7 +209,7 @@ class BenefitCollector:
                 raise Unusable(f"EB08 (coinsurance fraction) {e.reason}") from None
             if pct is None:
                 raise Unusable("EB08 (coinsurance) is above 1, and a fraction is expected (.2 = 20 %)")
-            return self._offer_levels(networks, targets, "coinsurance_pct", seg, pct)
+            return self._offer_levels(networks, targets, "coinsurance_pct", pct)
         if eb01 == "B":
             if not el[7]:
                 return False
@@ -196,7 +217,7 @@ class BenefitCollector:
             if period not in codes.COPAY_UNITS:
                 raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a copay unit (visit, day, episode, admission)")
             amount = self._amount(el, 7)
-            return self._offer_levels(networks, targets, "copay", seg, (str(amount), codes.COPAY_UNITS[period]))
+            return self._offer_levels(networks, targets, "copay", (str(amount), codes.COPAY_UNITS[period]))
         # F: a limitation counted in days or visits
         quantity, count = el[9].upper(), el[10]
         if quantity not in codes.LIMIT_QUANTITIES or not count:
@@ -208,23 +229,16 @@ class BenefitCollector:
         period = el[6]
         if period == codes.REMAINING:
             self.has_units = True
-            return self._offer_each(networks, targets, "units_remaining", seg, int(units))
+            return self._offer_each(networks, targets, "units_remaining", int(units))
         if period not in codes.PLAN_YEAR_PERIODS:
             raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year limit")
-        return self._offer_levels(networks, targets, "limit_units", seg, int(units))
-
-    def _why_nothing(self, seg: Segment, eb01: str) -> str:
-        if eb01 == "A":
-            return "coinsurance without a fraction (EB08)"
-        if eb01 == "B":
-            return "copay without an amount (EB07)"
-        return "limitation without a count of days or visits (EB09 DY/VS with EB10)"
+        return self._offer_levels(networks, targets, "limit_units", int(units))
 
     def _prior_auth(self, seg: Segment, el: list[str], networks, targets) -> bool:
         eb11 = el[11].upper()
         if eb11 not in ("Y", "N"):
             return False
-        return self._offer_levels(networks, targets, "prior_auth", seg, eb11 == "Y")
+        return self._offer_levels(networks, targets, "prior_auth", eb11 == "Y")
 
     def _plan_amount(self, seg: Segment, el: list[str], eb01: str, networks) -> None:
         kind = _AMOUNT_KIND[eb01]
@@ -253,7 +267,7 @@ class BenefitCollector:
             raise Unusable("no amount (EB07)")
         amount = self._amount(el, 7)
         for network in networks:
-            self._offer(("amount", network, kind, tier, which), _PLAN_AMOUNT_RANK, seg, amount)
+            self._record(("amount", network, kind, tier, which), _PLAN_AMOUNT_RANK, amount)
 
     @staticmethod
     def _amount(el: list[str], n: int) -> Decimal:
@@ -262,32 +276,57 @@ class BenefitCollector:
         except AmountSyntaxError as e:
             raise Unusable(f"EB{n:02d} (amount) {e.reason}") from None
 
-    # ------------------------------------------------------------------ slots
-    def _offer_levels(self, networks, targets, name: str, seg: Segment, value) -> bool:
+    def _offer_levels(self, networks, targets, name: str, value) -> bool:
         for network in networks:
             for level, rank in targets:
-                self._offer(("level", network, level, name), rank, seg, value)
+                self._record(("level", network, level, name), rank, value)
         return True
 
-    def _offer_each(self, networks, targets, name: str, seg: Segment, value) -> bool:
+    def _offer_each(self, networks, targets, name: str, value) -> bool:
         for network in networks:
             for level, rank in targets:
-                self._offer((name, network, level), rank, seg, value)
+                self._record((name, network, level), rank, value)
         return True
 
-    def _offer(self, slot: tuple, rank: int, seg: Segment, value) -> None:
-        held = self.slots.get(slot)
-        if held is None or rank < held.rank:
-            self.slots[slot] = _Offer(rank, seg.index, value)
-            if held is not None:
+
+@dataclass
+class BenefitCollector:
+    is_4010: bool
+    slots: dict[tuple, _Offer] = field(default_factory=dict)
+    ebs: list[tuple[int, EbReading]] = field(default_factory=list)  # (segment index, reading) in file order
+    lost_in: dict[int, tuple[tuple, int]] = field(default_factory=dict)  # index -> (slot, own rank) first lost
+    active: bool = False
+    plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
+    any_description: str | None = None  # EB05 of the first EB that has one
+    warnings: list[str] = field(default_factory=list)
+    has_units: bool = False  # any remaining-units offer (most people have none)
+
+    # ------------------------------------------------------------------ reading
+    def add(self, seg: Segment) -> None:
+        reading = read_eb(seg, self.is_4010)
+        index = seg.index
+        self.ebs.append((index, reading))
+        if reading.description and self.any_description is None:
+            self.any_description = reading.description
+        if reading.active:
+            self.active = True
+            if reading.description and self.plan_description is None:
+                self.plan_description = reading.description
+        self.has_units = self.has_units or reading.has_units
+        slots = self.slots
+        for slot, rank, value in reading.offers:
+            held = slots.get(slot)
+            if held is None:
+                slots[slot] = _Offer(rank, index, value)
+            elif rank < held.rank:
+                slots[slot] = _Offer(rank, index, value)
                 self._lost(held.segment_index, slot, held.rank)
-        else:
-            self._lost(seg.index, slot, rank)
+            else:
+                self._lost(index, slot, rank)
 
     def _lost(self, segment_index: int, slot: tuple, rank: int) -> None:
-        eb = self.by_index[segment_index]
-        if eb.lost_in is None:
-            eb.lost_in = (slot, rank)
+        if segment_index not in self.lost_in:
+            self.lost_in[segment_index] = (slot, rank)
 
     # ------------------------------------------------------------------ results
     def unmapped(self) -> list[tuple[str, str]]:
@@ -300,22 +339,21 @@ class BenefitCollector:
             else:
                 winners.add(offer.segment_index)
         out = []
-        for eb in self.ebs:
-            index = eb.segment.index
-            if eb.used_for_status or index in winners:
+        for index, reading in self.ebs:
+            if reading.used_for_status or index in winners:
                 continue
-            if eb.reason:
-                reason = eb.reason
+            if reading.reason:
+                reason = reading.reason
             elif index in not_needed:
                 reason = "a year-to-date amount: the plan and remaining amounts already determine the accumulator"
-            elif eb.lost_in is not None:
-                slot, rank = eb.lost_in
+            elif index in self.lost_in:
+                slot, rank = self.lost_in[index]
                 winner = self.slots[slot]
                 how = "more specific" if winner.rank < rank else "earlier"
                 reason = f"superseded by the {how} segment {winner.segment_index} for the same benefit"
             else:
                 reason = "nothing in it maps to a benefit"
-            out.append((eb.segment.canonical(), reason))
+            out.append((reading.text, reason))
         return out
 
     def _amount_of(self, network: str, kind: str, tier: str, which: str) -> tuple[Decimal, int] | None:
