@@ -71,14 +71,15 @@ def person_segments(rng: random.Random, entity: str, member_id: str | None) -> l
     for tier, scale in (("IND", 1), ("FAM", 2)):
         for network, factor in (("Y", 1), ("N", 2)):
             ded, oop = 1500 * scale * factor, 6000 * scale * factor
-            met = rng.randrange(0, ded + 1)
+            met_cents = rng.randrange(0, ded * 100 + 1)
+            left = ded * 100 - met_cents
             segs += [
                 f"EB*C*{tier}*30***23*{ded}*****{network}",
                 "DTP*292*RD8*20260101-20261231",
-                f"EB*C*{tier}*30***29*{ded - met}.{rng.randrange(100):02d}*****{network}",
-                f"EB*C*{tier}*30***24*{met}*****{network}",
+                f"EB*C*{tier}*30***29*{left // 100}.{left % 100:02d}*****{network}",
+                f"EB*C*{tier}*30***24*{met_cents // 100}.{met_cents % 100:02d}*****{network}",
                 f"EB*G*{tier}*30***23*{oop}*****{network}",
-                f"EB*G*{tier}*30***29*{oop - met}*****{network}",
+                f"EB*G*{tier}*30***29*{oop - met_cents // 100}*****{network}",
             ]
     for code in rng.sample(BEHAVIORAL, 6):
         network = rng.choice("YN")
@@ -164,7 +165,7 @@ def main() -> None:
     result = read_271(data)
     assert len(result.people) == people, (len(result.people), people)
     assert result.warnings == [], result.warnings
-    assert all(p.status == "active" and p.accumulators and p.benefits for p in result.people)
+    assert all(p.status == "active" and p.accumulators and p.benefits and not p.warnings for p in result.people)
     assert split_only(data) == tokenizer_only(data) == segments
 
     read_s, read_all = median_seconds(read_271, data, args.runs)

@@ -85,10 +85,9 @@ class Unusable(Exception):
     """Why an EB segment cannot be mapped (a sentence fragment without PHI: EBs carry none)."""
 
 
-class _Offer(NamedTuple):
-    rank: int
-    segment_index: int
-    value: object
+# A slot's current offer: (rank, segment index, value); plain tuples, built ~200,000 times a second.
+_Offer = tuple[int, int, object]
+_RANK, _INDEX, _VALUE = 0, 1, 2
 
 
 def x12_number(text: str, places: int) -> Decimal:
@@ -104,6 +103,13 @@ def _why_nothing(eb01: str) -> str:
     if eb01 == "B":
         return "copay without an amount (EB07)"
     return "limitation without a count of days or visits (EB09 DY/VS with EB10)"
+
+
+class Results(NamedTuple):
+    benefits: dict
+    remaining: dict
+    accumulators: dict
+    unmapped: list[tuple[str, str]]  # (segment text, reason)
 
 
 class EbReading(NamedTuple):
@@ -317,10 +323,10 @@ class BenefitCollector:
         for slot, rank, value in reading.offers:
             held = slots.get(slot)
             if held is None:
-                slots[slot] = _Offer(rank, index, value)
-            elif rank < held.rank:
-                slots[slot] = _Offer(rank, index, value)
-                self._lost(held.segment_index, slot, held.rank)
+                slots[slot] = (rank, index, value)
+            elif rank < held[_RANK]:
+                slots[slot] = (rank, index, value)
+                self._lost(held[_INDEX], slot, held[_RANK])
             else:
                 self._lost(index, slot, rank)
 
@@ -329,18 +335,64 @@ class BenefitCollector:
             self.lost_in[segment_index] = (slot, rank)
 
     # ------------------------------------------------------------------ results
-    def unmapped(self) -> list[tuple[str, str]]:
-        """(canonical segment text, reason) for every EB segment nothing came from."""
-        winners: set[int] = set()
+    def results(self, as_of: str | None) -> Results:
+        """Benefits, remaining amounts, accumulators and unmapped segments, in one pass over
+        the slots (warnings about them go to ``self.warnings``)."""
+        benefits: dict = {}
+        remaining: dict = {}
+        used: set[int] = set()
+        amounts: dict[tuple[str, str, str], dict[str, tuple[Decimal, int]]] = {}
+        for slot, (_rank, index, value) in self.slots.items():
+            kind = slot[0]
+            if kind == "level":
+                _, network, level, name = slot
+                fields = benefits.setdefault(network, {}).setdefault("levels", {}).setdefault(level, {})
+                if name == "copay":
+                    fields["copay"], fields["copay_unit"] = value
+                else:
+                    fields[name] = value
+                used.add(index)
+            elif kind == "amount":
+                _, network, what, tier, which = slot
+                amounts.setdefault((network, what, tier), {})[which] = (value, index)
+                if which == _PLAN:
+                    benefits.setdefault(network, {}).setdefault(what, {})[tier] = str(value)
+                    used.add(index)
+                elif which == _REMAINING:
+                    remaining.setdefault(network, {}).setdefault(what, {})[tier] = str(value)
+                    used.add(index)
+            else:  # units remaining
+                used.add(index)
+
+        accumulators: dict = {}
         not_needed: set[int] = set()
-        for slot, offer in self.slots.items():
-            if slot[0] == "amount" and slot[4] == _YTD and self._met_source(*slot[1:4]) != _YTD:
-                not_needed.add(offer.segment_index)
-            else:
-                winners.add(offer.segment_index)
+        for (network, what, tier), found in amounts.items():
+            met, ytd_used = self._met(network, what, tier, found)
+            if _YTD in found:
+                (used if ytd_used else not_needed).add(found[_YTD][1])
+            if met is not None:
+                accumulators.setdefault(network, {})[_MET_FIELD[(what, tier)]] = str(met)
+        units = self._units_remaining()
+        if units:
+            remaining["units"] = {level: value for level, (value, _network) in units.items()}
+            units_used = {}
+            for level, (left, network) in units.items():
+                limit = self._limit(network, level)
+                if limit is None:
+                    self.warnings.append(f"{level} has {left} units remaining but no limit in this file: units_used is left unset")
+                else:
+                    units_used[level] = max(limit - left, 0)
+            if units_used:
+                accumulators["units_used"] = units_used
+        if accumulators and as_of is not None:
+            accumulators = {"as_of": as_of, **accumulators}
+        return Results(benefits, remaining, accumulators, self._unmapped(used, not_needed))
+
+    def _unmapped(self, used: set[int], not_needed: set[int]) -> list[tuple[str, str]]:
+        """(canonical segment text, reason) for every EB segment nothing came from."""
         out = []
         for index, reading in self.ebs:
-            if reading.used_for_status or index in winners:
+            if reading.used_for_status or index in used:
                 continue
             if reading.reason:
                 reason = reading.reason
@@ -349,52 +401,12 @@ class BenefitCollector:
             elif index in self.lost_in:
                 slot, rank = self.lost_in[index]
                 winner = self.slots[slot]
-                how = "more specific" if winner.rank < rank else "earlier"
-                reason = f"superseded by the {how} segment {winner.segment_index} for the same benefit"
+                how = "more specific" if winner[_RANK] < rank else "earlier"
+                reason = f"superseded by the {how} segment {winner[_INDEX]} for the same benefit"
             else:
                 reason = "nothing in it maps to a benefit"
             out.append((reading.text, reason))
         return out
-
-    def _amount_of(self, network: str, kind: str, tier: str, which: str) -> tuple[Decimal, int] | None:
-        offer = self.slots.get(("amount", network, kind, tier, which))
-        return (offer.value, offer.segment_index) if offer else None
-
-    def _met_source(self, network: str, kind: str, tier: str) -> str | None:
-        plan = self._amount_of(network, kind, tier, _PLAN)
-        remaining = self._amount_of(network, kind, tier, _REMAINING)
-        if plan and remaining:
-            return _REMAINING
-        if self._amount_of(network, kind, tier, _YTD):
-            return _YTD
-        return None
-
-    def benefits(self) -> dict:
-        """The partial benefits document: only what the segments state (one pass over the slots)."""
-        doc: dict = {}
-        for slot, offer in self.slots.items():
-            if slot[0] == "level":
-                _, network, level, name = slot
-                fields = doc.setdefault(network, {}).setdefault("levels", {}).setdefault(level, {})
-                if name == "copay":
-                    fields["copay"], fields["copay_unit"] = offer.value
-                else:
-                    fields[name] = offer.value
-            elif slot[0] == "amount" and slot[4] == _PLAN:
-                _, network, kind, tier, _which = slot
-                doc.setdefault(network, {}).setdefault(kind, {})[tier] = str(offer.value)
-        return doc
-
-    def remaining(self) -> dict:
-        doc: dict = {}
-        for slot, offer in self.slots.items():
-            if slot[0] == "amount" and slot[4] == _REMAINING:
-                _, network, kind, tier, _which = slot
-                doc.setdefault(network, {}).setdefault(kind, {})[tier] = str(offer.value)
-        units = self._units_remaining()
-        if units:
-            doc["units"] = {level: value for level, (value, _network) in units.items()}
-        return doc
 
     def _units_remaining(self) -> dict[str, tuple[int, str]]:
         """Per level, the remaining count and the network it was stated for (in network first)."""
@@ -405,54 +417,36 @@ class BenefitCollector:
             for level in LEVELS_OF_CARE:
                 offer = self.slots.get(("units_remaining", network, level))
                 if offer is not None and level not in found:
-                    found[level] = (offer.value, network)
+                    found[level] = (offer[_VALUE], network)
         return found
-
-    def accumulators(self, as_of: str | None) -> dict:
-        doc: dict = {}
-        stated = dict.fromkeys(slot[1:4] for slot in self.slots if slot[0] == "amount")
-        for network, kind, tier in stated:
-            met = self._met(network, kind, tier)
-            if met is not None:
-                doc.setdefault(network, {})[_MET_FIELD[(kind, tier)]] = str(met)
-        units_used = {}
-        for level, (remaining, network) in self._units_remaining().items():
-            limit = self._limit(network, level)
-            if limit is None:
-                self.warnings.append(f"{level} has {remaining} units remaining but no limit in this file: units_used is left unset")
-            else:
-                units_used[level] = max(limit - remaining, 0)
-        if units_used:
-            doc["units_used"] = units_used
-        if doc and as_of is not None:
-            doc = {"as_of": as_of, **doc}
-        return doc
 
     def _limit(self, network: str, level: str) -> int | None:
         for net in (network, *(n for n in NETWORKS if n != network)):
             offer = self.slots.get(("level", net, level, "limit_units"))
             if offer is not None:
-                return offer.value
+                return offer[_VALUE]
         return None
 
-    def _met(self, network: str, kind: str, tier: str) -> Decimal | None:
-        plan = self._amount_of(network, kind, tier, _PLAN)
-        remaining = self._amount_of(network, kind, tier, _REMAINING)
-        ytd = self._amount_of(network, kind, tier, _YTD)
-        label = f"{network.replace('_', '-')} {tier} {'deductible' if kind == 'deductible' else 'out-of-pocket maximum'}"
+    def _met(self, network: str, kind: str, tier: str, found: dict) -> tuple[Decimal | None, bool]:
+        """The met amount for one network × kind × tier, and whether the year-to-date amount gave it."""
+        plan, remaining, ytd = found.get(_PLAN), found.get(_REMAINING), found.get(_YTD)
         if plan and remaining:
             met = max(plan[0] - remaining[0], Decimal("0.00"))
             if ytd and ytd[0] != met:
                 self.warnings.append(
-                    f"{label}: segment {ytd[1]} says {ytd[0]} met year to date, the plan amount less the "
+                    f"{_label(network, kind, tier)}: segment {ytd[1]} says {ytd[0]} met year to date, the plan amount less the "
                     f"remaining amount (segment {remaining[1]}) is {met}; the remaining amount is used"
                 )
-            return cents(met)
+            return cents(met), False
         if ytd:
-            return cents(min(ytd[0], plan[0]) if plan else ytd[0])
+            return cents(min(ytd[0], plan[0]) if plan else ytd[0]), True
         if remaining:
             self.warnings.append(
-                f"{label}: segment {remaining[1]} gives the remaining amount but this file has no plan amount: "
+                f"{_label(network, kind, tier)}: segment {remaining[1]} gives the remaining amount but this file has no plan amount: "
                 "the accumulator is left for the stored plan to determine"
             )
-        return None
+        return None, False
+
+
+def _label(network: str, kind: str, tier: str) -> str:
+    return f"{network.replace('_', '-')} {tier} {'deductible' if kind == 'deductible' else 'out-of-pocket maximum'}"

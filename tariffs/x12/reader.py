@@ -186,10 +186,7 @@ class _PersonLoop:
         if not self.collector.ebs:
             warnings.append(f"the {self.relationship} loop at segment {self.start} has no EB (benefit) segments: "
                             "its status is inactive only because no segment says it is active")
-        benefits = self.collector.benefits()
-        remaining = self.collector.remaining()
-        accumulators = self.collector.accumulators(as_of.isoformat() if as_of else None)
-        unmapped = [Unmapped(text, reason) for text, reason in self.collector.unmapped()]
+        results = self.collector.results(as_of.isoformat() if as_of else None)
         warnings.extend(self.collector.warnings)
         return Person271(
             relationship=self.relationship,  # type: ignore[arg-type]
@@ -202,10 +199,10 @@ class _PersonLoop:
             group_number=group_number,
             status="active" if self.collector.active else "inactive",
             as_of=as_of,
-            benefits=benefits,
-            remaining=remaining,
-            accumulators=accumulators,
-            unmapped=unmapped,
+            benefits=results.benefits,
+            remaining=results.remaining,
+            accumulators=results.accumulators,
+            unmapped=[Unmapped(text, reason) for text, reason in results.unmapped],
             warnings=warnings,
         )
 
@@ -278,11 +275,17 @@ class _Reader:
             self.loop_segments += 1
             if self.loop_segments > MAX_SEGMENTS_PER_LOOP:
                 self._too_many_in_loop(seg)
-            handler = handlers.get(seg.id)
+            sid = seg.id
+            person = self.person
+            if sid == "EB" and person is not None and not person.in_related_entity:  # most segments
+                person.in_benefits = True
+                person.collector.add(seg)
+                continue
+            handler = handlers.get(sid)
             if handler is not None:
                 handler(seg)
-            elif self.person is not None:
-                self.person.segment(seg, self.bht_date)
+            elif person is not None:
+                person.segment(seg, self.bht_date)
             elif seg.id == "NM1" and self.level == "20" and self.payer_name is None:
                 self.payer_name = seg.get(3) or None
             elif seg.id == "EB":
