@@ -37,6 +37,8 @@ _PLAN_AMOUNT_RANK = 0  # only service type 30 states these: every offer ties, th
 _EB_ELEMENTS = 13  # EB01..EB12 are read; shorter segments are padded with blanks
 _LEVELS_CACHE: dict[tuple, tuple[tuple[str, int], ...] | str] = {}  # EB03 texts repeat across people
 _LEVELS_CACHE_SIZE = 10_000
+MAX_CACHED_READINGS = 50_000  # per body
+_SHORT = 64  # process-wide caches only keep short keys, so a hostile body cannot fill memory
 
 
 def _levels_of(service_types: list[str], table: dict[int, str], is_4010: bool) -> tuple[tuple[str, int], ...] | str:
@@ -68,15 +70,23 @@ def _levels_of(service_types: list[str], table: dict[int, str], is_4010: bool) -
     return "; ".join(parts)
 
 
-@lru_cache(maxsize=4096)
 def money(text: str) -> Decimal:
     """An X12 amount with at most two decimals, as cents (raises AmountSyntaxError)."""
+    return _money(text) if len(text) <= _SHORT else cents(x12_number(text, places=2))
+
+
+def percent_of_fraction(text: str) -> str | None:
+    """``.2`` → ``"20"``; None above 1 (raises AmountSyntaxError)."""
+    return _percent(text) if len(text) <= _SHORT else _percent.__wrapped__(text)
+
+
+@lru_cache(maxsize=4096)
+def _money(text: str) -> Decimal:
     return cents(x12_number(text, places=2))
 
 
 @lru_cache(maxsize=1024)
-def percent_of_fraction(text: str) -> str | None:
-    """``.2`` → ``"20"``; None above 1 (raises AmountSyntaxError)."""
+def _percent(text: str) -> str | None:
     fraction = x12_number(text, places=6)
     return None if fraction > 1 else str(plain(fraction * 100))
 
@@ -125,18 +135,15 @@ class EbReading(NamedTuple):
     text: str  # the segment with canonical separators, for `unmapped`
 
 
-_READINGS: dict[tuple, EbReading] = {}
-_READINGS_SIZE = 20_000
-
-
-def read_eb(seg: Segment, is_4010: bool) -> EbReading:
+def read_eb(seg: Segment, is_4010: bool, cache: dict) -> EbReading:
+    """What ``seg`` says; ``cache`` (one per body) holds the readings of segments seen before."""
     d = seg.delimiters
-    key = (tuple(seg.elements), d.repetition, d.component, is_4010)
-    reading = _READINGS.get(key)
+    key = (seg.raw or tuple(seg.elements), d.element, d.repetition, d.component, is_4010)
+    reading = cache.get(key)
     if reading is None:
         reading = _EbReader(seg, is_4010).read()
-        if len(_READINGS) < _READINGS_SIZE:
-            _READINGS[key] = reading
+        if len(cache) < MAX_CACHED_READINGS:
+            cache[key] = reading
     return reading
 
 
@@ -194,7 +201,7 @@ class _EbReader:
         found = _LEVELS_CACHE.get(key)
         if found is None:
             found = _levels_of(seg.repeats(3), seg.canonical_table(), self.is_4010)
-            if len(_LEVELS_CACHE) < _LEVELS_CACHE_SIZE:
+            if len(_LEVELS_CACHE) < _LEVELS_CACHE_SIZE and len(eb03) <= _SHORT:
                 _LEVELS_CACHE[key] = found
         if isinstance(found, str):
             raise Unusable(found)
@@ -306,10 +313,11 @@ class BenefitCollector:
     any_description: str | None = None  # EB05 of the first EB that has one
     warnings: list[str] = field(default_factory=list)
     has_units: bool = False  # any remaining-units offer (most people have none)
+    cache: dict = field(default_factory=dict)  # EB readings, shared by the people of one body
 
     # ------------------------------------------------------------------ reading
     def add(self, seg: Segment) -> None:
-        reading = read_eb(seg, self.is_4010)
+        reading = read_eb(seg, self.is_4010, self.cache)
         index = seg.index
         self.ebs.append((index, reading))
         if reading.description and self.any_description is None:

@@ -35,6 +35,7 @@ class Segment(NamedTuple):
     elements: list[str]  # elements[0] is the segment id, elements[n] is XXn, each stripped
     delimiters: Delimiters
     complete: bool = True  # False for a last segment the body ends inside of
+    raw: str = ""  # the segment's text as it stands in the body (a cache key for its reading)
 
     def get(self, n: int) -> str:
         """Element ``n`` (1-based), "" when absent."""
@@ -163,7 +164,7 @@ def iter_segments(text: str) -> Iterator[Segment]:
                 elements = raw.split(element)
                 if " " in raw and (padded[0] in raw or padded[1] in raw):
                     elements = [e.strip(_BLANKS) for e in elements]
-                yield Segment(index, elements[0].upper(), elements, delimiters)
+                yield Segment(index, elements[0].upper(), elements, delimiters, True, raw)
             else:
                 pos = last + 1
         pos = restart_at

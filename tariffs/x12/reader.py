@@ -30,6 +30,8 @@ MAX_TRANSACTIONS = 10_000
 MAX_INTERCHANGES = 1_000
 MAX_SEGMENTS_PER_LOOP = 5_000  # one HL loop (or envelope stretch) of a real 271 is a few hundred at most
 MAX_FILE_WARNINGS = 200
+MAX_UNMAPPED_PER_PERSON = 500
+MAX_UNMAPPED_PER_BODY = 100_000  # with the caps above, what a body can make us keep is bounded
 
 _MEMBER_ID_QUALIFIERS = frozenset({"MI", "II"})  # member id; unique health identifier
 _GROUP_REFS = ("6P", "1L")  # group number, then group or policy number
@@ -91,14 +93,14 @@ def read_271(data: bytes) -> Eligibility271:
 
 class _PersonLoop:
     def __init__(self, relationship: str, hl_id: str, start: int, is_4010: bool, bht_date, payer_name,
-                 subscriber: _PersonLoop | None):
+                 subscriber: _PersonLoop | None, eb_cache: dict):
         self.relationship = relationship
         self.hl_id = hl_id
         self.start = start
         self.bht_date: dt.date | None = bht_date
         self.payer_name: str | None = payer_name
         self.subscriber = subscriber
-        self.collector = BenefitCollector(is_4010)
+        self.collector = BenefitCollector(is_4010, cache=eb_cache)
         self.member_id: str | None = None
         self.first_name: str | None = None
         self.last_name: str | None = None
@@ -171,7 +173,7 @@ class _PersonLoop:
         else:
             self.as_of[qualifier] = value
 
-    def finish(self) -> Person271:
+    def finish(self, unmapped_room: int) -> Person271:
         sub = self.subscriber
         own_plan = self.collector.plan_description or self.collector.any_description or self.plan_ref
         member_id = self.member_id or (sub.member_id if sub else None)
@@ -188,6 +190,11 @@ class _PersonLoop:
                             "its status is inactive only because no segment says it is active")
         results = self.collector.results(as_of.isoformat() if as_of else None)
         warnings.extend(self.collector.warnings)
+        unmapped = results.unmapped
+        if len(unmapped) > unmapped_room:
+            warnings.append(f"{len(unmapped) - unmapped_room} more unmapped EB segments were not kept "
+                            f"(at most {MAX_UNMAPPED_PER_PERSON} per person, {MAX_UNMAPPED_PER_BODY} per body)")
+            unmapped = unmapped[:unmapped_room]
         return Person271(
             relationship=self.relationship,  # type: ignore[arg-type]
             member_id=member_id,
@@ -202,7 +209,7 @@ class _PersonLoop:
             benefits=results.benefits,
             remaining=results.remaining,
             accumulators=results.accumulators,
-            unmapped=[Unmapped(text, reason) for text, reason in results.unmapped],
+            unmapped=[Unmapped(text, reason) for text, reason in unmapped],
             warnings=warnings,
         )
 
@@ -256,6 +263,8 @@ class _Reader:
         self.person: _PersonLoop | None = None
         self.subscribers: dict[str, _PersonLoop] = {}
         self.last_subscriber: _PersonLoop | None = None
+        self.eb_cache: dict = {}  # readings of the EB segments seen in this body
+        self.unmapped_kept = 0
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < MAX_FILE_WARNINGS:
@@ -456,17 +465,22 @@ class _Reader:
                 raise X12Rejected(f"segment {seg.index} (HL): more than {MAX_PEOPLE} people in one body", seg.index, "HL")
             is_4010 = self.tx_version.startswith("0040") or (not self.tx_version and self.isa_version.startswith("0040"))
             if level == "22":
-                self.person = _PersonLoop("subscriber", hl_id, seg.index, is_4010, self.bht_date, self.payer_name, None)
+                self.person = _PersonLoop("subscriber", hl_id, seg.index, is_4010, self.bht_date, self.payer_name, None,
+                                          self.eb_cache)
                 self.subscribers[hl_id] = self.person
                 self.last_subscriber = self.person
             else:
                 subscriber = self.subscribers.get(parent) or self.last_subscriber
-                self.person = _PersonLoop("dependent", hl_id, seg.index, is_4010, self.bht_date, self.payer_name, subscriber)
+                self.person = _PersonLoop("dependent", hl_id, seg.index, is_4010, self.bht_date, self.payer_name, subscriber,
+                                          self.eb_cache)
         # other levels (e.g. 19, 24): their segments are ignored
 
     def _close_person(self) -> None:
         if self.person is not None:
-            self.people.append(self.person.finish())
+            room = min(MAX_UNMAPPED_PER_PERSON, MAX_UNMAPPED_PER_BODY - self.unmapped_kept)
+            person = self.person.finish(room)
+            self.unmapped_kept += len(person.unmapped)
+            self.people.append(person)
             self.person = None
 
     def _aaa(self, seg: Segment) -> None:

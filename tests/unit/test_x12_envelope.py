@@ -230,3 +230,19 @@ def test_ten_megabytes_of_one_segment_are_answered_quickly_in_bounded_memory(nam
     tracemalloc.stop()
     assert elapsed < 2.0, (name, elapsed)
     assert peak < 40 * 1024 * 1024, (name, peak)  # the decoded text (10 MB) and little else
+
+
+def test_many_distinct_unmapped_segments_are_kept_up_to_a_bound():
+    head = _head()[: _head().index(b"HL*3")]
+    people = []
+    n = 0
+    while len(people) < 220:  # 132,000 distinct EB segments, 3.7 MB
+        hl = 3 + len(people)
+        ebs = b"".join(b"EB*B**ZZ***27*%d~" % (n + i) for i in range(600))
+        n += 600
+        people.append(b"HL*%d*2*22*0~NM1*IL*1*DOE*JANE****MI*X~" % hl + ebs)
+    data = head + b"".join(people)
+    result = read_271(data)
+    assert [len(p.unmapped) for p in result.people] == [500] * 200 + [0] * 20
+    assert result.people[0].warnings[-1] == "100 more unmapped EB segments were not kept (at most 500 per person, 100000 per body)"
+    assert result.people[-1].warnings[-1] == "600 more unmapped EB segments were not kept (at most 500 per person, 100000 per body)"
