@@ -138,7 +138,7 @@ class EbReading(NamedTuple):
 def read_eb(seg: Segment, is_4010: bool, cache: dict) -> EbReading:
     """What ``seg`` says; ``cache`` (one per body) holds the readings of segments seen before."""
     d = seg.delimiters
-    key = (seg.raw or tuple(seg.elements), d.element, d.repetition, d.component, is_4010)
+    key = (seg.raw, d.element, d.repetition, d.component, is_4010)
     reading = cache.get(key)
     if reading is None:
         reading = _EbReader(seg, is_4010).read()
@@ -350,11 +350,21 @@ class BenefitCollector:
         remaining: dict = {}
         used: set[int] = set()
         amounts: dict[tuple[str, str, str], dict[str, tuple[Decimal, int]]] = {}
+        level_fields: dict[tuple[str, str], dict] = {}
         for slot, (_rank, index, value) in self.slots.items():
             kind = slot[0]
             if kind == "level":
                 _, network, level, name = slot
-                fields = benefits.setdefault(network, {}).setdefault("levels", {}).setdefault(level, {})
+                fields = level_fields.get((network, level))
+                if fields is None:  # (setdefault chains would build three dicts per slot)
+                    fields = level_fields[(network, level)] = {}
+                    net = benefits.get(network)
+                    if net is None:
+                        net = benefits[network] = {}
+                    levels = net.get("levels")
+                    if levels is None:
+                        levels = net["levels"] = {}
+                    levels[level] = fields
                 if name == "copay":
                     fields["copay"], fields["copay_unit"] = value
                 else:

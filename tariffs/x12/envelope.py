@@ -29,13 +29,35 @@ class Delimiters(NamedTuple):
     repetition: str | None  # ISA11 in 5010; 4010 has none (ISA11 is the standards id "U")
 
 
-class Segment(NamedTuple):
-    index: int  # 1-based position in the body, counting every segment of every interchange
-    id: str
-    elements: list[str]  # elements[0] is the segment id, elements[n] is XXn, each stripped
-    delimiters: Delimiters
-    complete: bool = True  # False for a last segment the body ends inside of
-    raw: str = ""  # the segment's text as it stands in the body (a cache key for its reading)
+class Segment:
+    """One segment.  Its elements are split only when first asked for: most segments of a
+    271 (MSG, N3, TRN, repeated EB lines) are never looked into."""
+
+    __slots__ = ("index", "id", "raw", "delimiters", "complete", "_elements")
+
+    def __init__(self, index: int, sid: str, raw: str, delimiters: Delimiters, complete: bool = True):
+        self.index = index  # 1-based position in the body, counting every segment of every interchange
+        self.id = sid
+        self.raw = raw  # the segment's text without its terminator and surrounding whitespace
+        self.delimiters = delimiters
+        self.complete = complete  # False for a last segment the body ends inside of
+        self._elements: list[str] | None = None
+
+    @property
+    def elements(self) -> list[str]:
+        """elements[0] is the segment id, elements[n] is XXn, each stripped of blanks."""
+        elements = self._elements
+        if elements is None:
+            raw, element = self.raw, self.delimiters.element
+            elements = raw.split(element)
+            if (" " in raw or "\t" in raw) and (element + " " in raw or " " + element in raw
+                                                or element + "\t" in raw or "\t" + element in raw):
+                elements = [e.strip(_BLANKS) for e in elements]
+            self._elements = elements
+        return elements
+
+    def __repr__(self) -> str:  # the text may hold PHI (NM1, DMG): only the id and position
+        return f"Segment({self.index}, {self.id!r})"
 
     def get(self, n: int) -> str:
         """Element ``n`` (1-based), "" when absent."""
@@ -128,7 +150,6 @@ def iter_segments(text: str) -> Iterator[Segment]:
             return
         delimiters = read_isa_delimiters(text, pos, index + 1)
         terminator, element = delimiters.segment, delimiters.element
-        padded = (element + " ", " " + element)
         restart_at = None
         while restart_at is None:
             window_end = min(pos + _WINDOW, n)
@@ -143,8 +164,7 @@ def iter_segments(text: str) -> Iterator[Segment]:
                     _too_long(index + 1, tail)
                 raw = tail.strip(_BLANKS)
                 if raw:
-                    elements = [e.strip(_BLANKS) for e in raw.split(element)]
-                    yield Segment(index + 1, elements[0].upper(), elements, delimiters, False)
+                    yield Segment(index + 1, _id_of(raw, element), raw, delimiters, False)
                 return
             offset = pos
             for piece in text[pos:last].split(terminator):
@@ -161,13 +181,16 @@ def iter_segments(text: str) -> Iterator[Segment]:
                         restart_at = isa_at  # a new interchange with its own delimiters
                         break
                 index += 1
-                elements = raw.split(element)
-                if " " in raw and (padded[0] in raw or padded[1] in raw):
-                    elements = [e.strip(_BLANKS) for e in elements]
-                yield Segment(index, elements[0].upper(), elements, delimiters, True, raw)
+                end = raw.find(element)
+                yield Segment(index, (raw[:end] if end != -1 else raw).rstrip(_BLANKS).upper(), raw, delimiters)
             else:
                 pos = last + 1
         pos = restart_at
+
+
+def _id_of(raw: str, element: str) -> str:
+    end = raw.find(element)
+    return (raw[:end] if end != -1 else raw).rstrip(_BLANKS).upper()
 
 
 def _too_long(index: int, text: str) -> None:
