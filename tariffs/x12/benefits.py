@@ -82,6 +82,12 @@ def percent_of_fraction(text: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _money(text: str) -> Decimal:
+    # the common shapes ("150", "10.00", "78.8", ".5") directly; the rest through the one
+    # amount grammar, which also words the errors
+    if text.isascii() and text.replace(".", "", 1).isdigit():
+        dot = text.find(".")
+        if dot == -1 or 1 <= len(text) - dot - 1 <= 2:
+            return cents(Decimal("0" + text if dot == 0 else text))
     return cents(x12_number(text, places=2))
 
 
