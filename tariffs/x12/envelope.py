@@ -95,9 +95,12 @@ class Segment:
 
 
 def safe_segment_id(text: str) -> str | None:
-    """The id at the start of ``text`` when it looks like one (never any element data)."""
-    m = _SEGMENT_ID.match(text[:3].upper())
-    return m.group(0) if m else None
+    """``text``'s leading segment id when it looks like one (2-3 letters and digits, then
+    nothing or a non-alphanumeric), never any element data."""
+    m = _SEGMENT_ID.match(text[:4].upper())
+    if m is None or (len(text) > len(m.group(0)) and text[len(m.group(0))].isalnum()):
+        return None
+    return m.group(0)
 
 
 def decode(data: bytes) -> str:

@@ -302,11 +302,12 @@ class _Reader:
         self._end_of_body()
         if not self.people:
             last = self.last
-            where = f"at segment {last.index} ({last.id})" if last else "before any segment"
+            sid = safe_segment_id(last.id) if last else None
+            where = f"at segment {last.index} ({sid or 'unknown'})" if last else "before any segment"
             raise X12Rejected(
                 f"the 271 ends {where} before its first subscriber (HL level 22): no person to verify",
                 last.index if last else None,
-                last.id if last else None,
+                sid,
             )
         version = self.versions[0] if self.versions else self.isa_version
         if len(set(self.versions)) > 1:
@@ -315,11 +316,12 @@ class _Reader:
 
     # ------------------------------------------------------------------ limits and truncation
     def _too_many_in_loop(self, seg: Segment) -> None:
+        sid = safe_segment_id(seg.id)
         raise X12Rejected(
-            f"segment {seg.index} ({seg.id}): more than {MAX_SEGMENTS_PER_LOOP} segments in one loop; "
+            f"segment {seg.index} ({sid or 'unknown'}): more than {MAX_SEGMENTS_PER_LOOP} segments in one loop; "
             "this is not an eligibility response we can read",
             seg.index,
-            seg.id,
+            sid,
         )
 
     def _cut(self, seg: Segment) -> None:

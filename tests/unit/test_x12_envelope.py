@@ -246,3 +246,12 @@ def test_many_distinct_unmapped_segments_are_kept_up_to_a_bound():
     assert [len(p.unmapped) for p in result.people] == [500] * 200 + [0] * 20
     assert result.people[0].warnings[-1] == "100 more unmapped EB segments were not kept (at most 500 per person, 100000 per body)"
     assert result.people[-1].warnings[-1] == "600 more unmapped EB segments were not kept (at most 500 per person, 100000 per body)"
+
+
+def test_messages_never_quote_text_that_is_not_a_segment_id():
+    head = body_271("EB*1**30")[: body_271("EB*1**30").index(b"HL*3")]
+    e = rejected(head + b"JANE DOE 1980-01-15~")
+    assert e.message == "the 271 ends at segment 9 (unknown) before its first subscriber (HL level 22): no person to verify"
+    assert e.segment_id is None
+    e = rejected(head + b"SMITHJOHN*1~")
+    assert "SMITH" not in e.message and e.segment_id is None
