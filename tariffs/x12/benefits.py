@@ -142,14 +142,16 @@ class EbReading(NamedTuple):
 
 
 def read_eb(seg: Segment, is_4010: bool, cache: dict) -> EbReading:
-    """What ``seg`` says; ``cache`` (one per body) holds the readings of segments seen before."""
-    d = seg.delimiters
-    key = (seg.raw, d.element, d.repetition, d.component, is_4010)
-    reading = cache.get(key)
+    """What ``seg`` says.  ``cache`` (one per body) maps (delimiters, version) to the
+    readings of the segment texts seen before."""
+    readings = cache.get((seg.delimiters, is_4010))
+    if readings is None:
+        readings = cache[(seg.delimiters, is_4010)] = {}
+    reading = readings.get(seg.raw)
     if reading is None:
         reading = _EbReader(seg, is_4010).read()
-        if len(cache) < MAX_CACHED_READINGS:
-            cache[key] = reading
+        if len(readings) < MAX_CACHED_READINGS:
+            readings[seg.raw] = reading
     return reading
 
 
