@@ -380,12 +380,16 @@ class BenefitCollector:
                 used.add(index)
             elif kind == "amount":
                 _, network, what, tier, which = slot
-                amounts.setdefault((network, what, tier), {})[which] = (value, index)
+                key = slot[1:4]
+                found = amounts.get(key)
+                if found is None:
+                    found = amounts[key] = {}
+                found[which] = (value, index)
                 if which == _PLAN:
-                    benefits.setdefault(network, {}).setdefault(what, {})[tier] = str(value)
+                    _leaf(benefits, network, what)[tier] = str(value)
                     used.add(index)
                 elif which == _REMAINING:
-                    remaining.setdefault(network, {}).setdefault(what, {})[tier] = str(value)
+                    _leaf(remaining, network, what)[tier] = str(value)
                     used.add(index)
             else:  # units remaining
                 used.add(index)
@@ -397,7 +401,10 @@ class BenefitCollector:
             if _YTD in found:
                 (used if ytd_used else not_needed).add(found[_YTD][1])
             if met is not None:
-                accumulators.setdefault(network, {})[_MET_FIELD[(what, tier)]] = str(met)
+                net = accumulators.get(network)
+                if net is None:
+                    net = accumulators[network] = {}
+                net[_MET_FIELD[(what, tier)]] = str(met)
         units = self._units_remaining()
         if units:
             remaining["units"] = {level: value for level, (value, _network) in units.items()}
@@ -476,3 +483,14 @@ class BenefitCollector:
 
 def _label(network: str, kind: str, tier: str) -> str:
     return f"{network.replace('_', '-')} {tier} {'deductible' if kind == 'deductible' else 'out-of-pocket maximum'}"
+
+
+def _leaf(doc: dict, network: str, what: str) -> dict:
+    """``doc[network][what]``, created when missing (without building throwaway dicts)."""
+    net = doc.get(network)
+    if net is None:
+        net = doc[network] = {}
+    leaf = net.get(what)
+    if leaf is None:
+        leaf = net[what] = {}
+    return leaf
