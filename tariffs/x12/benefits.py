@@ -32,6 +32,16 @@ _MET_FIELD = {
 _LEVEL_FIELD_EB01 = frozenset({"1", "A", "B", "F", "I"})  # the EB01s whose EB11 (prior auth) we read
 _PLAN, _YTD, _REMAINING = "plan", "year_to_date", "remaining"
 _PLAN_AMOUNT_RANK = 0  # only service type 30 states these: every offer ties, the first wins
+_LEVEL_FIELDS = ("covered", "copay", "coinsurance_pct", "limit_units", "prior_auth")
+# Every slot a person can have, numbered: dicts keyed by small ints are cheaper than by tuples
+# (a tuple's hash is recomputed at every lookup).
+SLOT_OF: tuple[tuple, ...] = (
+    *(("level", n, lv, f) for n in NETWORKS for lv in LEVELS_OF_CARE for f in _LEVEL_FIELDS),
+    *(("amount", n, k, t, w) for n in NETWORKS for k in ("deductible", "oop_max") for t in ("individual", "family")
+      for w in (_PLAN, _YTD, _REMAINING)),
+    *(("units_remaining", n, lv) for n in NETWORKS for lv in LEVELS_OF_CARE),
+)
+SLOT_ID: dict[tuple, int] = {slot: i for i, slot in enumerate(SLOT_OF)}
 
 
 _EB_ELEMENTS = 13  # EB01..EB12 are read; shorter segments are padded with blanks
@@ -132,7 +142,7 @@ class EbReading(NamedTuple):
     """What one EB segment says, independent of the person: cached, since payers repeat
     the same EB lines for every member of a plan."""
 
-    offers: tuple[tuple[tuple, int, object], ...]  # (slot, rank, value)
+    offers: tuple[tuple[int, int, object], ...]  # (slot id, rank, value)
     used_for_status: bool
     active: bool
     description: str | None  # EB05
@@ -159,11 +169,11 @@ class _EbReader:
     def __init__(self, seg: Segment, is_4010: bool):
         self.seg = seg
         self.is_4010 = is_4010
-        self.offers: list[tuple[tuple, int, object]] = []
+        self.offers: list[tuple[int, int, object]] = []
         self.has_units = False
 
     def _record(self, slot: tuple, rank: int, value) -> None:
-        self.offers.append((slot, rank, value))
+        self.offers.append((SLOT_ID[slot], rank, value))
 
     def read(self) -> EbReading:
         seg = self.seg
@@ -313,9 +323,9 @@ class _EbReader:
 @dataclass
 class BenefitCollector:
     is_4010: bool
-    slots: dict[tuple, _Offer] = field(default_factory=dict)
+    slots: dict[int, _Offer] = field(default_factory=dict)  # slot id (SLOT_ID) -> offer kept
     ebs: list[tuple[int, EbReading]] = field(default_factory=list)  # (segment index, reading) in file order
-    lost_in: dict[int, tuple[tuple, int]] = field(default_factory=dict)  # index -> (slot, own rank) first lost
+    lost_in: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (slot id, own rank) first lost
     active: bool = False
     plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
     any_description: str | None = None  # EB05 of the first EB that has one
@@ -359,7 +369,8 @@ class BenefitCollector:
         used: set[int] = set()
         amounts: dict[tuple[str, str, str], dict[str, tuple[Decimal, int]]] = {}
         level_fields: dict[tuple[str, str], dict] = {}
-        for slot, (_rank, index, value) in self.slots.items():
+        for slot_id, (_rank, index, value) in self.slots.items():
+            slot = SLOT_OF[slot_id]
             kind = slot[0]
             if kind == "level":
                 _, network, level, name = slot
@@ -432,8 +443,8 @@ class BenefitCollector:
             elif index in not_needed:
                 reason = "a year-to-date amount: the plan and remaining amounts already determine the accumulator"
             elif index in self.lost_in:
-                slot, rank = self.lost_in[index]
-                winner = self.slots[slot]
+                slot_id, rank = self.lost_in[index]
+                winner = self.slots[slot_id]
                 how = "more specific" if winner[_RANK] < rank else "earlier"
                 reason = f"superseded by the {how} segment {winner[_INDEX]} for the same benefit"
             else:
@@ -448,14 +459,14 @@ class BenefitCollector:
             return found
         for network in NETWORKS:
             for level in LEVELS_OF_CARE:
-                offer = self.slots.get(("units_remaining", network, level))
+                offer = self.slots.get(SLOT_ID[("units_remaining", network, level)])
                 if offer is not None and level not in found:
                     found[level] = (offer[_VALUE], network)
         return found
 
     def _limit(self, network: str, level: str) -> int | None:
         for net in (network, *(n for n in NETWORKS if n != network)):
-            offer = self.slots.get(("level", net, level, "limit_units"))
+            offer = self.slots.get(SLOT_ID[("level", net, level, "limit_units")])
             if offer is not None:
                 return offer[_VALUE]
         return None
