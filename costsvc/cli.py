@@ -274,7 +274,7 @@ def cmd_apikey_revoke(args: argparse.Namespace) -> int:
         print(f"error: no single active key matches {args.key!r} (give its id or its printed prefix)",
               file=sys.stderr)
         return 1
-    print(f"revoked key '{row['name']}' ({row['key_id']}); it stops working within seconds")  # type: ignore[index]
+    print(f"revoked key '{row['name']}' ({row['key_id']}); it stops working at once in every API process")  # type: ignore[index]
     return 0
 
 

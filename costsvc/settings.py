@@ -38,6 +38,10 @@ class Settings(msgspec.Struct, frozen=True):
     stale_import_seconds: float = 900.0  # a queued import unrun this long, with its lock free, is stuck
     stale_sweep_interval: float = 300.0  # seconds between sweeps for stuck imports
     stale_import_max_requeues: int = 3  # re-enqueued this often without finishing: failed
+    # PHI at rest (costsvc/phi.py, docs/VERIFICATION.md).  No key: PHI is refused.
+    phi_keys: str | None = None  # comma-separated Fernet keys, the first encrypts
+    phi_hmac_key: str | None = None  # lookup-hash key; derived from the first PHI key when unset
+    keep_x12: bool = False  # keep raw 271 bodies (encrypted) after parsing
 
 
 def _env_bool(value: str | None) -> bool | None:
@@ -78,4 +82,7 @@ def get_settings() -> Settings:
         stale_import_max_requeues=int(
             env.get("COSTSVC_STALE_IMPORT_MAX_REQUEUES") or d.stale_import_max_requeues
         ),
+        phi_keys=env.get("COSTSVC_PHI_KEY") or None,
+        phi_hmac_key=env.get("COSTSVC_PHI_HMAC_KEY") or None,
+        keep_x12=bool(_env_bool(env.get("COSTSVC_KEEP_X12"))),
     )

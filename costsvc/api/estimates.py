@@ -8,16 +8,31 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
 from costsvc.api.problems import NotFound, domain_problem, invalid_problem, not_found_problem
 from costsvc.api.schemas import BatchRequest, CompareRequest, EstimateRequest
 from costsvc.api.validation import RequestInvalid
+from costsvc.auth import current_principal, role_satisfies
 from costsvc.domain.episode import episode_for_level
 from costsvc.domain.errors import DomainError
 from costsvc.services import estimates as service
+from costsvc.services import verifications
 
 JSON = "application/json"
+
+
+async def verified_coverage(request: Request, coverage: Any) -> Any:
+    """``coverage.verification_id`` resolved to the verification's benefits; it needs a
+    staff or admin key (401 without one, 403 for another role)."""
+    if coverage is None or coverage.verification_id is None:
+        return coverage
+    principal = await current_principal(request)
+    if not role_satisfies(principal.role, "staff"):
+        raise PermissionDeniedException(detail="Pricing from a verification needs a 'staff' or 'admin' key.")
+    actor = verifications.Actor(principal.key_id, principal.name, request.client.host if request.client else None)
+    return await verifications.resolve_coverage(request.app.state.pool, coverage, actor)
 
 
 class EstimateController(Controller):
@@ -38,9 +53,10 @@ class EstimateController(Controller):
         # third of this endpoint's cost.
         state = request.app.state
         include = request.query_params.get("include")
+        coverage = await verified_coverage(request, data.coverage)
         priced = service.price(
             state.catalog.current, program_id=data.program_id, level_of_care=data.level_of_care,
-            coverage=data.coverage, episode=data.episode, household=data.household,
+            coverage=coverage, episode=data.episode, household=data.household,
             payment_plan=data.payment_plan, today=dt.date.today(), include_claims=include == "claims",
         )
         await state.estimate_writer.store([priced])
@@ -64,6 +80,7 @@ class EstimateController(Controller):
         state = request.app.state
         catalog = state.catalog.current
         today = dt.date.today()
+        coverage = await verified_coverage(request, data.coverage)
         results: list[Any] = []
         stored: list[service.Priced] = []
         for index, item in enumerate(data.items):
@@ -71,7 +88,7 @@ class EstimateController(Controller):
             try:
                 priced = service.price(
                     catalog, program_id=item.program_id, level_of_care=item.level_of_care,
-                    coverage=data.coverage, episode=data.episode, household=data.household,
+                    coverage=coverage, episode=data.episode, household=data.household,
                     payment_plan=data.payment_plan, today=today,
                 )
             except NotFound as exc:
@@ -95,8 +112,9 @@ class EstimateController(Controller):
         if program is None:
             raise NotFound(f"unknown program '{data.program_id}'", field="program_id")
         today = dt.date.today()
+        coverage = await verified_coverage(request, data.coverage)
         priced = [
-            service.price(catalog, program_id=data.program_id, level_of_care=level, coverage=data.coverage,
+            service.price(catalog, program_id=data.program_id, level_of_care=level, coverage=coverage,
                           episode=episode_for_level(data.episode, level) if data.episode else None, household=data.household,
                           payment_plan=data.payment_plan, today=today)
             for level in program.levels

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from costsvc.api.validation import FieldError, RequestInvalid, validate
 from costsvc.domain.errors import DomainError
+from costsvc.services import errors as service_errors
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -99,6 +100,28 @@ def handle_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response
     return problem_response(not_found_problem(exc, request.url.path))
 
 
+_SERVICE_STATUS = {
+    service_errors.NotFound: 404, service_errors.InvalidInput: 422, service_errors.Conflict: 409,
+    service_errors.Forbidden: 403, service_errors.Unavailable: 503,
+}
+
+
+def service_problem(exc: service_errors.ServiceError, instance: str | None = None) -> Problem:
+    """The problem for a use-case error (its ``code`` is the problem type)."""
+    status = next((s for cls, s in _SERVICE_STATUS.items() if isinstance(exc, cls)), 500)
+    errors = None
+    if isinstance(exc, service_errors.InvalidInput):
+        errors = [FieldError(e.field, e.message) for e in exc.errors]
+    elif isinstance(exc, service_errors.NotFound) and exc.field:
+        errors = [FieldError(exc.field, exc.detail)]
+    return problem(status, exc.detail, errors=errors, type_=exc.code, instance=instance)
+
+
+def handle_service(request: Request[Any, Any, Any], exc: service_errors.ServiceError) -> Response[bytes]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, service_errors.Unavailable) else None
+    return problem_response(service_problem(exc, request.url.path), headers)
+
+
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     detail = exc.detail if exc.detail and exc.detail != _TITLES.get(status) else None
@@ -121,6 +144,7 @@ EXCEPTION_HANDLERS = {
     RequestInvalid: handle_request_invalid,
     DomainError: handle_domain,
     NotFound: handle_not_found,
+    service_errors.ServiceError: handle_service,
     HTTPException: handle_http,
     Exception: handle_unexpected,
 }

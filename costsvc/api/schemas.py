@@ -24,6 +24,7 @@ from costsvc.domain.model import (
     NetworkChoice,
     Tier,
 )
+from costsvc.domain.verification import ParityFlag
 
 MAX_BATCH_ITEMS = 200
 
@@ -43,6 +44,9 @@ class CoverageRequest(InputStruct):
     network: NetworkChoice = "auto"
     tier: Tier = "individual"
     accumulators: Accumulators | None = None
+    # A recorded verification (staff/admin key): its effective benefits and accumulators,
+    # instead of plan_id/benefits (docs/VERIFICATION.md).
+    verification_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class PaymentPlanRequest(InputStruct):
@@ -95,6 +99,8 @@ class PlanOut(msgspec.Struct):
     plan_type: str | None
     effective_date: dt.date
     benefits: Benefits
+    # Behavioral levels stricter than the plan's medsurg_* comparison rows: prompts for review.
+    parity_flags: list[ParityFlag] = []
 
 
 class ProgramOut(msgspec.Struct):

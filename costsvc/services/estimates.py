@@ -58,6 +58,12 @@ def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tu
     """The benefits to price with and the plan they came from (None for inline/self-pay)."""
     if coverage is None:
         return None, None
+    if coverage.verification_id is not None:
+        # Resolved by costsvc.services.verifications.resolve_coverage: the verification's
+        # effective benefits inline, and the plan it names (for the document).
+        if coverage.benefits is None:
+            raise RequestInvalid([FieldError("coverage.verification_id", "was not resolved to its benefits")])
+        return coverage.benefits, coverage.plan_id
     if coverage.plan_id is not None and coverage.benefits is not None:
         message = "send either coverage.plan_id or coverage.benefits, not both"
         raise RequestInvalid([FieldError("coverage.plan_id", message), FieldError("coverage.benefits", message)])
@@ -169,6 +175,8 @@ def price(
         if not include_claims:
             document.pop("claims", None)
         document["plan_id"] = plan_id
+        if coverage is not None and coverage.verification_id is not None:
+            document["verification_id"] = coverage.verification_id
         document["payer_id"] = request.benefits.payer_id if request.benefits else None
         # The encoded document without its opening brace: each estimate prepends its own id.
         tail = b"," + _encoder.encode(document)[1:]
