@@ -129,9 +129,11 @@ def _money(value: Decimal) -> Decimal:
 
 
 def _norm(field: str, value: Any) -> Any:
-    """Comparable form: money to the cent, percentages without trailing zeros."""
+    """Comparable and printable form: money to the cent, percentages without trailing zeros."""
     if isinstance(value, Decimal):
-        return _money(value) if field in ("copay", "individual", "family") else value.normalize()
+        return _money(value) if field in _MONEY_FIELDS else _percent(value)
+    if isinstance(value, msgspec.Struct):
+        return tidy(value)
     return value
 
 
@@ -269,7 +271,7 @@ def discrepancies(stored: Benefits | None, verified: PartialBenefits) -> list[Di
         field = path.rsplit(".", 1)[-1]
         before = stored_value(stored, path)
         if _norm(field, before) != _norm(field, value):
-            out.append(Discrepancy(path, render(before), render(value)))
+            out.append(Discrepancy(path, render(_norm(field, before)), render(_norm(field, value))))
     return out
 
 
@@ -281,7 +283,7 @@ def _stricter(behavioral: LevelBenefit, medical: LevelBenefit) -> list[tuple[str
     if behavioral.copay > medical.copay:
         found.append(("copay", _money(behavioral.copay), _money(medical.copay)))
     if behavioral.coinsurance_pct > medical.coinsurance_pct:
-        found.append(("coinsurance_pct", behavioral.coinsurance_pct, medical.coinsurance_pct))
+        found.append(("coinsurance_pct", _percent(behavioral.coinsurance_pct), _percent(medical.coinsurance_pct)))
     if behavioral.deductible_applies and not medical.deductible_applies:
         found.append(("deductible_applies", True, False))
     if behavioral.prior_auth and not medical.prior_auth:
@@ -369,7 +371,8 @@ def met_from_remaining(plan_amount: Decimal | None, remaining: Decimal) -> Decim
     return max(Decimal("0"), plan_amount - remaining)
 
 
-_MONEY_FIELDS = frozenset({"copay", "individual", "family"})
+_MONEY_FIELDS = frozenset({"copay", "individual", "family", "deductible_met", "oop_met", "family_deductible_met",
+                           "family_oop_met"})
 
 
 def _percent(value: Decimal) -> Decimal:

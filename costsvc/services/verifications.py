@@ -250,7 +250,7 @@ async def store(pool: asyncpg.Pool, vault: PhiVault, drafts: list[Draft], actor:
             d.payer_name, d.plan_name, d.relationship, d.reference, d.verified_by,
             vault.encrypt(d.member_id), vault.lookup_hash(d.member_id), _encrypt(vault, patient),
             _encrypt(vault, d.notes), _encrypt(vault, d.raw_x12) if keep_x12 else None,
-            _json.encode(tidy(d.benefits)).decode(), _json.encode(accumulators).decode(),
+            _json.encode(tidy(d.benefits)).decode(), _json.encode(tidy(accumulators)).decode(),
             _json.encode(tidy(effective)).decode(),
             _json.encode(discrepancies(benefits, d.benefits)).decode(),
             _json.encode(parity_flags(effective, medsurg)).decode(),
