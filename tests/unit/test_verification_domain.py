@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from costsvc.api.validation import RequestInvalid, validate
-from costsvc.domain.model import LEVELS_OF_CARE, Accumulators, Amounts, Benefits, LevelBenefit, NetworkBenefits
+from costsvc.domain.model import (
+    LEVELS_OF_CARE,
+    Accumulators,
+    Amounts,
+    Benefits,
+    LevelBenefit,
+    NetworkBenefits,
+)
 from costsvc.domain.verification import (
     PARITY_CLASSES,
     InvalidVerification,
