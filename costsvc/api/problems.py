@@ -117,9 +117,17 @@ def service_problem(exc: service_errors.ServiceError, instance: str | None = Non
     return problem(status, exc.detail, errors=errors, type_=exc.code, instance=instance)
 
 
+def safe_instance(request: Request[Any, Any, Any]) -> str:
+    """The problem's ``instance``: the route template when the path has parameters, so
+    whatever a client typed into the URL (say, a member id) is not echoed back."""
+    if request.scope.get("path_params"):
+        return str(request.scope.get("path_template") or request.url.path)
+    return request.url.path
+
+
 def handle_service(request: Request[Any, Any, Any], exc: service_errors.ServiceError) -> Response[bytes]:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, service_errors.Unavailable) else None
-    return problem_response(service_problem(exc, request.url.path), headers)
+    return problem_response(service_problem(exc, safe_instance(request)), headers)
 
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -41,6 +42,7 @@ from costsvc.services.estimates import time_ordered_uuid
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 MAX_PAGE = 100
+log = logging.getLogger(__name__)  # ids, actions and key names only: never a PHI value
 _json = msgspec.json.Encoder(decimal_format="string")
 
 
@@ -261,6 +263,10 @@ async def store(pool: asyncpg.Pool, vault: PhiVault, drafts: list[Draft], actor:
             await conn.execute(Q.verif_insert, *row)
         await _audit(conn, actor, "create", [r[0] for r in rows])
         stored = [await conn.fetchrow(Q.verif_get, r[0]) for r in rows]
+    for r in stored:
+        log.info("verification %s recorded by key %s (source %s, plan %s, %d discrepancies, %d parity flags)",
+                 r["verification_id"], actor.key_name, r["source"], r["plan_id"], len(r["discrepancies"]),
+                 len(r["parity_flags"]))
     return [render(vault, r) for r in stored]
 
 
@@ -308,6 +314,8 @@ async def get(pool: asyncpg.Pool, vault: PhiVault | None, verification_id: str, 
     if row is None:
         raise NotFound(f"no verification '{key}'", field="verification_id")
     await _audit(pool, actor, "reveal" if reveal else "read", [key])
+    log.debug("verification %s %s by key %s", key, "revealed (" + ",".join(sorted(reveal)) + ")" if reveal
+              else "read", actor.key_name)
     return render(vault, row, reveal)
 
 
