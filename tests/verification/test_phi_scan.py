@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 
+from tests.unit.x12_builder import body_271
 from tests.verification.conftest import bearer
 
 MEMBER = "QZ7-88410263"
@@ -74,6 +75,23 @@ async def test_no_phi_in_logs_responses_or_problems(staffed):
         await call("post", "/v1/estimates", expect=201, json={
             "program_id": "sunrise-recovery", "level_of_care": "iop", "coverage": {"verification_id": vid}})
         await call("get", "/v1/audit", expect=200, headers=staffed.admin)
+
+        # the same person from an X12 271, found by the same search
+        person = (f"NM1*IL*1*{LAST.upper()}*{FIRST.upper()}****MI*{MEMBER}", "DMG*D8*19610719*F")
+        x12 = {**staff, "Content-Type": "application/edi-x12"}
+        await call("post", "/v1/verifications?plan_id=acme-ppo-gold", expect=201, headers=x12,
+                   content=body_271("EB*1**30", "EB*C*IND*30***29*250*****Y", "EB*F**47*MA**29***DY*60",
+                                    subscriber=person))
+        found = await call("post", "/v1/verifications/search", json={"member_id": MEMBER}, expect=200)
+        assert len(found.json()["verifications"]) == 2
+        await call("post", "/v1/verifications", expect=422, headers=x12,
+                   content=body_271("AAA*N**72*C", subscriber=person))
+        await call("post", "/v1/verifications", expect=422, headers=x12,
+                   content=body_271("DTP*307*D8*29990101", "EB*1**30", subscriber=person))
+        await call("post", "/v1/verifications", expect=422, headers=x12,
+                   content=body_271("EB*1**30", subscriber=person, st01="270"))
+        await call("post", "/v1/verifications", expect=422, headers=x12,
+                   content=body_271("EB*1**30", subscriber=person)[:200])
 
         # errors, each carrying PHI in the request
         await call("post", "/v1/verifications", expect=422, json={**body, "as_of": "19610719"})
