@@ -320,6 +320,14 @@ def parity_flags(benefits: Benefits, medsurg: MedSurgRows) -> list[ParityFlag]:
 # --------------------------------------------------------------------------- accumulators
 
 
+def unit_limit(benefits: Benefits, level: str) -> int | None:
+    """A level's covered units per plan year: the larger of its networks' limits
+    (units_used is kept per level, not per network), None when neither states one."""
+    limits = [net.levels[level].limit_units for net in (benefits.in_network, benefits.out_of_network)
+              if net is not None and level in net.levels and net.levels[level].limit_units is not None]
+    return max(limits) if limits else None  # type: ignore[type-var]
+
+
 def clamp_accumulators(accumulators: Accumulators, benefits: Benefits) -> tuple[Accumulators, list[str]]:
     """Met amounts above the plan's stated maximums are lowered to them (with a
     warning each): a payer's accumulator cannot exceed the maximum it counts to.
@@ -347,11 +355,10 @@ def clamp_accumulators(accumulators: Accumulators, benefits: Benefits) -> tuple[
         clamped[network] = msgspec.structs.replace(met, **changes) if changes else met
     units = dict(accumulators.units_used)
     for level, used in accumulators.units_used.items():
-        limits = [lb.limit_units for net in (benefits.in_network, benefits.out_of_network) if net
-                  for lv, lb in net.levels.items() if lv == level and lb.limit_units is not None]
-        if limits and used > max(limits):
-            units[level] = max(limits)
-            warnings.append(f"accumulators.units_used.{level} {used} is above the limit of {max(limits)} "
+        limit = unit_limit(benefits, level)
+        if limit is not None and used > limit:
+            units[level] = limit
+            warnings.append(f"accumulators.units_used.{level} {used} is above the limit of {limit} "
                             "units; clamped to it")
     return msgspec.structs.replace(accumulators, in_network=clamped["in_network"],
                                    out_of_network=clamped["out_of_network"], units_used=units), warnings

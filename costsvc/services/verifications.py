@@ -34,6 +34,7 @@ from costsvc.domain.verification import (
     met_from_remaining,
     parity_flags,
     tidy,
+    unit_limit,
 )
 from costsvc.phi import PhiVault, mask_member_id, mask_name
 from costsvc.services.errors import FieldProblem, InvalidInput, NotFound, Unavailable
@@ -469,10 +470,9 @@ def complete_accumulators(accumulators: dict[str, Any], remaining: dict[str, Any
     for level, left_units in ((remaining or {}).get("units") or {}).items():
         if level in units:
             continue
-        limits = [lb.limit_units for net in (effective.in_network, effective.out_of_network) if net
-                  for lv, lb in net.levels.items() if lv == level and lb.limit_units is not None]
-        if limits:
-            units[level] = max(0, max(limits) - int(left_units))
+        limit = unit_limit(effective, level)
+        if limit is not None:
+            units[level] = max(0, limit - int(left_units))
         else:
             warnings.append(f"{level}: the file gives {left_units} units remaining and no limit is known; "
                             "units_used left unset")
