@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import asyncpg
 from litestar.testing import AsyncTestClient
 
 from costsvc.api.app import create_app
@@ -49,9 +50,17 @@ async def test_a_deaf_listener_makes_every_request_ask_the_database(db_url, phi_
     staff, _ = await make_keys(db_url)
     app = create_app(phi_settings, database_url=db_url)
     async with AsyncTestClient(app=app) as client:
-        listener = app.state.key_revocations
-        listener._conn.terminate()  # the connection drops (as when PostgreSQL restarts)
+        app.state.key_revocations._reconnect_delay = 4.0  # deaf long enough to look at
+        # the listening connection drops (as when PostgreSQL restarts)
+        conn = await asyncpg.connect(db_url)
+        try:
+            killed = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN%api_key_revoked%'")
+        finally:
+            await conn.close()
+        assert killed == 1
         await _wait_for(lambda: not app.state.api_key_cache.enabled)
         assert (await client.get("/v1/verifications", headers=bearer(staff.key))).status_code == 200
         assert app.state.api_key_cache.get(hash_key(staff.key)) is None  # nothing cached while deaf
-        await _wait_for(lambda: app.state.api_key_cache.enabled, timeout=5.0)  # reconnected
+        await _wait_for(lambda: app.state.api_key_cache.enabled, timeout=15.0)  # reconnected
