@@ -36,7 +36,7 @@ from costsvc.domain.verification import (
     tidy,
     unit_limit,
 )
-from costsvc.phi import PhiVault, mask_member_id, mask_name
+from costsvc.phi import PhiDecryptError, PhiVault, mask_member_id, mask_name
 from costsvc.services.errors import FieldProblem, InvalidInput, NotFound, Unavailable
 from costsvc.services.estimates import time_ordered_uuid
 
@@ -273,6 +273,16 @@ async def store(pool: asyncpg.Pool, vault: PhiVault, drafts: list[Draft], actor:
 
 def render(vault: PhiVault, row: asyncpg.Record, reveal: frozenset[str] = frozenset()) -> Verification:
     """A stored row as the contract shows it; ``reveal`` names the PHI shown whole."""
+    try:
+        return _render(vault, row, reveal)
+    except PhiDecryptError:
+        raise Unavailable(
+            f"verification {row['verification_id']} does not decrypt under the configured PHI keys "
+            "(was a key dropped before `costsvc phi rotate` finished? docs/VERIFICATION.md)", retry_after=3600,
+        ) from None
+
+
+def _render(vault: PhiVault, row: asyncpg.Record, reveal: frozenset[str]) -> Verification:
     member_id = vault.decrypt_text(row["member_id_enc"])
     patient = (msgspec.json.decode(vault.decrypt(row["patient_enc"]), type=PatientIn)
                if row["patient_enc"] is not None else PatientIn())

@@ -71,3 +71,12 @@ def test_embedded_default_generates_a_key_once(tmp_path):
     assert embedded_key(tmp_path) == (key, path, False)
     assert vault_from_settings(Settings(data_dir=str(tmp_path)), embedded=True) is not None
     assert vault_from_settings(Settings(data_dir=str(tmp_path / "other")), embedded=False) is None
+
+
+async def test_a_dropped_key_is_a_clear_503_not_a_500(db_url):
+    staff, _ = await make_keys(db_url)
+    await _record_under(db_url, generate_key(), staff.key, 1)
+    app = create_app(Settings(phi_keys=generate_key()), database_url=db_url)
+    async with AsyncTestClient(app=app) as client:
+        r = await client.get("/v1/verifications", headers=bearer(staff.key))
+        assert r.status_code == 503 and "costsvc phi rotate" in r.json()["detail"]
