@@ -10,12 +10,18 @@ is a Litestar guard: no or malformed credentials → 401 problem with
 ``WWW-Authenticate: Bearer``; a valid key of a lower role → 403 problem.
 
 Lookups are cached per process for ``CACHE_TTL`` seconds (by key hash, valid keys
-only), so a revoked key stops working within that time in every process.
+only).  Revocation takes effect at once in every process all the same: revoking
+stamps ``revoked_at``, a trigger sends ``NOTIFY api_key_revoked`` with the key's
+hash, and each API process's ``RevocationListener`` drops it from its cache.  While
+a listener's connection is down its cache is bypassed (every request asks the
+database), so a revocation it could not hear about still counts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 import time
 import uuid
@@ -33,8 +39,10 @@ from costsvc.db.queries import Q
 Role = Literal["admin", "staff"]
 ROLES: tuple[Role, ...] = ("staff", "admin")  # ascending: a role includes those before it
 KEY_PREFIX = "csk_"
-CACHE_TTL = 5.0  # seconds; revocation takes effect within this time
+CACHE_TTL = 5.0  # seconds; a revocation's NOTIFY drops a key sooner
 _CACHE_MAX = 1024
+KEY_REVOKED = "api_key_revoked"  # NOTIFY channel (sql/migrations/005_verifications.sql)
+log = logging.getLogger(__name__)
 
 
 class ApiKeyPrincipal(msgspec.Struct, frozen=True):
@@ -91,8 +99,17 @@ class KeyCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[str, tuple[ApiKeyPrincipal, float]] = {}
+        self.enabled = True  # False while revocations cannot be heard (listener down)
+
+    def drop(self, digest: str) -> None:
+        self._entries.pop(digest, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def get(self, digest: str) -> ApiKeyPrincipal | None:
+        if not self.enabled:
+            return None
         hit = self._entries.get(digest)
         if hit is None:
             return None
@@ -102,6 +119,8 @@ class KeyCache:
         return hit[0]
 
     def put(self, digest: str, principal: ApiKeyPrincipal) -> None:
+        if not self.enabled:
+            return
         if len(self._entries) >= self.max_entries:
             now = time.monotonic()
             self._entries = {k: v for k, v in self._entries.items() if v[1] >= now}
@@ -122,6 +141,65 @@ async def authenticate(pool: asyncpg.Pool, key: str, cache: KeyCache | None = No
     if cache is not None:
         cache.put(digest, principal)
     return principal
+
+
+class RevocationListener:
+    """LISTENs for revoked keys on its own connection and drops them from ``cache``."""
+
+    def __init__(self, dsn: str, cache: KeyCache, *, reconnect_delay: float = 2.0):
+        self._dsn = dsn
+        self.cache = cache
+        self._reconnect_delay = reconnect_delay
+        self._conn: asyncpg.Connection | None = None
+        self._lost: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.revocations = 0  # heard so far (tests wait on it)
+
+    async def start(self) -> None:
+        await self._listen()
+        self._task = asyncio.create_task(self._keep_listening(), name="api-key-revocations")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()
+
+    def _on_revoked(self, _conn: object, _pid: object, _channel: object, payload: str) -> None:
+        self.cache.drop(payload)
+        self.revocations += 1
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        await conn.add_listener(KEY_REVOKED, self._on_revoked)
+        lost = asyncio.get_running_loop().create_future()
+
+        def on_lost(_c: object) -> None:
+            self.cache.enabled = False  # deaf: ask the database on every request
+            self.cache.clear()
+            if not lost.done():
+                lost.set_result(None)
+
+        conn.add_termination_listener(on_lost)
+        self._conn, self._lost = conn, lost
+        self.cache.clear()  # whatever was revoked while we were not listening
+        self.cache.enabled = True
+
+    async def _keep_listening(self) -> None:
+        while True:
+            assert self._lost is not None
+            await self._lost
+            log.warning("API key revocation listener lost its connection; keys are checked on every request "
+                        "until it reconnects")
+            while True:
+                await asyncio.sleep(self._reconnect_delay)
+                try:
+                    await self._listen()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - keep trying while the database is away
+                    log.warning("API key revocation listener could not reconnect; retrying")
 
 
 def _challenge(error: str | None = None) -> dict[str, str]:
@@ -155,7 +233,7 @@ async def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> A
             headers=_challenge("invalid_request"),
         )
     state = connection.app.state
-    cache = state.get("api_key_cache")
+    cache = state.get("api_key_cache")  # the app's lifespan sets it, with its RevocationListener
     if cache is None:
         cache = KeyCache()
         state["api_key_cache"] = cache

@@ -34,6 +34,7 @@ from costsvc.domain.model import (
     PovertyGuideline,
     SlidingTier,
 )
+from costsvc.domain.verification import MEDSURG_LEVELS
 
 log = logging.getLogger(__name__)
 TARIFFS_CHANGED = "tariffs_changed"
@@ -56,6 +57,9 @@ class PlanEntry(msgspec.Struct, frozen=True):
     effective_date: dt.date
     version_id: int
     benefits: Benefits
+    # Medical/surgical comparison rows (network -> medsurg_inpatient/_outpatient):
+    # parity flags only, never priced (costsvc.domain.verification).
+    medsurg: dict[str, dict[str, LevelBenefit]] = {}
 
 
 class Catalog(msgspec.Struct, frozen=True):
@@ -277,8 +281,11 @@ def _plan_entries(
     plan_rows: Iterable[asyncpg.Record], network_rows: Iterable[asyncpg.Record], level_rows: Iterable[asyncpg.Record]
 ) -> dict[str, PlanEntry]:
     level_benefits: dict[tuple[str, str], dict[str, LevelBenefit]] = defaultdict(dict)
+    medsurg: dict[str, dict[str, dict[str, LevelBenefit]]] = defaultdict(lambda: defaultdict(dict))
     for r in level_rows:
-        level_benefits[(r["plan_id"], r["network"])][r["level_of_care"]] = LevelBenefit(
+        into = medsurg[r["plan_id"]][r["network"]] if r["level_of_care"] in MEDSURG_LEVELS \
+            else level_benefits[(r["plan_id"], r["network"])]
+        into[r["level_of_care"]] = LevelBenefit(
             covered=r["covered"], copay=r["copay"], copay_unit=r["copay_unit"],
             deductible_applies=r["deductible_applies"], coinsurance_pct=r["coinsurance_pct"],
             limit_units=r["limit_units"], prior_auth=r["prior_auth"],
@@ -304,6 +311,7 @@ def _plan_entries(
                 in_network=networks[r["plan_id"]].get("in_network"),
                 out_of_network=networks[r["plan_id"]].get("out_of_network"),
             ),
+            {net: dict(rows) for net, rows in medsurg.get(r["plan_id"], {}).items()},
         )
         for r in plan_rows
     }

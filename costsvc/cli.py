@@ -280,7 +280,32 @@ def cmd_apikey_revoke(args: argparse.Namespace) -> int:
         print(f"error: no single active key matches {args.key!r} (give its id or its printed prefix)",
               file=sys.stderr)
         return 1
-    print(f"revoked key '{row['name']}' ({row['key_id']}); it stops working within seconds")  # type: ignore[index]
+    print(f"revoked key '{row['name']}' ({row['key_id']}); it stops working at once in every API process")  # type: ignore[index]
+    return 0
+
+
+def cmd_phi_rotate(args: argparse.Namespace) -> int:
+    from costsvc.phi import PhiKeyError, vault_from_settings
+    from costsvc.services.phi_rotation import rotate_all
+
+    settings = get_settings()
+    try:
+        vault = vault_from_settings(settings, embedded=settings.database_url is None)
+    except PhiKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if vault is None:
+        print("error: no PHI key: set COSTSVC_PHI_KEY (new key first, then the old ones)", file=sys.stderr)
+        return 2
+    report = _with_connection(lambda conn: rotate_all(conn, vault))
+    print(report.summary())  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_phi_generate_key(args: argparse.Namespace) -> int:
+    from costsvc.phi import generate_key
+
+    print(generate_key())
     return 0
 
 
@@ -323,6 +348,13 @@ def _add_job_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     k = keys.add_parser("revoke", help="revoke a key by id or printed prefix")
     k.add_argument("key", help="key id or prefix (csk_xxxxxxxx)")
     k.set_defaults(func=cmd_apikey_revoke)
+
+    p = sub.add_parser("phi", help="protected health information at rest (docs/VERIFICATION.md)")
+    phi = p.add_subparsers(dest="phi_command", required=True)
+    phi.add_parser("rotate", help="re-encrypt all stored PHI under the first key of COSTSVC_PHI_KEY"
+                   ).set_defaults(func=cmd_phi_rotate)
+    phi.add_parser("generate-key", help="print a new PHI key (32 random bytes, URL-safe base64)"
+                   ).set_defaults(func=cmd_phi_generate_key)
 
 
 def build_parser() -> argparse.ArgumentParser:

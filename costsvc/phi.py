@@ -13,7 +13,7 @@ that is ``COSTSVC_PHI_HMAC_KEY`` when set, else derived from the *first* PHI key
 with HKDF.  A deployment that rotates its PHI keys should set the HMAC key apart,
 or the lookup hashes change with the first key (``rotate`` recomputes them).
 
-Nothing here logs, and no exception raised here carries a plaintext.
+Nothing here logs a value (only where a generated key file is), and no exception raised here carries a plaintext.
 """
 
 from __future__ import annotations
@@ -21,12 +21,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import os
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+if TYPE_CHECKING:
+    from costsvc.settings import Settings
+
+_log = logging.getLogger(__name__)
 
 
 class PhiKeyError(ValueError):
@@ -122,3 +131,35 @@ def mask_member_id(member_id: str) -> str:
 def mask_name(name: str) -> str:
     """The first letter of each word: ``J*** S****``."""
     return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
+
+
+EMBEDDED_KEY_FILE = "phi.key"
+
+
+def embedded_key(data_dir: str | Path) -> tuple[str, Path, bool]:
+    """The PHI key of the embedded (no ``DATABASE_URL``) setup: read from
+    ``<data_dir>/phi.key``, generated there (mode 0600) on first use.  Returns the key,
+    its path and whether it was just created.  Several processes starting at once
+    agree on one key: the file is created exclusively, and a loser reads the winner's."""
+    path = Path(data_dir) / EMBEDDED_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip(), path, False
+    key = generate_key()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    return key, path, True
+
+
+def vault_from_settings(settings: Settings, *, embedded: bool) -> PhiVault | None:
+    """The vault the service uses: ``COSTSVC_PHI_KEY`` when set; else, for the embedded
+    database only, a key generated into the data folder (and said so in the log);
+    else None (PHI is refused)."""
+    keys = settings.phi_keys
+    if not keys and embedded:
+        keys, path, created = embedded_key(settings.data_dir)
+        _log.warning("%s PHI key %s for the embedded database (set COSTSVC_PHI_KEY in production; "
+                     "docs/VERIFICATION.md)", "generated a" if created else "using the", path)
+    return PhiVault.from_config(keys, settings.phi_hmac_key)

@@ -42,11 +42,17 @@ class Settings(msgspec.Struct, frozen=True):
     stale_import_seconds: float = 900.0  # a queued import unrun this long, with its lock free, is stuck
     stale_sweep_interval: float = 300.0  # seconds between sweeps for stuck imports
     stale_import_max_requeues: int = 3  # re-enqueued this often without finishing: failed
+    # PHI at rest (costsvc/phi.py, docs/VERIFICATION.md).  No key: PHI is refused.
+    phi_keys: str | None = None  # comma-separated Fernet keys, the first encrypts
+    phi_hmac_key: str | None = None  # lookup-hash key; derived from the first PHI key when unset
+    keep_x12: bool = False  # keep raw 271 bodies (encrypted) after parsing
 
 
 # Every field is read from the variable COSTSVC_<FIELD> (upper case), except these,
 # whose names other tools share.
-ENV_NAMES: dict[str, str] = {"database_url": "DATABASE_URL", "celery_broker_url": "CELERY_BROKER_URL"}
+ENV_NAMES: dict[str, str] = {
+    "database_url": "DATABASE_URL", "celery_broker_url": "CELERY_BROKER_URL", "phi_keys": "COSTSVC_PHI_KEY",
+}
 
 
 def env_name(field: str) -> str:

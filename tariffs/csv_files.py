@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from costsvc.domain.model import LEVELS_OF_CARE, AllowedMethod, CopayUnit, Frequency, NetworkName, RateType
+from costsvc.domain.verification import MEDSURG_LEVELS
 from tariffs.records import (
     FeeLineRecord,
     NegotiatedRateRecord,
@@ -461,7 +462,8 @@ def _parse_coverage_table(path: str | Path, display_name: str | None) -> ParseRe
         "plan_type": convert(t, "plan_type", tb.enum(PLAN_TYPES, required=False), errs),
         "plan_year_start": convert(t, "plan_year_start", tb.month_day(default="01-01"), errs),
         "network": convert(t, "network", tb.enum(NETWORKS), errs),
-        "level_of_care": convert(t, "level_of_care", tb.enum(LEVELS_OF_CARE), errs),
+        # medsurg_* rows: medical/surgical comparisons for parity flags, never priced
+        "level_of_care": convert(t, "level_of_care", tb.enum(LEVELS_OF_CARE + MEDSURG_LEVELS), errs),
         "covered": convert(t, "covered", tb.boolean(), errs),
         "copay": convert(t, "copay", tb.money(required=False, default=Decimal("0.00")), errs),
         "copay_unit": convert(t, "copay_unit", tb.enum(COPAY_UNITS, required=False, default="per_day"), errs),

@@ -22,9 +22,12 @@ from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
+from costsvc.api.verifications import AuditController, VerificationController
+from costsvc.auth import KeyCache, RevocationListener
 from costsvc.catalog import CatalogHolder
 from costsvc.db.migrate import migrate
 from costsvc.db.pool import create_pool, resolve_database_url
+from costsvc.phi import vault_from_settings
 from costsvc.services.estimates import EstimateWriter
 from costsvc.services.imports import ImportService
 from costsvc.settings import Settings, get_settings
@@ -46,6 +49,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 await migrate(conn)  # a no-op when `costsvc serve` already migrated
             catalog = CatalogHolder(pool, url)
             await catalog.start()
+            revocations = RevocationListener(url, KeyCache())
+            await revocations.start()
+            app.state.api_key_cache = revocations.cache
+            app.state.key_revocations = revocations
+            embedded = database_url is None and settings.database_url is None
+            app.state.phi_vault = vault_from_settings(settings, embedded=embedded)  # None: PHI refused
             app.state.pool = pool
             app.state.estimate_writer = writer = EstimateWriter(url)
             app.state.catalog = catalog
@@ -56,12 +65,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 yield
             finally:
                 await catalog.stop()
+                await revocations.stop()
                 await writer.close()
         finally:
             await pool.close()
 
     return Litestar(
-        route_handlers=[health, ready, EstimateController, ReferenceController, ImportController],
+        route_handlers=[health, ready, EstimateController, ReferenceController, ImportController,
+                        VerificationController, AuditController],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
 from costsvc.api.problems import problem_for
+from costsvc.auth import current_principal, role_satisfies
 from costsvc.services import estimates as service
-from costsvc.services.requests import BatchRequest, CompareRequest, EstimateRequest
+from costsvc.services import verifications
+from costsvc.services.requests import BatchRequest, CompareRequest, CoverageRequest, EstimateRequest
 
 JSON = "application/json"
+T = TypeVar("T", EstimateRequest, BatchRequest, CompareRequest)
+
+
+async def verified_coverage(request: Request, coverage: CoverageRequest | None) -> CoverageRequest | None:
+    """``coverage.verification_id`` resolved to the verification's benefits; it needs a
+    staff or admin key (401 without one, 403 for another role)."""
+    if coverage is None or coverage.verification_id is None:
+        return coverage
+    principal = await current_principal(request)
+    if not role_satisfies(principal.role, "staff"):
+        raise PermissionDeniedException(detail="Pricing from a verification needs a 'staff' or 'admin' key.")
+    actor = verifications.Actor(principal.key_id, principal.name, request.client.host if request.client else None)
+    return await verifications.resolve_coverage(request.app.state.pool, coverage, actor)
+
+
+async def _with_verification(request: Request, data: T) -> T:
+    """The request with ``coverage.verification_id`` resolved (unchanged without one)."""
+    coverage = await verified_coverage(request, data.coverage)
+    return data if coverage is data.coverage else msgspec.structs.replace(data, coverage=coverage)
 
 
 class EstimateController(Controller):
@@ -34,6 +56,7 @@ class EstimateController(Controller):
         # third of this endpoint's cost.
         state = request.app.state
         include = request.query_params.get("include")
+        data = await _with_verification(request, data)
         priced = service.price(state.catalog.current, data, dt.date.today(), include_claims=include == "claims")
         await state.estimate_writer.store([priced])
         return Response(priced.body, status_code=201, media_type=JSON,
@@ -46,6 +69,7 @@ class EstimateController(Controller):
     @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once")
     async def batch(self, request: Request, data: JSONBody[BatchRequest]) -> Response[bytes]:
         state = request.app.state
+        data = await _with_verification(request, data)
         outcomes = service.price_batch(state.catalog.current, data, dt.date.today())
         results: list[Any] = [
             {"error": problem_for(o, f"/v1/estimates/batch#items[{index}]")} if isinstance(o, Exception)
@@ -59,6 +83,7 @@ class EstimateController(Controller):
           summary="One estimate per level the program offers, cheapest first")
     async def compare(self, request: Request, data: JSONBody[CompareRequest]) -> Response[bytes]:
         state = request.app.state
+        data = await _with_verification(request, data)
         priced = service.compare(state.catalog.current, data, dt.date.today())
         await state.estimate_writer.store(priced)
         body = msgspec.json.encode({"program_id": data.program_id,

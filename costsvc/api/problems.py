@@ -72,16 +72,24 @@ def _body_errors(request: Request[Any, Any, Any], exc: ValidationException) -> l
     return [FieldError(str(e.get("key") or ""), str(e.get("message"))) for e in extra if isinstance(e, dict)]
 
 
+def safe_instance(request: Request[Any, Any, Any]) -> str:
+    """The problem's ``instance``: the route template when the path has parameters, so
+    whatever a client typed into the URL (say, a member id) is not echoed back."""
+    if request.scope.get("path_params"):
+        return str(request.scope.get("path_template") or request.url.path)
+    return request.url.path
+
+
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
-    return problem_response(invalid_problem(_body_errors(request, exc), request.url.path))
+    return problem_response(invalid_problem(_body_errors(request, exc), safe_instance(request)))
 
 
 def handle_request_invalid(request: Request[Any, Any, Any], exc: RequestInvalid) -> Response[bytes]:
-    return problem_response(invalid_problem(exc.errors, request.url.path))
+    return problem_response(invalid_problem(exc.errors, safe_instance(request)))
 
 
 def handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
-    return problem_response(domain_problem(exc, request.url.path))
+    return problem_response(domain_problem(exc, safe_instance(request)))
 
 
 _SERVICE_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
@@ -96,10 +104,7 @@ def service_problem(exc: ServiceError, instance: str | None = None) -> Problem:
         errors = [FieldError(e.field, e.message) for e in exc.errors]
     elif isinstance(exc, NotFound | Forbidden) and exc.field:
         errors = [FieldError(exc.field, exc.detail)]
-    detail = exc.detail
-    if isinstance(exc, InvalidInput):
-        detail = f"{len(exc.errors)} invalid field(s): " + ", ".join(e.field or "(body)" for e in exc.errors)
-    return problem(status, detail, errors=errors, type_=exc.code, instance=instance)
+    return problem(status, exc.detail, errors=errors, type_=exc.code, instance=instance)
 
 
 def problem_for(exc: ServiceError | DomainError, instance: str | None = None) -> Problem:
@@ -109,7 +114,7 @@ def problem_for(exc: ServiceError | DomainError, instance: str | None = None) ->
 
 def handle_service(request: Request[Any, Any, Any], exc: ServiceError) -> Response[bytes]:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
-    return problem_response(service_problem(exc, request.url.path), headers)
+    return problem_response(service_problem(exc, safe_instance(request)), headers)
 
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
@@ -120,13 +125,13 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         detail = "The request body is not valid JSON: " + (detail or "").removeprefix("JSON is malformed: ")
     if status == 413:
         detail = "The request body exceeds the size limit."
-    return problem_response(problem(status, detail, instance=request.url.path), getattr(exc, "headers", None))
+    return problem_response(problem(status, detail, instance=safe_instance(request)), getattr(exc, "headers", None))
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     # Never echo internals (or request data) back; the log line carries no body either.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(problem(500, "An unexpected error occurred.", instance=request.url.path))
+    log.exception("unhandled error on %s %s", request.method, safe_instance(request))
+    return problem_response(problem(500, "An unexpected error occurred.", instance=safe_instance(request)))
 
 
 EXCEPTION_HANDLERS = {

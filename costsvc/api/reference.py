@@ -11,6 +11,7 @@ from litestar.params import FromPath
 
 from costsvc.api.schemas import PayerOut, PlanOut, ProgramOut
 from costsvc.domain.levels import LEVELS, LevelInfo
+from costsvc.domain.verification import parity_flags
 from costsvc.services.errors import NotFound
 
 
@@ -36,7 +37,8 @@ class ReferenceController(Controller):
         if payer_id not in catalog.payers:
             raise NotFound(f"unknown payer '{payer_id}'", field="payer_id")
         plans = sorted(catalog.plans_of(payer_id), key=lambda p: p.plan_id)
-        return {"plans": [PlanOut(p.plan_id, p.payer_id, p.plan_name, p.plan_type, p.effective_date, p.benefits)
+        return {"plans": [PlanOut(p.plan_id, p.payer_id, p.plan_name, p.plan_type, p.effective_date, p.benefits,
+                                  parity_flags(p.benefits, p.medsurg))
                           for p in plans]}
 
     @get("/programs/{program_id:str}", summary="A program, the levels it offers and its prices")

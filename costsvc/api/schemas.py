@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from costsvc.domain.model import Benefits
+from costsvc.domain.verification import ParityFlag
 
 # ---------------------------------------------------------------- responses (documentation)
 
@@ -27,6 +28,8 @@ class PlanOut(msgspec.Struct):
     plan_type: str | None
     effective_date: dt.date
     benefits: Benefits
+    # Behavioral levels stricter than the plan's medsurg_* comparison rows: prompts for review.
+    parity_flags: list[ParityFlag] = []
 
 
 class ProgramOut(msgspec.Struct):

@@ -47,11 +47,19 @@ class InvalidInput(ServiceError):
         self.errors = list(errors)
         if code:
             self.code = code
-        super().__init__(detail or "; ".join(f"{e.field or '(body)'}: {e.message}" for e in self.errors))
+        super().__init__(detail or _summary(self.errors))
 
     @classmethod
     def one(cls, field: str, message: str, *, code: str | None = None) -> InvalidInput:
         return cls([FieldProblem(field, message)], code=code)
+
+
+def _summary(errors: Sequence[FieldProblem]) -> str:
+    """One sentence for the problem's ``detail``: the error itself when there is one."""
+    if len(errors) == 1:
+        e = errors[0]
+        return f"{e.field}: {e.message}" if e.field else e.message
+    return f"{len(errors)} invalid fields: " + ", ".join(e.field or "(body)" for e in errors)
 
 
 class Conflict(ServiceError):

@@ -59,6 +59,12 @@ def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tu
     """The benefits to price with and the plan they came from (None for inline/self-pay)."""
     if coverage is None:
         return None, None
+    if coverage.verification_id is not None:
+        # Resolved by costsvc.services.verifications.resolve_coverage: the verification's
+        # effective benefits inline, and the plan it names (for the document).
+        if coverage.benefits is None:
+            raise InvalidInput.one("coverage.verification_id", "was not resolved to its benefits")
+        return coverage.benefits, coverage.plan_id
     if coverage.plan_id is not None and coverage.benefits is not None:
         message = "send either coverage.plan_id or coverage.benefits, not both"
         raise InvalidInput([FieldProblem("coverage.plan_id", message), FieldProblem("coverage.benefits", message)])
@@ -153,6 +159,8 @@ def price(catalog: Catalog, request: EstimateRequest, today: dt.date, *, include
         if not include_claims:
             document.pop("claims", None)
         document["plan_id"] = plan_id
+        if request.coverage is not None and request.coverage.verification_id is not None:
+            document["verification_id"] = request.coverage.verification_id
         document["payer_id"] = pricing.benefits.payer_id if pricing.benefits else None
         # The encoded document without its opening brace: each estimate prepends its own id.
         tail = b"," + _encoder.encode(document)[1:]

@@ -37,6 +37,9 @@ class CoverageRequest(InputStruct):
     network: NetworkChoice = "auto"
     tier: Tier = "individual"
     accumulators: Accumulators | None = None
+    # A recorded verification (staff/admin key): its effective benefits and accumulators,
+    # instead of plan_id/benefits (docs/VERIFICATION.md).
+    verification_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class PaymentPlanRequest(InputStruct):
