@@ -80,6 +80,8 @@ class Eligibility271(msgspec.Struct):
 
 def read_271(data: bytes) -> Eligibility271:
     """Read a 271 body.  Raises :class:`X12Rejected` for the cases listed in the module doc."""
+    if not isinstance(data, bytes):
+        data = bytes(data)  # a bytearray or memoryview from the HTTP layer
     if not data.strip():
         raise X12Rejected("the body is empty: an X12 271 eligibility response was expected")
     text = decode(data)

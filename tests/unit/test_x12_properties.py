@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tariffs.x12 import read_271
+from tariffs.x12 import X12Rejected, read_271
 from tests.unit.x12_builder import body_271, interchange, render, transaction
 
 EBS = (
@@ -95,3 +96,24 @@ def test_phi_never_reaches_warnings_unmapped_or_repr(last, first, member_id):
     assert len(texts) > 6
     for text in texts:
         assert last not in text and first not in text and member_id not in text
+
+
+FIXTURE_BODIES = [p.read_bytes() for p in sorted((Path(__file__).parent.parent / "fixtures" / "x12-271").iterdir())
+                  if p.name != "SOURCES.md"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(FIXTURE_BODIES), st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 40), st.binary(max_size=12)),
+                                                 max_size=4))
+def test_damaged_bodies_are_read_or_rejected_never_crash(body, edits):
+    """Deleting, replacing or inserting bytes anywhere gives a reading or an X12Rejected."""
+    data = bytearray(body)
+    for at, length, insert in edits:
+        at = at % (len(data) + 1)
+        data[at : at + length] = insert
+    try:
+        result = read_271(bytes(data))
+    except X12Rejected as e:
+        assert e.message
+    else:
+        assert result.people
