@@ -38,6 +38,10 @@ class Settings(msgspec.Struct, frozen=True):
     stale_import_seconds: float = 900.0  # a queued import unrun this long, with its lock free, is stuck
     stale_sweep_interval: float = 300.0  # seconds between sweeps for stuck imports
     stale_import_max_requeues: int = 3  # re-enqueued this often without finishing: failed
+    # PHI at rest (costsvc/phi.py): comma-separated Fernet keys, the first encrypts.  Unset with
+    # the embedded database: a key is generated into data_dir (costsvc/phi_keys.py).
+    phi_keys: str | None = None
+    phi_hmac_key: str | None = None
 
 
 def _env_bool(value: str | None) -> bool | None:
@@ -78,4 +82,6 @@ def get_settings() -> Settings:
         stale_import_max_requeues=int(
             env.get("COSTSVC_STALE_IMPORT_MAX_REQUEUES") or d.stale_import_max_requeues
         ),
+        phi_keys=env.get("COSTSVC_PHI_KEY") or None,
+        phi_hmac_key=env.get("COSTSVC_PHI_HMAC_KEY") or None,
     )
