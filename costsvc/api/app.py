@@ -13,6 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from costsvc import __version__
+from costsvc.api.documents import DocumentController
 from costsvc.api.estimates import EstimateController
 from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await pool.close()
 
     return Litestar(
-        route_handlers=[health, ready, EstimateController, ReferenceController, ImportController],
+        route_handlers=[health, ready, EstimateController, ReferenceController, ImportController,
+                        DocumentController],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

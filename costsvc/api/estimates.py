@@ -10,6 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from costsvc.api.documents import FHIR, advanced_eob_response, not_acceptable, wants_fhir
 from costsvc.api.problems import NotFound, domain_problem, invalid_problem, not_found_problem
 from costsvc.api.schemas import BatchRequest, CompareRequest, EstimateRequest
 from costsvc.api.validation import RequestInvalid
@@ -49,6 +50,13 @@ class EstimateController(Controller):
 
     @get("/{estimate_id:str}", summary="A stored estimate")
     async def get_estimate(self, request: Request, estimate_id: FromPath[str]) -> Response[bytes]:
+        """`?format=fhir` or `Accept: application/fhir+json`: an insured estimate as an Advanced EOB."""
+        if request.query_params.get("format") is not None or "accept" in request.headers:
+            fhir = wants_fhir(request)
+            if fhir is None:
+                return not_acceptable(request, [JSON, FHIR])
+            if fhir:
+                return await advanced_eob_response(request, estimate_id)
         state = request.app.state
         try:
             key = uuid.UUID(estimate_id)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
+from calendar import monthrange
 from collections.abc import Container
 from decimal import Decimal
 from functools import lru_cache
@@ -88,6 +90,11 @@ class GfeTooLong(GfeInvalid):
 # --------------------------------------------------------------------------- checks
 
 
+def normalize_name(name: str) -> str:
+    """NFC (one code point per accented letter, as fonts expect) and single spaces."""
+    return " ".join(unicodedata.normalize("NFC", name).split())
+
+
 def normalize_diagnosis_code(code: str) -> str:
     return code.strip().upper()
 
@@ -140,13 +147,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The same day of the month ``months`` later, or the month's last day when it has fewer."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
-    for last in (31, 30, 29, 28):
-        if day.day <= last:
-            try:
-                return dt.date(year, month, min(day.day, last))
-            except ValueError:
-                continue
-    raise AssertionError("unreachable")
+    return dt.date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
 @lru_cache(maxsize=1)
