@@ -160,7 +160,7 @@ def render_pdf(view: GfeView) -> bytes:
 
     pdf.heading("Itemized items and services")
     pdf.table(
-        (6, 20, 52, 40, 18, 20, 24), "RLLLRRR",
+        (6, 24, 52, 38, 17, 19, 24), "RLLLRRR",
         ["#", "Service code", "Description", "Dates", "Quantity", "Unit price", "Expected charge"],
         [[str(i.item.sequence), i.code_label, i.item.description, i.dates, i.quantity, i.unit_price,
           i.expected_charge] for i in view.items],

@@ -436,6 +436,11 @@ def date_text(day: dt.date) -> str:
     return f"{day:%B} {day.day}, {day.year}"  # "December 7, 2026": no locale, no zero padding
 
 
+def tin_text(tin: str) -> str:
+    """A nine-digit employer identification number as it is printed: ``74-2918365``."""
+    return f"{tin[:2]}-{tin[2:]}" if len(tin) == 9 and tin.isdigit() else tin
+
+
 def _plural(n: int, unit: str) -> str:
     return f"{n} {unit}" + ("" if n == 1 else "s")
 
@@ -463,7 +468,7 @@ def gfe_view(content: GfeContent, phi: GfePhi) -> GfeView:
     provider_lines = [
         p.name,
         f"NPI: {p.npi or 'not on file'}",
-        f"TIN: {p.tin or 'not on file'}",
+        f"TIN: {tin_text(p.tin) if p.tin else 'not on file'}",
         f"Location: {p.place_of_service} (place of service {p.place_of_service_code}), {p.state}",
     ]
     items = []
