@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from typing import Any, Literal
 
 import msgspec
@@ -22,6 +23,7 @@ from costsvc.api.problems import PROBLEM_JSON, invalid_problem, problem, problem
 from costsvc.api.validation import FieldError
 from costsvc.auth import require_role
 from costsvc.documents import fhir
+from costsvc.documents.fonts import font_files
 from costsvc.documents.html import render_html
 from costsvc.documents.pdf import render_pdf
 from costsvc.domain.gfe import GfeView
@@ -214,6 +216,12 @@ async def render(view: GfeView, media_type: str) -> tuple[bytes, dict[str, str]]
     if media_type == FHIR:
         return fhir.encode(fhir.gfe_bundle(view)), {}
     return render_html(view).encode("utf-8"), {}
+
+
+def warm_documents(_app: Any) -> None:
+    """On start-up: prepare the PDF fonts on a background thread (seconds, once per machine:
+    costsvc/documents/fonts.py), so the first PDF a person asks for is not the slow one."""
+    threading.Thread(target=font_files, name="costsvc-fonts", daemon=True).start()
 
 
 def wants_fhir(request: Request[Any, Any, Any]) -> bool | None:
