@@ -100,7 +100,7 @@ def _request(method: str, url: str, body: dict | None = None) -> dict:
         return json.loads(r.read())
 
 
-def over_http(duration: int, connections: int, admin_url: str | None) -> dict:
+def over_http(duration: int, connections: int, admin_url: str | None, workers: int) -> dict:
     env = dict(os.environ)
     env.setdefault("COSTSVC_DATA_DIR", str(ROOT / "bench" / ".data"))
     env["COSTSVC_SEED_DEMO"] = "true"
@@ -125,7 +125,7 @@ def over_http(duration: int, connections: int, admin_url: str | None) -> dict:
         env["DATABASE_URL"] = admin_url.rsplit("/", 1)[0] + "/" + database
     port = free_port()
     costsvc = str(Path(sys.executable).parent / "costsvc")
-    server = subprocess.Popen([costsvc, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+    server = subprocess.Popen([costsvc, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -148,7 +148,7 @@ def over_http(duration: int, connections: int, admin_url: str | None) -> dict:
         server.wait(timeout=30)
         if database:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    return {"connections": connections, "duration_s": duration, "pdf_bytes": size,
+    return {"workers": workers, "connections": connections, "duration_s": duration, "pdf_bytes": size,
             "first_request_s": round(first, 2),
             **{k: v for k, v in result.items() if k != "raw"}}
 
@@ -159,6 +159,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--admin-url", default=None)
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -175,9 +176,9 @@ def main() -> int:
         if not shutil.which("wrk"):
             print("wrk is not installed: apt-get install wrk", file=sys.stderr)
             return 2
-        http = over_http(args.duration, args.connections, args.admin_url)
+        http = over_http(args.duration, args.connections, args.admin_url, args.workers)
         summary["http"] = http
-        print(f"\nGET /v1/gfe/{{id}}?format=pdf (the demo IOP GFE, {http['pdf_bytes']} bytes), "
+        print(f"\nGET /v1/gfe/{{id}}?format=pdf (the demo IOP GFE, {http['pdf_bytes']} bytes), {http['workers']} worker(s), "
               f"{http['connections']} connections, {http['duration_s']} s; first request {http['first_request_s']} s\n")
         print("| requests/s | p50 ms | p99 ms | non-2xx |\n| ---: | ---: | ---: | ---: |")
         print(f"| {http['requests_per_s']:.1f} | {http['p50_ms']:.1f} | {http['p99_ms']:.1f} | {http['non_2xx']} |")
