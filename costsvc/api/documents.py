@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from costsvc.api.problems import PROBLEM_JSON, invalid_problem, problem, problem_response
 from costsvc.api.validation import FieldError
@@ -142,7 +142,8 @@ class DocumentController(Controller):
 
     @post("/estimates/{estimate_id:str}/gfe", status_code=201, opt={"body_type": GfeRequest},
           summary="Issue a Good Faith Estimate (No Surprises Act) from a stored estimate")
-    async def issue_gfe(self, request: Request, estimate_id: FromPath[str], data: GfeRequest) -> Response[bytes]:
+    async def issue_gfe(self, request: Request, estimate_id: FromPath[str],
+                        data: JSONBody[GfeRequest]) -> Response[bytes]:
         """Re-prices the estimate as self-pay; stores the patient's name, date of birth and
         diagnosis codes encrypted.  201 with the links to the three renderings."""
         state = request.app.state

@@ -26,7 +26,6 @@ import msgspec
 
 from costsvc.domain.gfe import (
     PLACE_OF_SERVICE,
-    GfeItem,
     GfeProvider,
     GfeView,
     date_text,
@@ -577,7 +576,3 @@ def advanced_eob_bundle(*, estimate_id: str, created_at: dt.datetime, priced: Pr
             _entry(provider_urn, organization(provider_urn, provider)),
         ],
     }
-
-
-def items_total(items: list[GfeItem]) -> Decimal:
-    return sum((it.expected_charge for it in items), Decimal("0.00"))
