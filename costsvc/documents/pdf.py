@@ -6,13 +6,14 @@ repeats its header on each page and never splits an item row across pages.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from costsvc.documents.fonts import font_files
+from costsvc.documents.fonts import fallback_font_file, font_files
 from costsvc.domain.gfe import GfeView
 
 FAMILY = "NotoSans"
@@ -47,14 +48,13 @@ class _Document(FPDF):
         fonts = font_files()
         self.add_font(FAMILY, "", fonts.regular)
         self.add_font(FAMILY, "B", fonts.bold)
-        # The fallback font is 5 MB: only when a character needs it.
-        # Loaded with just the characters this document needs: parsing all 35,000 glyphs
-        # would cost a second.
-        missing = sorted({ord(ch) for text in _texts(view) for ch in text if ord(ch) not in fonts.covered
-                          and not ch.isspace()})
+        self.fallback_file: str | None = None
+        missing = {ch for text in _texts(view) for ch in text if ord(ch) not in fonts.covered and not ch.isspace()}
         if missing:
-            self.add_font(FALLBACK, "", fonts.cjk, unicode_range=missing)
-            self.add_font(FALLBACK, "B", fonts.cjk, unicode_range=missing)
+            self.fallback_file = fallback_font_file(missing)
+        if self.fallback_file:
+            self.add_font(FALLBACK, "", self.fallback_file)
+            self.add_font(FALLBACK, "B", self.fallback_file)
             self.set_fallback_fonts([FALLBACK])
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(True, margin=18)
@@ -161,6 +161,14 @@ class _Document(FPDF):
 
 def render_pdf(view: GfeView) -> bytes:
     pdf = _Document(view)
+    try:
+        return _render(pdf, view)
+    finally:
+        if pdf.fallback_file:
+            os.unlink(pdf.fallback_file)
+
+
+def _render(pdf: _Document, view: GfeView) -> bytes:
     pdf.add_page()
     pdf.set_font(FAMILY, "B", 16)
     pdf.lines(view.title, 8)

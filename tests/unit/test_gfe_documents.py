@@ -19,7 +19,7 @@ from costsvc.domain.model import Household
 from tests.fhir_checks import check_gfe_bundle, money
 from tests.gfe_samples import HOSPITAL_IOP_LINES, many_lines, sample_view
 
-NAMES = ["Nguyễn Văn Anh", "Zoë Łukasz", "李小龍", "Jordan Rivera"]
+NAMES = ["Nguyễn Văn Anh", "Zoë Łukasz", "李小龍", "Ελένη Борисова", "Jordan Rivera"]
 
 
 def words(text: str) -> str:
