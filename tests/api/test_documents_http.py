@@ -121,6 +121,13 @@ async def test_household_income_zero_is_tier_a(api):
     g = await issue(api, e["estimate_id"], {**GFE, "household": {"size": 2, "annual_income": "0", "state": "TX"}})
     # Tier A: the nominal fee of $20.00 on each of 37 claims (36 days and the intake).
     assert g["sliding_scale_tier"] == "A" and g["total_expected_charges"] == "740.00"
+    # The same household on the estimate: the GFE carries the estimate's placement over.
+    poor = await estimate(api, {**SELF_PAY, "household": {"size": 1, "annual_income": "0.00", "state": "TX"}})
+    assert poor["selfpay"]["tier"] == "A" and poor["totals"]["patient_pays"] == "740.00"
+    carried = await issue(api, poor["estimate_id"])
+    assert carried["sliding_scale_tier"] == "A" and carried["total_expected_charges"] == "740.00"
+    html = (await api.get(carried["links"]["html"])).text
+    assert "nominal fee of $20.00" in html and "at 0.0 % of the federal poverty guideline" in html
 
 
 async def test_names_outside_latin_1_in_the_pdf(api):
