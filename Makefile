@@ -20,6 +20,7 @@ run: $(STAMP)
 
 ## The whole suite (embedded PostgreSQL unless TEST_DATABASE_URL is set).
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 test-unit: $(STAMP)
@@ -27,6 +28,7 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check costsvc tariffs jobs tests bench
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/http_bench.py

@@ -8,7 +8,7 @@ import tempfile
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from tariffs.tabular import npi_check_digit
+from tariffs.tabular.fields import npi_check_digit
 
 __all__ = ["database_url", "npi_check_digit", "timed"]
 

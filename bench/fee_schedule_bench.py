@@ -276,6 +276,7 @@ def run_import(url: str, path: Path, *, profile: Path | None = None) -> dict:
 CATALOG_CODE = """
 import asyncio, gc, json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
+from costsvc.staging.loaders import LOADERS
 from costsvc.catalog import load_catalog
 from costsvc.db.pool import connect
 async def main():
@@ -288,8 +289,8 @@ async def main():
     programs = len(cat.programs)
     # what an API process does when a one-program fee schedule is activated next
     from costsvc.catalog import load_catalog_changes
-    from tariffs.pipeline import import_file
-    outcome = await import_file(conn, "fee_schedule", sys.argv[3])
+    from costsvc.staging.pipeline import import_file
+    outcome = await import_file(conn, "fee_schedule", sys.argv[3], loaders=LOADERS)
     assert outcome.status == "succeeded", outcome
     t = time.perf_counter()
     changed = await load_catalog_changes(conn, cat, [outcome.version_id])

@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tariffs.tabular import npi_check_digit  # noqa: E402
+from tariffs.tabular.fields import npi_check_digit  # noqa: E402
 
 COMMON_CODES = [
     ("CPT", "99213"),

@@ -205,7 +205,7 @@ def run_import(path: Path, size: int, url: str) -> dict:
 
 def sha256_seconds(path: Path) -> float:
     """What the import's first step (hashing the file for deduplication) costs alone."""
-    from tariffs.pipeline import sha256_of
+    from costsvc.staging.pipeline import sha256_of
 
     t0 = time.perf_counter()
     sha256_of(path)
@@ -214,7 +214,7 @@ def sha256_seconds(path: Path) -> float:
 
 def expected_by_program(meta: dict, programs: list[dict]) -> dict[str, int]:
     """Rows a correct import stores per program: each kept record of a (npi, tin) pair
-    goes to every program with that NPI or that TIN (tariffs.loaders.ProgramDirectory)."""
+    goes to every program with that NPI or that TIN (costsvc.staging.loaders.ProgramDirectory)."""
     out: dict[str, int] = {}
     for pair, n in meta["gen"]["expected_unique_by_pair"].items():
         npi, _, tin = pair.partition("/")

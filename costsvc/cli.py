@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 
 from costsvc.settings import get_settings
+from costsvc.staging.loaders import LOADERS
 
 log = logging.getLogger("costsvc")
 
@@ -76,18 +77,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from tariffs.pipeline import ImportOptions, import_file
+    from costsvc.staging.pipeline import ImportOptions, import_file
+    from tariffs.options import parse_payer_name_pairs
+    from tariffs.tabular.bulk import allow_gc_suspension
+
+    allow_gc_suspension()  # this process runs one import and exits: nothing else to starve
 
     path = Path(args.path)
     if not path.is_file():
         print(f"error: {path} is not a file", file=sys.stderr)
         return 2
-    payer_names = None
-    if args.payer_name:
-        payer_names = {}
-        for item in args.payer_name:
-            name, _, payer_id = item.partition("=")
-            payer_names[name.strip().lower()] = payer_id.strip()
+    payer_names = parse_payer_name_pairs(args.payer_name or ())
     options = ImportOptions(allow_partial=args.allow_partial, payer_id=args.payer_id,
                             program_id=args.program_id, payer_names=payer_names)
     url = _database_url()
@@ -98,11 +98,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         await _migrate(url)
         conn = await connect(url)
         try:
-            return await import_file(conn, args.kind, path, options=options, source=path.name, started_by="cli")
+            return await import_file(conn, args.kind, path, options=options, source=path.name, started_by="cli", loaders=LOADERS)
         finally:
             await conn.close()
 
-    from tariffs.pipeline import ImportBusy
+    from costsvc.staging.pipeline import ImportBusy
 
     try:
         outcome = asyncio.run(run())
@@ -182,6 +182,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 def cmd_refresh(args: argparse.Namespace) -> int:
     from jobs.refresh import refresh_sources
+    from tariffs.tabular.bulk import allow_gc_suspension
+
+    allow_gc_suspension()  # imports only, then exits
 
     sources = args.sources or get_settings().tariff_sources
     if not sources:
@@ -205,7 +208,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_requeue_stale(args: argparse.Namespace) -> int:
-    from jobs.enqueue import requeue_stale_imports
+    from costsvc.services.imports import requeue_stale_imports
+    from jobs.tasks import CeleryImportQueue
 
     url = _database_url()
 
@@ -215,7 +219,9 @@ def cmd_requeue_stale(args: argparse.Namespace) -> int:
         await _migrate(url)
         conn = await connect(url)
         try:
-            return await requeue_stale_imports(conn, database_url=url, stale_after=args.older_than)
+            return await requeue_stale_imports(
+                conn, queue=CeleryImportQueue(database_url=url), settings=get_settings(), stale_after=args.older_than
+            )
         finally:
             await conn.close()
 
@@ -333,7 +339,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("seed-demo", help="load the demo dataset").set_defaults(func=cmd_seed_demo)
     sub.add_parser("embedded-stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_embedded_stop)
 
-    from tariffs.loaders import LOADERS
 
     p = sub.add_parser("import", help="import a tariff file (exit 0: imported or no-op; 1: rejected)")
     p.add_argument("kind", choices=sorted(LOADERS))

@@ -1,8 +1,12 @@
-"""Settings, read once from the environment into a typed object."""
+"""Settings, read once from the environment into a typed object.
+
+Composition roots (the app factory, the CLI, the worker entry) read them once with
+``get_settings()`` and pass them in; nothing else reads the environment."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,44 +48,34 @@ class Settings(msgspec.Struct, frozen=True):
     phi_hmac_key: str | None = None
 
 
-def _env_bool(value: str | None) -> bool | None:
-    if value is None or value == "":
-        return None
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+# Every field is read from the variable COSTSVC_<FIELD> (upper case), except these,
+# whose names other tools share.
+ENV_NAMES: dict[str, str] = {"database_url": "DATABASE_URL", "celery_broker_url": "CELERY_BROKER_URL",
+                             "phi_keys": "COSTSVC_PHI_KEY"}
+
+
+def env_name(field: str) -> str:
+    return ENV_NAMES.get(field, "COSTSVC_" + field.upper())
+
+
+def from_environ(env: Mapping[str, str]) -> Settings:
+    """The settings a process environment describes: each set, non-empty variable of
+    ``env_name(field)`` converted to the field's type (``"1"``/``"true"`` for booleans);
+    a value that does not convert is an error naming the variable."""
+    names = {env_name(f): f for f in Settings.__struct_fields__}
+    values = {field: env[name].strip() for name, field in names.items() if env.get(name, "").strip()}
+    try:
+        settings = msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        # "Expected `int`, got `str` - at `$.port`" -> name the variable, not the field
+        message = str(exc)
+        for name, field in names.items():
+            message = message.replace(f"`$.{field}`", name)
+        raise ValueError(f"invalid setting: {message}") from None
+    return msgspec.structs.replace(settings, log_level=settings.log_level.upper())
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    env = os.environ
-    d = Settings()  # the defaults
-    return Settings(
-        database_url=env.get("DATABASE_URL") or None,
-        data_dir=env.get("COSTSVC_DATA_DIR") or d.data_dir,
-        celery_broker_url=env.get("CELERY_BROKER_URL") or None,
-        host=env.get("COSTSVC_HOST") or d.host,
-        port=int(env.get("COSTSVC_PORT") or d.port),
-        workers=int(env.get("COSTSVC_WORKERS") or d.workers),
-        max_body_bytes=int(env.get("COSTSVC_MAX_BODY_BYTES") or d.max_body_bytes),
-        import_root=env.get("COSTSVC_IMPORT_ROOT") or None,
-        tariff_sources=env.get("COSTSVC_TARIFF_SOURCES") or None,
-        pool_min=int(env.get("COSTSVC_POOL_MIN") or d.pool_min),
-        pool_max=int(env.get("COSTSVC_POOL_MAX") or d.pool_max),
-        log_level=(env.get("COSTSVC_LOG_LEVEL") or d.log_level).upper(),
-        seed_demo=_env_bool(env.get("COSTSVC_SEED_DEMO")),
-        celery_queue=env.get("COSTSVC_CELERY_QUEUE") or d.celery_queue,
-        job_time_limit=int(env.get("COSTSVC_JOB_TIME_LIMIT") or d.job_time_limit),
-        job_visibility_timeout=int(env.get("COSTSVC_JOB_VISIBILITY_TIMEOUT") or d.job_visibility_timeout),
-        job_max_retries=int(env.get("COSTSVC_JOB_MAX_RETRIES") or d.job_max_retries),
-        job_retry_backoff=float(env.get("COSTSVC_JOB_RETRY_BACKOFF") or d.job_retry_backoff),
-        job_retry_backoff_max=int(env.get("COSTSVC_JOB_RETRY_BACKOFF_MAX") or d.job_retry_backoff_max),
-        refresh_interval=float(env.get("COSTSVC_REFRESH_INTERVAL") or d.refresh_interval),
-        worker_max_memory_mb=int(env.get("COSTSVC_WORKER_MAX_MEMORY_MB") or d.worker_max_memory_mb),
-        max_upload_bytes=int(env.get("COSTSVC_MAX_UPLOAD_BYTES") or d.max_upload_bytes),
-        stale_import_seconds=float(env.get("COSTSVC_STALE_IMPORT_SECONDS") or d.stale_import_seconds),
-        stale_sweep_interval=float(env.get("COSTSVC_STALE_SWEEP_INTERVAL") or d.stale_sweep_interval),
-        stale_import_max_requeues=int(
-            env.get("COSTSVC_STALE_IMPORT_MAX_REQUEUES") or d.stale_import_max_requeues
-        ),
-        phi_keys=env.get("COSTSVC_PHI_KEY") or None,
-        phi_hmac_key=env.get("COSTSVC_PHI_HMAC_KEY") or None,
-    )
+    """The settings of this process, read from the environment once."""
+    return from_environ(os.environ)

@@ -32,8 +32,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
 
 from costsvc.settings import Settings, get_settings
+from tariffs.tabular.bulk import allow_gc_suspension
 
 RUN_IMPORT_TASK = "jobs.tasks.run_import_task"
 REFRESH_TASK = "jobs.tasks.refresh_sources_task"
@@ -51,9 +53,12 @@ def _transport_options(broker_url: str, settings: Settings) -> dict[str, object]
     return {}
 
 
-def create_celery_app(broker_url: str | None = None, *, queue: str | None = None) -> Celery:
-    """The app for ``broker_url`` (default: ``CELERY_BROKER_URL``; none → eager)."""
-    settings = get_settings()  # the job tunables (COSTSVC_JOB_*, ...): costsvc.settings
+def create_celery_app(
+    broker_url: str | None = None, *, queue: str | None = None, settings: Settings | None = None
+) -> Celery:
+    """The app for ``broker_url`` (default: the settings' ``celery_broker_url``; none → eager),
+    with the job policies of ``settings`` (default: read from the environment once)."""
+    settings = settings or get_settings()
     broker = broker_url if broker_url is not None else settings.celery_broker_url
     eager = not broker
     app = Celery("costsvc", include=["jobs.tasks"])
@@ -79,6 +84,10 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
         broker_connection_retry_on_startup=True,
         worker_max_memory_per_child=settings.worker_max_memory_mb * 1024,  # KiB
         worker_send_task_events=False,
+        # The job policy (jobs.tasks.RetriedTask): bounded retries with capped backoff.
+        task_annotations={"*": {"max_retries": settings.job_max_retries}},
+        costsvc_retry_backoff=settings.job_retry_backoff,
+        costsvc_retry_backoff_max=settings.job_retry_backoff_max,
         beat_schedule={
             "refresh-tariff-sources": {
                 "task": REFRESH_TASK,
@@ -87,7 +96,7 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
                 "options": {"expires": settings.refresh_interval},
             },
             # Imports recorded but never run to the end (a lost message, a dead process):
-            # re-enqueued, or failed when their file is gone (jobs.enqueue.requeue_stale_imports).
+            # re-enqueued, or failed when their file is gone (costsvc.services.imports.requeue_stale_imports).
             "requeue-stale-imports": {
                 "task": REQUEUE_STALE_TASK,
                 "schedule": settings.stale_sweep_interval,
@@ -98,4 +107,15 @@ def create_celery_app(broker_url: str | None = None, *, queue: str | None = None
     return app
 
 
+@worker_init.connect  # solo and thread pools run tasks in the worker's main process
+@worker_process_init.connect  # each prefork child
+def _let_imports_suspend_gc(**_: object) -> None:
+    """A worker process runs imports and nothing else, so a parse may suspend the
+    garbage collector (``tariffs.tabular.bulk``).  Eager mode runs tasks inside the API
+    process, where no worker signal fires: there ``bulk()`` leaves the collector on."""
+    allow_gc_suspension()
+
+
+# The worker's composition root (`celery -A jobs.celery_app`, started by `costsvc worker`):
+# the one place the job processes read their settings.
 app = create_celery_app()

@@ -20,9 +20,9 @@ rates that name its payers)::
 
 Relative paths are relative to the sources file.  A source names exactly one of
 ``folder``, ``glob`` or ``path``; its other keys are the import's options
-(``tariffs.pipeline.ImportOptions``).
+(``costsvc.staging.pipeline.ImportOptions``).
 
-A file is imported when its kind + SHA-256 + scope is new (``tariffs.pipeline``'s
+A file is imported when its kind + SHA-256 + scope is new (``costsvc.staging.pipeline``'s
 dedupe key); its SHA-256 is computed again only when its size or modification time
 changed since it was last hashed (``file_digest``).  An unchanged file is skipped, and so is a file already rejected with
 the same options (it would be rejected again; fix it or change it).  The whole run
@@ -46,7 +46,16 @@ import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
-from tariffs.pipeline import ImportBusy, ImportOptions, create_import, dedupe_key, run_import, sha256_of
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import (
+    ImportBusy,
+    ImportOptions,
+    create_import,
+    dedupe_key,
+    run_import,
+    sha256_of,
+)
+from tariffs.options import normalize_payer_names
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +76,11 @@ class Source(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def options(self) -> ImportOptions:
-        names = {k.strip().lower(): v for k, v in self.payer_names.items()} if self.payer_names else None
         return ImportOptions(
             allow_partial=self.allow_partial,
             payer_id=self.payer_id,
             program_id=self.program_id,
-            payer_names=names,
+            payer_names=normalize_payer_names(self.payer_names),
         )
 
     def files(self, base: Path) -> list[Path]:
@@ -98,7 +106,6 @@ class _SourcesFile(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def load_sources(path: str | os.PathLike[str]) -> list[Source]:
-    from tariffs.loaders import LOADERS
 
     path = Path(path)
     try:
@@ -210,7 +217,7 @@ async def _refresh_file(
         report.skipped_rejected.append(name)
         return
     import_id, status, created = await create_import(
-        conn, source.kind, file, options=options, source=name, started_by="refresh", sha256=digest
+        conn, source.kind, file, options=options, source=name, started_by="refresh", sha256=digest, loaders=LOADERS
     )
     if not created and status == "succeeded":
         report.unchanged.append(name)
@@ -218,7 +225,7 @@ async def _refresh_file(
     # New, or recorded earlier but never finished (queued, or a run that died):
     # run it here; the per-import lock keeps a worker running it too from doing so twice.
     try:
-        outcome = await run_import(conn, import_id, file)
+        outcome = await run_import(conn, import_id, file, loaders=LOADERS)
     except ImportBusy:
         report.busy.append(name)
         return

@@ -31,14 +31,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from celery import Task
+from celery import Celery, Task
 from celery.utils.time import get_exponential_backoff_interval
 
 from costsvc.db.pool import connect, resolve_database_url
 from costsvc.db.queries import Q
+from costsvc.services.imports import EnqueueFailed, requeue_stale_imports
 from costsvc.settings import get_settings
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import ImportBusy, ImportNotFound, run_import
 from jobs.celery_app import REFRESH_TASK, REQUEUE_STALE_TASK, RUN_IMPORT_TASK, app
-from tariffs.pipeline import ImportBusy, ImportNotFound, run_import
+from jobs.refresh import refresh_sources
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,14 +62,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 #: The database the tasks use in this context.  Unset: ``DATABASE_URL`` (or the
-#: embedded server).  ``jobs.enqueue`` sets it for eager runs so that a task run
+#: embedded server).  ``CeleryImportQueue`` sets it for eager runs so that a task run
 #: inside the API process uses the API's database.
 database_url_override: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "costsvc_job_database_url", default=None
 )
-
-
-_JOBS = get_settings()  # the job tunables (COSTSVC_JOB_*)
 
 
 class DatabaseUnavailable(Exception):
@@ -126,7 +126,7 @@ async def _run_import(conn: asyncpg.Connection, import_id: uuid.UUID, path: str)
         # with this worker, or deleted): retrying cannot help.
         await _mark_failed(conn, import_id, f"the file to import was not found by the worker: {path}")
         return {"import_id": str(import_id), "status": "failed", "message": "file not found"}
-    outcome = await run_import(conn, import_id, path)
+    outcome = await run_import(conn, import_id, path, loaders=LOADERS)
     log.info(
         "import %s %s: read %s, accepted %s, rejected %s, version %s",
         import_id,
@@ -166,16 +166,27 @@ async def _mark_failed_standalone(import_id: uuid.UUID, message: str) -> None:
 
 
 def _backoff(task: Task) -> int:
-    """The same schedule as ``autoretry_for`` (exponential, full jitter, capped)."""
+    """Exponential, full jitter, capped: the policy of the app (``create_celery_app``)."""
     return get_exponential_backoff_interval(
-        factor=max(1, round(_JOBS.job_retry_backoff)),
+        factor=max(1, round(task.app.conf.costsvc_retry_backoff)),
         retries=task.request.retries,
-        maximum=_JOBS.job_retry_backoff_max,
+        maximum=task.app.conf.costsvc_retry_backoff_max,
         full_jitter=True,
     )
 
 
-class ImportTask(Task):
+class RetriedTask(Task):
+    """Retried with backoff while the database is away, at most ``max_retries`` times
+    (the app's ``task_annotations`` set it from the settings); then it fails."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except DatabaseUnavailable as exc:
+            raise self.retry(exc=exc, countdown=_backoff(self)) from None
+
+
+class ImportTask(RetriedTask):
     """Records the import ``failed`` when the task fails for good."""
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
@@ -195,11 +206,6 @@ class ImportTask(Task):
     name=RUN_IMPORT_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(DatabaseUnavailable,),
-    max_retries=_JOBS.job_max_retries,
-    retry_backoff=_JOBS.job_retry_backoff,
-    retry_backoff_max=_JOBS.job_retry_backoff_max,
-    retry_jitter=True,
 )
 def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
     """Validate, stage and activate the recorded import ``import_id`` from ``path``."""
@@ -219,22 +225,12 @@ def run_import_task(self: Task, import_id: str, path: str) -> dict[str, Any]:
 
 
 # The scheduled sweeps: at-least-once, retried (with backoff) only while the database is away.
-_SCHEDULED_TASK_OPTIONS: dict[str, Any] = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (DatabaseUnavailable,),
-    "max_retries": _JOBS.job_max_retries,
-    "retry_backoff": _JOBS.job_retry_backoff,
-    "retry_backoff_max": _JOBS.job_retry_backoff_max,
-    "retry_jitter": True,
-}
+_SCHEDULED_TASK_OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "base": RetriedTask}
 
 
 @app.task(bind=True, name=REFRESH_TASK, **_SCHEDULED_TASK_OPTIONS)
 def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[str, Any]:
     """Import the new or changed files of the configured tariff sources (one run at a time)."""
-    from jobs.refresh import refresh_sources
-
     sources = sources_file or get_settings().tariff_sources
     if not sources:
         log.info("no tariff sources configured (COSTSVC_TARIFF_SOURCES); nothing to refresh")
@@ -248,10 +244,68 @@ def refresh_sources_task(self: Task, sources_file: str | None = None) -> dict[st
 @app.task(bind=True, name=REQUEUE_STALE_TASK, **_SCHEDULED_TASK_OPTIONS)
 def requeue_stale_imports_task(self: Task) -> dict[str, Any]:
     """Re-enqueue the imports recorded queued/running that nobody is running (one sweep at a
-    time; ``jobs.enqueue.requeue_stale_imports``).  Eager: runs them in this process."""
-    from jobs.enqueue import requeue_stale_imports
-
-    url = database_url()
-    report = asyncio.run(_on_fresh_connection(lambda conn: requeue_stale_imports(conn, database_url=url)))
+    time; ``costsvc.services.imports.requeue_stale_imports``).  Eager: runs them in this process."""
+    queue = CeleryImportQueue(app, database_url=database_url())
+    report = asyncio.run(
+        _on_fresh_connection(lambda conn: requeue_stale_imports(conn, queue=queue, settings=get_settings()))
+    )
     log.info("stale-import sweep: %s", report.summary())
     return report.to_dict()
+
+
+# ----------------------------------------------------------------------------- the queue
+
+
+class CeleryImportQueue:
+    """The ``ImportQueue`` of the import service, on a Celery app.
+
+    With a broker the task message is published before the caller answers; if the
+    broker cannot take it, ``EnqueueFailed``.  In eager mode (no broker) the task
+    runs in this process, in a worker thread so that the caller's event loop is never
+    nested or blocked, on ``database_url`` (the API's database)."""
+
+    def __init__(self, celery: Celery | None = None, *, database_url: str | None = None):
+        self.celery = celery or app
+        self.database_url = database_url
+
+    @property
+    def eager(self) -> bool:
+        return is_eager(self.celery)
+
+    async def enqueue(self, import_id: uuid.UUID, path: str) -> None:
+        if self.eager:
+            await self._run_eager(import_id, path)
+            return
+        await asyncio.to_thread(self._send, str(import_id), str(path))
+
+    def runner(self, import_id: uuid.UUID, path: str) -> Callable[[], Awaitable[Any]]:
+        async def run() -> None:
+            await self._run_eager(import_id, path)
+
+        return run
+
+    async def _run_eager(self, import_id: uuid.UUID, path: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self._apply, str(import_id), str(path))
+
+    def _apply(self, import_id: str, path: str) -> dict[str, Any] | None:
+        database_url_override.set(self.database_url)
+        result = run_import_task.apply(args=[import_id, path])
+        if result.failed():
+            log.error("eager import %s failed: %s", import_id, result.result)
+            return None
+        return result.result
+
+    def _send(self, import_id: str, path: str) -> None:
+        try:
+            self.celery.send_task(
+                RUN_IMPORT_TASK,
+                args=[import_id, path],
+                retry=True,
+                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0},
+            )
+        except Exception as exc:  # kombu raises OperationalError and friends
+            raise EnqueueFailed(f"the job broker did not accept the import: {type(exc).__name__}: {exc}") from exc
+
+
+def is_eager(celery: Celery | None = None) -> bool:
+    return bool((celery or app).conf.task_always_eager)

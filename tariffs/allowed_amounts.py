@@ -23,28 +23,16 @@ negative ``allowed_amount`` or a missing ``billing_code`` is a :class:`RowError`
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 
-import ijson
-
-from tariffs.records import FileRejected, ReferenceRateRecord, RowError
-from tariffs.sources import (
-    CountingReader,
-    describe_event,
-    display_name_of,
-    json_error,
-    normalize_billing_code,
-    open_binary,
-    skip_value,
-    to_decimal,
-)
-from tariffs.tic import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
+from costsvc.domain.money import CENT
+from tariffs.records import ReferenceRateRecord
+from tariffs.sources import describe_event, skip_value, to_decimal
+from tariffs.tic_json import Events, TicJsonReader
 
 __all__ = ["AllowedAmountsReader", "iter_allowed_amounts", "median_half_up"]
-
-CENT = Decimal("0.01")
 
 
 def median_half_up(values: list[Decimal]) -> Decimal:
@@ -58,10 +46,12 @@ def median_half_up(values: list[Decimal]) -> Decimal:
     return m.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-class AllowedAmountsReader:
+class AllowedAmountsReader(TicJsonReader):
     """Iterate for one :class:`ReferenceRateRecord` per kept billing code (after the
     whole file has been read); then ``.errors``, ``.rows_read`` (out_of_network items),
     ``.stats``."""
+
+    kind = "TiC allowed-amounts"
 
     def __init__(
         self,
@@ -71,48 +61,32 @@ class AllowedAmountsReader:
         billing_codes: frozenset[str] | None = None,
         display_name: str | None = None,
     ):
-        self.path = path
-        self.payer_id = payer_id
-        self.file = display_name_of(path, display_name)
-        self._codes = normalize_filter_codes(billing_codes) if billing_codes is not None else None
+        super().__init__(path, payer_id=payer_id, billing_codes=billing_codes, display_name=display_name)
         self._reset()
 
     def _reset(self) -> None:
-        self.errors: list[RowError] = []
-        self.error_count = 0
-        self.rows_read = 0
-        self.stats: Counter[str] = Counter()
+        self._reset_counts()
         self.last_updated_on: str | None = None
         self.amounts: dict[str, list[Decimal]] = defaultdict(list)
 
-    def _error(self, column: str | None, message: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(RowError(file=self.file, line=None, column=column, message=message))
-
-    def _reject(self, message: str, column: str | None = None) -> FileRejected:
-        return FileRejected([RowError(file=self.file, line=None, column=column, message=message)])
-
-    def _kept(self, code: object, code_type: object) -> str | None:
-        norm = normalize_billing_code(code, code_type)
-        if norm is None:
-            return None
-        if self._codes is None or norm in self._codes:
-            return norm
-        return None
-
     def __iter__(self) -> Iterator[ReferenceRateRecord]:
         self._reset()
-        reader = open_binary(self.path, display_name=self.file)
-        with reader:
-            try:
-                self._read(reader)
-            except ijson.JSONError as exc:
-                if reader.position == 0:
-                    raise self._reject(
-                        "the file is empty; expected a TiC allowed-amounts JSON object"
-                    ) from None
-                raise json_error(reader, exc) from None
+        with self._events() as (reader, it):
+            seen = False
+            for key, ev, val in self._members(it):
+                if key == "out_of_network":
+                    self._require_array(reader, ev, "out_of_network")
+                    seen = True
+                    for i in self._objects(it, "out_of_network"):
+                        self._item(it, i)
+                elif key == "last_updated_on" and ev == "string":
+                    self.last_updated_on = val  # type: ignore[assignment]
+                else:
+                    skip_value(it, ev)
+            if not seen:
+                raise self._reject(
+                    "not a TiC allowed-amounts file: there is no out_of_network array", column="out_of_network"
+                )
         for code in sorted(self.amounts):
             values = self.amounts[code]
             if values:
@@ -121,52 +95,7 @@ class AllowedAmountsReader:
                     payer_id=self.payer_id, billing_code=code, amount=median_half_up(values)
                 )
 
-    def _read(self, reader: CountingReader) -> None:
-        it = ijson.basic_parse(reader, buf_size=BUF_SIZE)
-        ev, _ = next(it)
-        if ev != "start_map":
-            raise self._reject(
-                f"expected a JSON object at the top level (a TiC allowed-amounts file), found {describe_event(ev)} "
-                "at the start of the content"
-            )
-        seen = False
-        for ev, key in it:
-            if ev == "end_map":
-                break
-            ev, val = next(it)
-            if key == "out_of_network":
-                if ev != "start_array":
-                    raise self._reject(
-                        f"out_of_network must be an array, found {describe_event(ev)} (before {reader.where()})",
-                        column="out_of_network",
-                    )
-                seen = True
-                self._out_of_network(it)
-            elif key == "last_updated_on" and ev == "string":
-                self.last_updated_on = val  # type: ignore[assignment]
-            else:
-                skip_value(it, ev)
-        for _ in it:
-            pass
-        if not seen:
-            raise self._reject(
-                "not a TiC allowed-amounts file: there is no out_of_network array", column="out_of_network"
-            )
-
-    def _out_of_network(self, it) -> None:
-        i = -1
-        for ev, _ in it:
-            if ev == "end_array":
-                return
-            i += 1
-            self.rows_read += 1
-            if ev != "start_map":
-                skip_value(it, ev)
-                self._error(f"out_of_network[{i}]", f"expected an object, found {describe_event(ev)}")
-                continue
-            self._item(it, i)
-
-    def _item(self, it, i: int) -> None:
+    def _item(self, it: Events, i: int) -> None:
         code: object = None
         code_type: object = None
         has_code = False
@@ -180,8 +109,8 @@ class AllowedAmountsReader:
             elif key == "billing_code_type" and ev == "string":
                 code_type = val
             elif key == "allowed_amounts" and ev == "start_array":
-                if has_code and code_type is not None and self._kept(code, code_type) is None:
-                    self.stats["itemsskip_valueped"] += 1
+                if has_code and code_type is not None and self._code_kept(code, code_type) is None:
+                    self.stats["items_skipped"] += 1
                     skip_value(it, ev)
                     continue
                 self._allowed_amounts(it, i, found)
@@ -194,9 +123,9 @@ class AllowedAmountsReader:
                 f"out_of_network[{i}].billing_code", "missing billing_code; expected a string such as '90837'"
             )
             return
-        kept = self._kept(code, code_type)
+        kept = self._code_kept(code, code_type)
         if kept is None:
-            self.stats["itemsskip_valueped"] += 1
+            self.stats["items_skipped"] += 1
             return
         self.stats["items_kept"] += 1
         bucket = self.amounts[kept]

@@ -42,13 +42,13 @@ import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 import numpy as np
 import pandas as pd
 
-from tariffs import tabular as tb
+from costsvc.domain.model import LEVELS_OF_CARE, AllowedMethod, CopayUnit, Frequency, NetworkName, RateType
 from tariffs.records import (
     FeeLineRecord,
     NegotiatedRateRecord,
@@ -57,7 +57,11 @@ from tariffs.records import (
     ReferenceRateRecord,
     RowError,
 )
-from tariffs.tabular import Invalid, RowErrors, Table, convert, read_table
+from tariffs.tabular import fields as tb
+from tariffs.tabular import reader as tr
+from tariffs.tabular.bulk import bulk
+from tariffs.tabular.fields import Invalid, RowErrors, convert
+from tariffs.tabular.reader import Table, read_table
 
 __all__ = [
     "COVERAGE_TABLE_COLUMNS",
@@ -75,12 +79,12 @@ __all__ = [
     "parse_reference_rates",
 ]
 
-LEVELS_OF_CARE = ("detox", "residential", "php", "iop", "outpatient")
-FREQUENCIES = ("per_service", "per_episode")
-NETWORKS = ("in_network", "out_of_network")
-COPAY_UNITS = ("per_day", "per_visit", "per_admission")
-ALLOWED_METHODS = ("percent_of_billed", "percent_of_reference")
-RATE_TYPES = ("dollar", "percent_of_billed")
+# the domain's vocabulary, in its order (error messages list the values)
+FREQUENCIES = get_args(Frequency)
+NETWORKS = get_args(NetworkName)
+COPAY_UNITS = get_args(CopayUnit)
+ALLOWED_METHODS = get_args(AllowedMethod)
+RATE_TYPES = get_args(RateType)
 PLAN_TYPES = {t.lower(): t for t in ("HMO", "PPO", "EPO", "POS", "HDHP", "Medicaid", "Medicare", "other")}
 
 #: Highest percent_of_billed negotiated rate and percent_of_reference allowed rule.
@@ -188,7 +192,7 @@ def parse_fee_schedule(
     """Parse a fee schedule (``files.md`` §1) into ``FeeLineRecord``s and the
     ``ProgramRecord``s they belong to (whole file in memory; the import streams it
     with :class:`FeeScheduleReader` instead)."""
-    with tb.bulk():
+    with bulk():
         reader = FeeScheduleReader(path, display_name=display_name, chunk_rows=chunk_rows)
         records: list[FeeLineRecord] = []
         errors: list[RowError] = []
@@ -217,16 +221,7 @@ _FEE_PARSERS: tuple[tuple[str, Callable[[str], Any]], ...] = (
 _PROGRAM_FIELDS = (("program_name", False), ("state", False), ("npi", True), ("tin", True))
 _FEE_LINE_KEY = ("program_id", "level_of_care", "billing_code", "frequency", "effective_date")
 #: FeeLineRecord fields before ``line``, and the fee_lines columns after version_id.
-FEE_LINE_FIELDS = (
-    "program_id",
-    "level_of_care",
-    "billing_code",
-    "description",
-    "frequency",
-    "gross_charge",
-    "cash_price",
-    "effective_date",
-)
+FEE_LINE_FIELDS = FeeLineRecord.__struct_fields__[:-1]  # all but the line number, which comes last
 
 
 class FeeScheduleReader:
@@ -241,10 +236,10 @@ class FeeScheduleReader:
     ``programs()`` is complete once the iteration ends."""
 
     def __init__(
-        self, path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = tb.CHUNK_ROWS
+        self, path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = tr.CHUNK_ROWS
     ) -> None:
         required, optional = FEE_SCHEDULE_COLUMNS
-        self.tables = tb.TableReader(
+        self.tables = tr.TableReader(
             path, required=required, optional=optional, display_name=display_name, chunk_rows=chunk_rows
         )
         self._converters = [tb.ColumnConverter(column, parser) for column, parser in _FEE_PARSERS]
@@ -449,7 +444,7 @@ _ORDERED_AMOUNTS = (
 def parse_coverage_table(path: str | Path, *, display_name: str | None = None) -> ParseResult:
     """Parse a coverage table (``files.md`` §2) into ``PlanLevelRecord``s, one per
     (plan, network, level of care)."""
-    with tb.bulk():
+    with bulk():
         return _parse_coverage_table(path, display_name)
 
 
@@ -635,7 +630,7 @@ def parse_negotiated_rates(
     Rows naming the program by NPI/TIN only keep ``program_id`` None; the pipeline
     resolves them.  (Whole file in memory; the import streams it with
     :class:`NegotiatedRatesReader` instead.)"""
-    with tb.bulk():
+    with bulk():
         reader = NegotiatedRatesReader(path, display_name=display_name, chunk_rows=chunk_rows)
         records: list[NegotiatedRateRecord] = []
         errors: list[RowError] = []
@@ -665,10 +660,10 @@ class NegotiatedRatesReader:
     (header) or from the iteration (a malformed row later on)."""
 
     def __init__(
-        self, path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = tb.CHUNK_ROWS
+        self, path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = tr.CHUNK_ROWS
     ) -> None:
         required, optional = NEGOTIATED_RATES_COLUMNS
-        self.tables = tb.TableReader(
+        self.tables = tr.TableReader(
             path, required=required, optional=optional, one_of=_NEGOTIATED_ONE_OF, display_name=display_name,
             chunk_rows=chunk_rows,
         )
@@ -753,7 +748,7 @@ def parse_reference_rates(path: str | Path, *, display_name: str | None = None) 
     ``ReferenceRateRecord``s: the out-of-network reference a ``percent_of_reference``
     rule multiplies (estimates.md), for payers whose CMS allowed-amount files are not
     imported.  One amount per (payer_id, billing_code)."""
-    with tb.bulk():
+    with bulk():
         required, optional = REFERENCE_RATES_COLUMNS
         t = read_table(path, required=required, optional=optional, display_name=display_name)
         errs = RowErrors(t)
@@ -773,7 +768,7 @@ def parse_reference_rates(path: str | Path, *, display_name: str | None = None) 
 
 
 def _streamed_result(
-    kind: str, tables: tb.TableReader, records: list[Any], errors: list[RowError],
+    kind: str, tables: tr.TableReader, records: list[Any], errors: list[RowError],
     programs: list[ProgramRecord] | None = None,
 ) -> ParseResult:
     return ParseResult(

@@ -22,11 +22,12 @@ their type in ``code|N|type``.  Tall layout: one row per item and payer/plan
 (``payer_name``, ``plan_name``, ``standard_charge|negotiated_dollar``,
 ``standard_charge|negotiated_percentage``); wide layout: one row per item with
 ``standard_charge|<payer>|<plan>|negotiated_dollar`` (and ``..._percentage``) columns.
-Read with pandas in chunks (``dtype=str``, ``keep_default_na=False``,
-``encoding="utf-8-sig"``): memory is bounded by a chunk plus the kept records.
+Read by the same chunked reader as our own CSVs (``tariffs.tabular.reader``), with
+rows 1-2 as its preamble: memory is bounded by a chunk plus the kept records.  The
+text encoding is UTF-8 when the file is UTF-8, else detected with charset-normalizer
+(Windows-1252 for most Windows exports; ``HptResult.encoding`` says which).
 ``RowError.line`` is the line a text editor shows (header = line 3, first data row
-= line 4); when quoted values span lines the numbers are recomputed at the end with
-the ``csv`` module so they stay exact.
+= line 4), exact also when quoted values span lines.
 
 JSON
 ----
@@ -40,15 +41,19 @@ Which codes, which lines
 * Codes of type CPT and HCPCS are kept upper-cased, revenue codes (``RC``) as
   ``REV:0906``; other code types (MS-DRG, NDC, APC, LOCAL, ...) are not in our code
   space and are ignored.
-* Kept codes: ``billing_codes`` when given (the codes the programs' fee schedules
-  price), else :func:`is_default_behavioral_code` (H0001–H2037, S9480, S0201,
-  CPT 90785–90899, revenue codes 0900–0919 and 1000–1005); ``keep_all_codes=True``
-  keeps every CPT/HCPCS/RC code (rates only get a fee line when a level is known).
+* Kept codes: ``billing_codes`` when given (the codes the program's fee schedule
+  prices) and, for the levels of care the program does not price yet, the codes the
+  domain maps to those levels (``costsvc.domain.levels.CODE_LEVELS``); else
+  the behavioral set (``costsvc.domain.levels.is_behavioral_code``: H0001–H2037,
+  S9480, S0201, CPT 90785–90899, revenue codes 0900–0919 and 1000–1005);
+  ``keep_all_codes=True`` keeps every CPT/HCPCS/RC code (rates only get a fee line
+  when a level is known).  A file with nothing to import is rejected with the codes
+  it had (a sample and the count) and the codes looked for.
 * An item with several kept codes (e.g. ``0906`` RC and ``H0015`` HCPCS) yields its
   lines under **one** code — the first CPT/HCPCS one, else the first revenue code —
   because the estimate engine bills every fee line of a level: the same service
   under two codes would be billed twice.
-* Fee lines: level of care from :func:`level_of_care` (codes without a known level
+* Fee lines: level of care from ``costsvc.domain.levels.level_of_code`` (codes without a known level
   get no fee line, noted); frequency ``per_service`` except 90791/90792
   (``per_episode``); ``effective_date`` = ``last_updated_on``; amounts rounded
   half-up to the cent.  One fee line per (level, code): the first row wins and rows
@@ -60,27 +65,31 @@ Which codes, which lines
 * Rates: every distinct (payer, code, rate type, rate) in file order; exact
   duplicates (the same charge listed for several plans of one payer) are dropped.
   Choosing among several distinct rates of one payer is the engine's business.
-* A value that is present but not a number (``$`` and thousands separators are
-  accepted, and ``%`` for percentages) or negative is a :class:`RowError`; blank
-  values are simply absent.
+* A value that is present but not a number in the one amount grammar
+  (``costsvc.domain.money.parse_amount``, file form: ``$`` and comma thousands
+  groups accepted, and a trailing ``%`` for percentages) or negative is a
+  :class:`RowError`; blank values are simply absent.  A control character in a kept
+  row's description or payer name is a :class:`RowError` too.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 import ijson
 import msgspec
-import pandas as pd
 
+from costsvc.domain.levels import CODE_LEVELS, frequency_of_code, is_behavioral_code, level_of_code
+from costsvc.domain.model import LEVELS_OF_CARE
+from costsvc.domain.money import CENT, AmountSyntaxError, parse_amount
+from tariffs.options import normalize_payer_names, payer_name_key
 from tariffs.records import FeeLineRecord, FileRejected, NegotiatedRateRecord, RowError
 from tariffs.sources import (
+    FILE_AMOUNT_PLACES,
     describe_event,
     display_name_of,
     json_error,
@@ -90,67 +99,16 @@ from tariffs.sources import (
     skip_value,
     to_decimal,
 )
-from tariffs.tabular import field_count_mismatch
-from tariffs.tic import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
+from tariffs.tabular.encoding import reject
+from tariffs.tabular.fields import control_character_problem
+from tariffs.tabular.reader import Table, TableReader
+from tariffs.tic_json import BUF_SIZE, MAX_ERRORS, normalize_filter_codes
 
-__all__ = [
-    "HptResult",
-    "frequency_of",
-    "is_default_behavioral_code",
-    "level_of_care",
-    "parse_hpt",
-]
+__all__ = ["HptResult", "parse_hpt"]
 
-CENT = Decimal("0.01")
-# Row 1 of an HPT CSV holds the attestation sentence, and cells may hold long
-# contract provisions: allow fields up to 64 MiB (the default limit is 128 KiB).
-csv.field_size_limit(max(csv.field_size_limit(), 1 << 26))
 CHUNK_ROWS = 50_000
-FIRST_DATA_LINE = 4  # rows 1-2 general data, row 3 header
-
-# ----------------------------------------------------------------------------- codes
-
-_IOP = {"H0015", "S9480", "REV:0905", "REV:0906"}
-_PHP = {"H0035", "S0201", "REV:0912", "REV:0913"}
-_RESIDENTIAL = {"H0017", "H0018", "H0019", "REV:1001", "REV:1002"}
-_DETOX = {"H0009", "H0010", "H0011"}
-_PER_EPISODE = {"90791", "90792"}
-_H_CODE = re.compile(r"^H(\d{4})$")
-_CPT_90 = re.compile(r"^90\d{3}$")
-
-
-def is_default_behavioral_code(code: str) -> bool:
-    """The built-in behavioral-health code set (our code form)."""
-    m = _H_CODE.match(code)
-    if m:
-        return 1 <= int(m.group(1)) <= 2037
-    if code in ("S9480", "S0201"):
-        return True
-    if code.isdigit() and len(code) == 5:
-        return 90785 <= int(code) <= 90899
-    if code.startswith("REV:"):
-        n = int(code[4:])
-        return 900 <= n <= 919 or 1000 <= n <= 1005
-    return False
-
-
-def level_of_care(code: str) -> str | None:
-    """The level of care a code prices, or None when the code alone does not say."""
-    if code in _IOP:
-        return "iop"
-    if code in _PHP:
-        return "php"
-    if code in _RESIDENTIAL:
-        return "residential"
-    if code in _DETOX:
-        return "detox"
-    if _CPT_90.match(code):
-        return "outpatient"
-    return None
-
-
-def frequency_of(code: str) -> str:
-    return "per_episode" if code in _PER_EPISODE else "per_service"
+_SAMPLE_CODES = 12  # codes named in a "no importable rows" message
+_MAX_SEEN_CODES = 100_000  # distinct codes remembered for that message
 
 
 # ----------------------------------------------------------------------------- result
@@ -172,6 +130,9 @@ class HptResult(msgspec.Struct):
     error_count: int = 0
     notes: list[str] = msgspec.field(default_factory=list)
     stats: dict[str, int] = msgspec.field(default_factory=dict)
+    #: The text encoding the file was read in: ``utf-8`` (JSON, and CSV files that are
+    #: UTF-8), else what was detected (``cp1252`` for most Windows exports).
+    encoding: str = "utf-8"
 
 
 def _norm_col(name: object) -> str:
@@ -179,23 +140,47 @@ def _norm_col(name: object) -> str:
     return re.sub(r"\s*\|\s*", "|", str(name).replace("\ufeff", "").strip()).lower()
 
 
-def _parse_amount(raw: object, *, percent: bool = False) -> Decimal | None | str:
-    """Decimal, None when blank, or the string "invalid"."""
+def _sample(codes: list[str]) -> str:
+    shown = ", ".join(codes[:_SAMPLE_CODES])
+    return shown + (f" and {len(codes) - _SAMPLE_CODES:,} more" if len(codes) > _SAMPLE_CODES else "")
+
+
+class _Bad:
+    """A present value that is not an amount; ``reason`` from the amount grammar."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _parse_amount(raw: object, *, percent: bool = False) -> Decimal | None | _Bad:
+    """A charge as a Decimal (JSON numbers as they are; text in the one amount grammar,
+    ``costsvc.domain.money.parse_amount``, file form, with a trailing ``%`` for
+    percentages), None when blank, else :class:`_Bad`."""
     if raw is None:
         return None
     if isinstance(raw, (int, Decimal, float)) and not isinstance(raw, bool):
         d = to_decimal(raw)
-        return d if d is not None else "invalid"
+        return d if d is not None else _Bad("is not a finite number")
     if not isinstance(raw, str):
-        return "invalid"
+        return _Bad("is not a number")
     text = raw.strip()
     if not text:
         return None
-    text = text.replace("$", "").replace(",", "").strip()
-    if percent:
-        text = text.rstrip("%").strip()
-    d = to_decimal(text)
-    return d if d is not None else "invalid"
+    if percent and text.endswith("%"):
+        text = text[:-1].rstrip()
+    try:
+        return parse_amount(text, places=FILE_AMOUNT_PLACES, file_format=True)
+    except AmountSyntaxError as exc:
+        return _Bad(exc.reason)
+
+
+def _amount_error(what: str, raw: object, bad: _Bad, example: str) -> str:
+    what = f"{what} " if what else ""
+    if "negative" in bad.reason:
+        return f"{what}{raw} is negative; expected a number >= 0"
+    return f"{what}{raw!r} is not a number ({bad.reason}); expected {example}"
 
 
 class _Collector:
@@ -208,12 +193,21 @@ class _Collector:
         payer_names: Mapping[str, str],
         billing_codes: frozenset[str] | None,
         keep_all: bool,
+        program_levels: Iterable[str] | None = None,
     ):
         self.file = file
         self.program_id = program_id
-        self.payers = {str(k).strip().lower(): v for k, v in payer_names.items()}
+        self.payers = normalize_payer_names(payer_names) or {}
         self.codes = normalize_filter_codes(billing_codes) if billing_codes is not None else None
         self.keep_all = keep_all
+        # The levels the program prices already keep their codes (the file's other codes
+        # of such a level would be billed on top); for the levels it lacks, the file's
+        # codes of the domain's code -> level map are added.
+        if self.codes is None:
+            self.missing_levels: frozenset[str] = frozenset()
+        else:
+            have = set(program_levels) if program_levels is not None else {level_of_code(c) for c in self.codes}
+            self.missing_levels = frozenset(level for level in LEVELS_OF_CARE if level not in have)
         self.errors: list[RowError] = []
         self.error_count = 0
         self.stats: Counter[str] = Counter()
@@ -225,6 +219,7 @@ class _Collector:
         self._unknown_payers: Counter[str] = Counter()
         self._code_cache: dict[tuple, str | None] = {}
         self._variants: dict[str, list] = {}  # code -> [count, first ignored example]
+        self._seen_codes: dict[str, None] = {}  # the file's codes, as "CODE (TYPE)", for "no importable rows"
 
     # -- bookkeeping -------------------------------------------------------------------
     def error(self, line: int | None, column: str | None, message: str) -> None:
@@ -236,11 +231,50 @@ class _Collector:
         self._notes.setdefault(key, text)
 
     def kept_code(self, code: str) -> bool:
-        if self.codes is not None and not self.keep_all:
-            return code in self.codes
         if self.keep_all:
             return True
-        return is_default_behavioral_code(code)
+        if self.codes is None:
+            return is_behavioral_code(code)
+        return code in self.codes or CODE_LEVELS.get(code) in self.missing_levels
+
+    def payer_id(self, name: object) -> str | None:
+        return self.payers.get(payer_name_key(name))
+
+    def looked_for(self) -> str:
+        """The codes this parse keeps, in words."""
+        if self.keep_all:
+            return "every CPT, HCPCS and revenue code"
+        if self.codes is None:
+            return (
+                "the behavioral-health codes (HCPCS H0001-H2037, S9480, S0201, CPT 90785-90899, "
+                "revenue codes 0900-0919 and 1000-1005)"
+            )
+        parts = []
+        if self.codes:
+            parts.append("the codes the program prices (" + _sample(sorted(self.codes)) + ")")
+        extra = sorted(c for c, level in CODE_LEVELS.items() if level in self.missing_levels)
+        if extra:
+            levels = ", ".join(level for level in LEVELS_OF_CARE if level in self.missing_levels)
+            parts.append(f"the codes of the levels it does not price yet ({levels}: {_sample(extra)})")
+        return " and ".join(parts) or "no code"
+
+    def nothing_importable(self, rows_read: int) -> str:
+        """Why no fee line and no rate came out of the file."""
+        kept = self.stats["rows_kept"] + self.stats["rows_with_modifiers_skipped"]
+        if kept:
+            why = "; ".join(self.notes()) or "their charges were empty"
+            return f"no importable rows: {kept} row(s) have a code the import looks for, but {why}"
+        seen = list(self._seen_codes)
+        if not seen:
+            return (
+                f"no importable rows: none of the file's {rows_read} row(s) has a code; "
+                f"looked for {self.looked_for()}"
+            )
+        count = f"{len(seen):,}" + ("+" if len(seen) >= _MAX_SEEN_CODES else "")
+        return (
+            f"no importable rows: none of the file's {count} distinct code(s) is one the import looks for "
+            f"(the file has {_sample(seen)}); looked for {self.looked_for()}"
+        )
 
     def choose_code(self, codes: tuple[tuple[object, object], ...]) -> str | None:
         """The one code an item's lines go under (see module doc), or None.  Memoized:
@@ -259,14 +293,17 @@ class _Collector:
 
     def _choose_code(self, codes) -> str | None:
         kept: list[str] = []
+        seen = self._seen_codes
         for value, ctype in codes:
             t = str(ctype).strip().upper() if ctype is not None else ""
+            if len(seen) < _MAX_SEEN_CODES and value is not None and str(value).strip():
+                seen.setdefault(f"{str(value).strip()} ({t or 'no type'})")
             if t not in ("CPT", "HCPCS", "RC", ""):
                 continue
             norm = normalize_billing_code(value, t or None)
             if norm is None:
                 continue
-            if self.kept_code(norm):
+            if self.kept_code(norm) and control_character_problem(norm) is None:
                 kept.append(norm)
         if not kept:
             return None
@@ -285,25 +322,20 @@ class _Collector:
         line: int | None,
         gross_col: str,
         cash_col: str,
+        description_col: str,
     ) -> None:
         gross = _parse_amount(gross_raw)
         cash = _parse_amount(cash_raw)
         bad = False
-        if gross == "invalid":
-            self.error(
-                line,
-                gross_col,
-                f"gross charge {gross_raw!r} is not a number; expected an amount such as 1250.00",
-            )
+        if type(gross) is _Bad:
+            self.error(line, gross_col, _amount_error("gross charge", gross_raw, gross, "an amount such as 1250.00"))
             bad = True
         elif isinstance(gross, Decimal) and gross < 0:
             self.error(line, gross_col, f"gross charge {gross_raw} is negative; expected an amount >= 0")
             bad = True
-        if cash == "invalid":
+        if type(cash) is _Bad:
             self.error(
-                line,
-                cash_col,
-                f"discounted cash price {cash_raw!r} is not a number; expected an amount such as 1000.00",
+                line, cash_col, _amount_error("discounted cash price", cash_raw, cash, "an amount such as 1000.00")
             )
             bad = True
         elif isinstance(cash, Decimal) and cash < 0:
@@ -311,9 +343,13 @@ class _Collector:
                 line, cash_col, f"discounted cash price {cash_raw} is negative; expected an amount >= 0"
             )
             bad = True
+        problem = control_character_problem(description)
+        if problem:
+            self.error(line, description_col, problem)
+            bad = True
         if bad:
             return
-        level = level_of_care(code)
+        level = level_of_code(code)
         if level is None:
             self.stats["fee_lines_without_level"] += 1
             self.note(
@@ -329,7 +365,7 @@ class _Collector:
         key = (level, code)
         have = self._fee.get(key)
         if have is None:
-            self._fee[key] = [code, description.strip(), frequency_of(code), gross_c, cash_c, line, level]
+            self._fee[key] = [code, description.strip(), frequency_of_code(code), gross_c, cash_c, line, level]
             return
         if have[3] != gross_c or have[4] != cash_c:
             self.stats["fee_line_variants_ignored"] += 1
@@ -353,10 +389,9 @@ class _Collector:
         dollar_col: str,
         pct_col: str,
     ) -> None:
-        name = str(payer_name).strip().lower() if payer_name is not None else ""
-        if not name:
+        if payer_name is None or not str(payer_name).strip():
             return
-        payer_id = self.payers.get(name)
+        payer_id = self.payer_id(payer_name)
         if payer_id is None:
             self.unknown_payer(str(payer_name).strip())
             return
@@ -368,13 +403,9 @@ class _Collector:
             value = _parse_amount(raw, percent=pct)
             if value is None:
                 continue
-            if value == "invalid":
-                self.error(
-                    line,
-                    col,
-                    f"{raw!r} is not a number; expected "
-                    + ("a percentage such as 65" if pct else "an amount such as 1250.00"),
-                )
+            if type(value) is _Bad:
+                example = "a percentage such as 65" if pct else "an amount such as 1250.00"
+                self.error(line, col, _amount_error("", raw, value, example))
                 continue
             if value < 0:  # type: ignore[operator]
                 self.error(line, col, f"{raw} is negative; expected a number >= 0")
@@ -444,10 +475,6 @@ class _Collector:
         return out
 
 
-def _reject(file: str, message: str, *, line: int | None = None, column: str | None = None) -> FileRejected:
-    return FileRejected([RowError(file=file, line=line, column=column, message=message)])
-
-
 # ----------------------------------------------------------------------------- entry point
 
 
@@ -457,261 +484,221 @@ def parse_hpt(
     program_id: str,
     payer_names: Mapping[str, str],
     billing_codes: frozenset[str] | None,
+    program_levels: Iterable[str] | None = None,
     display_name: str | None = None,
     keep_all_codes: bool = False,
     chunksize: int = CHUNK_ROWS,
 ) -> HptResult:
     """Parse an HPT standard-charges file (CSV tall/wide or JSON, v2/v3, optionally gzip).
 
-    ``payer_names`` maps payer names as the hospital writes them (compared lower-cased)
-    to our payer ids; ``billing_codes`` limits the codes kept (None: the built-in
-    behavioral set); ``keep_all_codes`` keeps every CPT/HCPCS/RC code.  Raises
-    :class:`FileRejected` for a file that cannot be read as HPT at all."""
+    ``payer_names`` maps payer names as the hospital writes them (compared by
+    :func:`tariffs.options.payer_name_key`) to our payer ids.  ``billing_codes``: the
+    codes the program prices (None: the built-in behavioral set); the codes of the
+    domain's code -> level map are kept too for the levels of care the program does not
+    price yet (``program_levels``, by default the levels of ``billing_codes``).
+    ``keep_all_codes`` keeps every CPT/HCPCS/RC code.  Raises :class:`FileRejected` for
+    a file that cannot be read as HPT at all, and for one with nothing to import (no
+    fee line, no rate, no row error), saying which codes it had and which were looked
+    for."""
     file = display_name_of(path, display_name)
     with open_binary(path, display_name=file) as f:
         head = f.read(4096)
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    col = _Collector(file, program_id, payer_names, billing_codes, keep_all_codes)
+    col = _Collector(file, program_id, payer_names, billing_codes, keep_all_codes, program_levels)
     if text.startswith(b"{"):
-        return _parse_json(path, file, col)
-    if text.startswith(b"["):
-        raise _reject(
+        result = _parse_json(path, file, col)
+    elif text.startswith(b"["):
+        raise reject(
             file, "expected a JSON object with standard_charge_information at the top level, found an array"
         )
-    if not text:
-        raise _reject(file, "the file is empty; expected an HPT standard-charges CSV or JSON file")
-    return _parse_csv(path, file, col, chunksize)
+    elif not text:
+        raise reject(file, "the file is empty; expected an HPT standard-charges CSV or JSON file")
+    else:
+        result = _parse_csv(path, file, col, chunksize)
+    if not result.fee_lines and not result.rates and not result.error_count:
+        raise reject(file, col.nothing_importable(result.rows_read))
+    return result
 
 
 # ----------------------------------------------------------------------------- CSV
 
-
-def _read_general(path: str, file: str) -> tuple[dict[str, str], int]:
-    """Rows 1-2 (names → values) and the physical line the header row starts on."""
-    with open_binary(path, display_name=file) as f:
-        text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
-        rows: list[list[str]] = []
-        try:
-            for row in reader:
-                if not row:
-                    continue
-                rows.append(row)
-                if len(rows) == 2:
-                    break
-            header_line = reader.line_num + 1
-        except UnicodeDecodeError as exc:
-            raise _reject(file, f"the file is not UTF-8 text ({exc.reason} near byte {exc.start})") from None
-        except csv.Error as exc:
-            raise _reject(file, f"rows 1-2 are not valid CSV: {exc}", line=reader.line_num) from None
-    if len(rows) < 2:
-        raise _reject(
-            file,
-            "expected rows 1-2 with the general data elements (hospital_name, last_updated_on, "
-            "version, ...) and a header row 3",
-            line=1,
-        )
-    names, values = rows
-    general: dict[str, str] = {}
-    for i, name in enumerate(names):
-        key = _norm_col(name)
-        if key and key not in general:
-            general[key] = values[i].strip() if i < len(values) else ""
-    return general, header_line
+_FIXED_COLUMNS = (
+    "description",
+    "standard_charge|gross",
+    "standard_charge|discounted_cash",
+    "modifiers",
+    "payer_name",
+    "plan_name",
+    "standard_charge|negotiated_dollar",
+    "standard_charge|negotiated_percentage",
+)
+_CODE_COLUMN = re.compile(r"code\|(\d+)(\|type)?")
+_WIDE_KINDS = ("negotiated_dollar", "negotiated_percentage")
 
 
-def _code_columns(cols: list[str]) -> list[tuple[int, int | None, str, str]]:
-    """[(code column index, type column index or None, code name, type name)] by N."""
-    code_idx: dict[int, int] = {}
-    type_idx: dict[int, int] = {}
-    for i, c in enumerate(cols):
-        m = re.fullmatch(r"code\|(\d+)", c)
-        if m:
-            code_idx.setdefault(int(m.group(1)), i)
-            continue
-        m = re.fullmatch(r"code\|(\d+)\|type", c)
-        if m:
-            type_idx.setdefault(int(m.group(1)), i)
-    return [(code_idx[n], type_idx.get(n), f"code|{n}", f"code|{n}|type") for n in sorted(code_idx)]
+def _wide_column(name: str) -> tuple[str, str, str] | None:
+    """(payer, plan, kind) of a wide layout's ``standard_charge|<payer>|<plan>|<kind>``."""
+    parts = name.split("|")
+    if len(parts) == 4 and parts[0] == "standard_charge" and parts[3] in _WIDE_KINDS:
+        return parts[1], parts[2], parts[3]
+    return None
 
 
 def _parse_csv(path: str, file: str, col: _Collector, chunksize: int) -> HptResult:
-    general, header_line = _read_general(path, file)
-    if "last_updated_on" not in general and "hospital_name" not in general:
-        raise _reject(
-            file,
-            "row 1 must name the general data elements (hospital_name, last_updated_on, version, ...) "
-            "and row 2 give their values; row 3 is the header",
-            line=1,
-        )
+    def columns_we_read(header: list[str]) -> list[str]:
+        # a wide file may have hundreds of payer columns: only those of mapped payers are read
+        wanted = [c for c in header if _CODE_COLUMN.fullmatch(c)]
+        wanted += [c for c in header if (w := _wide_column(c)) and col.payer_id(w[0]) is not None]
+        return [*_FIXED_COLUMNS, *wanted]
+
+    general: dict[str, str] = {}
+
+    def read_general(preamble: list[tuple[int, list[str]]]) -> None:
+        general.update(_general(file, preamble))
+
+    reader = TableReader(
+        path,
+        required=(),
+        display_name=file,
+        chunk_rows=chunksize,
+        encoding="detect",
+        preamble_rows=2,
+        normalize=_norm_col,
+        select=columns_we_read,
+        open_bytes=lambda: open_binary(path, display_name=file),
+        check_preamble=read_general,
+    )
     raw_date = general.get("last_updated_on", "")
     effective = parse_file_date(raw_date)
     if effective is None:
-        raise _reject(
+        raise reject(
             file,
             f"last_updated_on {raw_date!r} is not a date; expected YYYY-MM-DD (or M/D/YYYY)",
-            line=2,
+            line=reader.preamble[1][0],
             column="last_updated_on",
         )
-    hospital = general.get("hospital_name") or None
-    version = general.get("version") or None
-
-    rows_read = 0
-    layout = ""
-    idx: dict[str, int] = {}
-    codes_cols: list = []
-    wide_payers: list[tuple[str, str, int | None, int | None, str, str]] = []
-    with open_binary(path, display_name=file) as f:
-        try:
-            chunks = pd.read_csv(
-                f,
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                encoding="utf-8-sig",
-                skiprows=2,
-                chunksize=chunksize,
-            )
-            first = True
-            for chunk in chunks:
-                if first:
-                    first = False
-                    orig = [str(c).replace("\ufeff", "").strip() for c in chunk.columns]
-                    cols = [_norm_col(c) for c in orig]
-                    for i, c in enumerate(cols):
-                        idx.setdefault(c, i)
-                    layout, codes_cols, wide_payers = _check_header(file, cols, idx, header_line, orig)
-                    names = {c: orig[i] for c, i in idx.items()}
-                    for pname, *_rest in wide_payers:
-                        if pname not in col.payers:
-                            col.unknown_payer(pname)
-                rows_read += _csv_chunk(
-                    chunk, rows_read, col, layout, idx, codes_cols, wide_payers, header_line, names
-                )
-            if first:
-                raise _reject(file, "row 3 must be the header row of the standard charges", line=header_line)
-        except pd.errors.EmptyDataError:
-            raise _reject(
-                file, "row 3 must be the header row of the standard charges", line=header_line
-            ) from None
-        except pd.errors.ParserError as exc:
-            msg = str(exc).strip()
-            counts = field_count_mismatch(msg)
-            if counts:
-                expected, line, saw = counts
-                # pandas counts lines from the start of the file (skipped rows included)
-                raise _reject(
-                    file, f"this row has {saw} fields but the header has {expected}", line=line
-                ) from None
-            raise _reject(file, f"not a valid CSV file: {msg}") from None
-        except UnicodeDecodeError as exc:
-            raise _reject(
-                file, f"the file is not UTF-8 text ({exc.reason}) (read up to {f.where()})"
-            ) from None
-    if rows_read == 0:
-        col.note("empty", "the file has a header but no data rows")
+    layout, codes_cols, wide_payers = _check_header(file, reader)
+    written = dict(zip(reader.header, reader.raw_header))  # what row errors name: the header as written
+    for payer, *_rest in wide_payers:
+        if col.payer_id(payer) is None:
+            col.unknown_payer(payer)
+    if reader.encoding != "utf-8":
+        col.note("encoding", f"the file is not UTF-8; it was read as {reader.encoding}")
+    for table in reader:
+        _csv_chunk(table, col, layout, codes_cols, wide_payers, written)
     fee_lines, rates = col.finish(effective)
-    result = HptResult(
+    return HptResult(
         fee_lines=fee_lines,
         rates=rates,
         errors=col.errors,
-        rows_read=rows_read,
-        hospital_name=hospital,
-        version=version,
+        rows_read=reader.rows_read,
+        hospital_name=general.get("hospital_name") or None,
+        version=general.get("version") or None,
         last_updated=effective,
         layout=layout,
         error_count=col.error_count,
         notes=col.notes(),
         stats=dict(col.stats),
+        encoding=reader.encoding,
     )
-    _fix_line_numbers(path, file, result, header_line)
-    return result
 
 
-def _check_header(file: str, cols: list[str], idx: dict[str, int], header_line: int, orig: list[str]):
-    codes_cols = _code_columns(cols)
-    missing = []
-    if not codes_cols:
-        missing.append("code|1")
-    for need in ("description", "standard_charge|gross", "standard_charge|discounted_cash"):
-        if need not in idx:
-            missing.append(need)
-    tall = "payer_name" in idx
-    wide_payers: list[tuple[str, str, int | None, int | None, str, str]] = []
+def _general(file: str, preamble: list[tuple[int, list[str]]]) -> dict[str, str]:
+    """Rows 1-2: the general data elements' names and their values."""
+    (_, names), (_, values) = preamble
+    general: dict[str, str] = {}
+    for i, name in enumerate(names):
+        key = _norm_col(name)
+        if key and key not in general:
+            general[key] = values[i].strip() if i < len(values) else ""
+    if "last_updated_on" not in general and "hospital_name" not in general:
+        raise reject(
+            file,
+            "row 1 must name the general data elements (hospital_name, last_updated_on, version, ...) "
+            "and row 2 give their values; row 3 is the header",
+            line=1,
+        )
+    return general
+
+
+def _check_header(
+    file: str, reader: TableReader
+) -> tuple[str, list[tuple[str, str]], list[tuple[str, str, str | None, str | None]]]:
+    """The layout, the (code, type) column pairs by N, and the wide layout's
+    (payer, plan, dollar column, percentage column); missing columns reject the file."""
+    cols = reader.header
+    present = set(cols)
+    numbers: dict[int, set[str]] = {}
+    for c in cols:
+        m = _CODE_COLUMN.fullmatch(c)
+        if m:
+            numbers.setdefault(int(m.group(1)), set()).add(c)
+    missing = [] if numbers else ["code|1"]
+    missing += [c for c in ("description", "standard_charge|gross", "standard_charge|discounted_cash") if c not in present]
+    tall = "payer_name" in present
+    wide_payers: list[tuple[str, str, str | None, str | None]] = []
     if tall:
-        for need in (
-            "plan_name",
-            "standard_charge|negotiated_dollar",
-            "standard_charge|negotiated_percentage",
-        ):
-            if need not in idx:
-                missing.append(need)
+        missing += [
+            c
+            for c in ("plan_name", "standard_charge|negotiated_dollar", "standard_charge|negotiated_percentage")
+            if c not in present
+        ]
     else:
-        groups: dict[tuple[str, str], dict[str, int]] = {}
-        for i, c in enumerate(cols):
-            parts = c.split("|")
-            if (
-                len(parts) == 4
-                and parts[0] == "standard_charge"
-                and parts[3] in ("negotiated_dollar", "negotiated_percentage")
-            ):
-                groups.setdefault((parts[1], parts[2]), {}).setdefault(parts[3], i)
-        for (payer, plan), g in groups.items():
-            wide_payers.append(
-                (
-                    payer,
-                    plan,
-                    g.get("negotiated_dollar"),
-                    g.get("negotiated_percentage"),
-                    orig[g["negotiated_dollar"]] if "negotiated_dollar" in g else "",
-                    orig[g["negotiated_percentage"]] if "negotiated_percentage" in g else "",
-                )
-            )
+        groups: dict[tuple[str, str], dict[str, str]] = {}
+        for c in cols:
+            w = _wide_column(c)
+            if w:
+                groups.setdefault((w[0], w[1]), {}).setdefault(w[2], c)
+        wide_payers = [
+            (payer, plan, g.get("negotiated_dollar"), g.get("negotiated_percentage"))
+            for (payer, plan), g in groups.items()
+        ]
     if missing:
         raise FileRejected(
             [
                 RowError(
-                    file, header_line, m, f"required column '{m}' is missing from the header row (row 3)"
+                    file,
+                    reader.header_line,
+                    m,
+                    f"required column '{m}' is missing from the header row (row {reader.header_line})",
                 )
                 for m in missing
             ]
         )
-    for _ci, ti, cname, tname in codes_cols:
-        if ti is None:
-            raise _reject(
+    codes_cols = []
+    for n in sorted(numbers):
+        code_name, type_name = f"code|{n}", f"code|{n}|type"
+        if code_name not in numbers[n]:
+            continue  # a type without its code: nothing to read
+        if type_name not in numbers[n]:
+            raise reject(
                 file,
-                f"column '{tname}' is missing; every {cname} needs its type column",
-                line=header_line,
-                column=tname,
+                f"column '{type_name}' is missing; every {code_name} needs its type column",
+                line=reader.header_line,
+                column=type_name,
             )
+        codes_cols.append((code_name, type_name))
     return ("csv_tall" if tall else "csv_wide"), codes_cols, wide_payers
 
 
 def _csv_chunk(
-    chunk: pd.DataFrame,
-    offset: int,
+    t: Table,
     col: _Collector,
     layout: str,
-    idx: dict[str, int],
-    codes_cols,
-    wide_payers,
-    header_line: int,
-    names: dict[str, str],
-) -> int:
-    """Process one chunk of data rows; ``names`` maps normalized column names to the
+    codes_cols: list[tuple[str, str]],
+    wide_payers: list[tuple[str, str, str | None, str | None]],
+    written: dict[str, str],
+) -> None:
+    """Process one chunk of data rows; ``written`` maps normalized column names to the
     header text as written (what row errors name)."""
-    n = len(chunk)
-    if n == 0:
-        return 0
 
-    def at(i: int | None) -> list:
-        # na_filter=False: missing trailing fields are "" already, never NaN
-        return chunk.iloc[:, i].tolist() if i is not None else [""] * n
+    def column(name: str | None) -> list[str]:
+        return t.column(name) if name is not None else [""] * len(t)
 
-    def column(name: str) -> list:
-        return at(idx.get(name))
+    def shown(name: str) -> str:
+        return written.get(name, name)
 
-    code_vals = [(at(ci), at(ti)) for ci, ti, _c, _t in codes_cols]
+    code_vals = [(column(c), column(ty)) for c, ty in codes_cols]
     desc = column("description")
     gross = column("standard_charge|gross")
     cash = column("standard_charge|discounted_cash")
@@ -722,31 +709,32 @@ def _csv_chunk(
         dollar = column("standard_charge|negotiated_dollar")
         pct = column("standard_charge|negotiated_percentage")
     else:
-        # only the payers we map: a wide file may have hundreds of payer columns
         wide = [
-            (pname, plname, at(di), at(pi), dcol, pcol)
-            for pname, plname, di, pi, dcol, pcol in wide_payers
-            if pname in col.payers
+            (pname, plname, column(dc), column(pc), shown(dc) if dc else "", shown(pc) if pc else "")
+            for pname, plname, dc, pc in wide_payers
+            if col.payer_id(pname) is not None
         ]
-    gross_name = names.get("standard_charge|gross", "standard_charge|gross")
-    cash_name = names.get("standard_charge|discounted_cash", "standard_charge|discounted_cash")
-    dollar_name = names.get("standard_charge|negotiated_dollar", "standard_charge|negotiated_dollar")
-    pct_name = names.get("standard_charge|negotiated_percentage", "standard_charge|negotiated_percentage")
-    first_line = header_line + 1 + offset
-    for r in range(n):
-        line = first_line + r
+    gross_name, cash_name = shown("standard_charge|gross"), shown("standard_charge|discounted_cash")
+    dollar_name = shown("standard_charge|negotiated_dollar")
+    pct_name = shown("standard_charge|negotiated_percentage")
+    desc_name, payer_name_col = shown("description"), shown("payer_name")
+    for r, line in enumerate(t.lines):
         code = col.choose_code(tuple([(cv[r], tv[r]) for cv, tv in code_vals]))
         if code is None:
             continue
-        if str(mods[r]).strip():
+        if mods[r].strip():
             col.stats["rows_with_modifiers_skipped"] += 1
             col.note(
                 "modifiers", "rows with modifiers (a variant or adjustment of a code's charge) were skipped"
             )
             continue
         col.stats["rows_kept"] += 1
-        col.fee(code, str(desc[r]), gross[r], cash[r], line, gross_name, cash_name)
+        col.fee(code, desc[r], gross[r], cash[r], line, gross_name, cash_name, desc_name)
         if layout == "csv_tall":
+            problem = control_character_problem(payer[r])
+            if problem:
+                col.error(line, payer_name_col, problem)
+                continue
             col.rate(code, payer[r], plan[r], dollar[r], pct[r], line, dollar_name, pct_name)
         else:
             for pname, plname, dvals, pvals, dcol, pcol in wide:
@@ -755,56 +743,6 @@ def _csv_chunk(
                 if not d.strip() and not p.strip():
                     continue
                 col.rate(code, pname, plname, d, p, line, dcol, pcol)
-    return n
-
-
-def _fix_line_numbers(path: str, file: str, result: HptResult, header_line: int) -> None:
-    """Line numbers were computed as one line per record; if the file has quoted values
-    spanning lines (or blank lines), recompute them exactly with the csv module."""
-    newlines = 0
-    last = b""
-    with open_binary(path, display_name=file) as f:
-        while True:
-            block = f.read(1 << 20)
-            if not block:
-                break
-            newlines += block.count(b"\n")
-            last = block[-1:]
-    physical = newlines + (0 if last in (b"\n", b"") else 1)
-    if physical == header_line + result.rows_read:
-        return  # one record per line: the numbers are exact
-    starts: list[int] = []  # start line of each data record, in order
-    with open_binary(path, display_name=file) as f:
-        text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
-        seen = 0
-        prev_end = 0
-        for row in reader:
-            start = prev_end + 1
-            prev_end = reader.line_num
-            if not row:
-                continue  # pandas skips blank lines too
-            seen += 1
-            if seen > 3:
-                starts.append(start)
-    if not starts:
-        return
-
-    def remap(line: int | None) -> int | None:
-        if line is None:
-            return None
-        k = line - (header_line + 1)
-        return starts[k] if 0 <= k < len(starts) else line
-
-    result.fee_lines = [msgspec.structs.replace(r, line=remap(r.line)) for r in result.fee_lines]
-    result.rates = [msgspec.structs.replace(r, line=remap(r.line)) for r in result.rates]
-    result.errors = [
-        RowError(e.file, remap(e.line) if e.line and e.line > header_line else e.line, e.column, e.message)
-        for e in result.errors
-    ]
-    result.notes = [
-        re.sub(r"\bline (\d+)\b", lambda m: f"line {remap(int(m.group(1)))}", n) for n in result.notes
-    ]
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -824,7 +762,7 @@ def _json_header(path: str, file: str) -> tuple[dict[str, object], str | None]:
             it = ijson.basic_parse(reader, buf_size=BUF_SIZE)
             ev, _ = next(it)
             if ev != "start_map":
-                raise _reject(file, f"expected a JSON object at the top level, found {describe_event(ev)}")
+                raise reject(file, f"expected a JSON object at the top level, found {describe_event(ev)}")
             for ev, key in it:
                 if ev == "end_map":
                     for _ in it:  # trailing garbage is an error
@@ -848,13 +786,13 @@ def _json_header(path: str, file: str) -> tuple[dict[str, object], str | None]:
 def _parse_json(path: str, file: str, col: _Collector) -> HptResult:
     header, items_event = _json_header(path, file)
     if items_event is None:
-        raise _reject(
+        raise reject(
             file,
             "not an HPT standard-charges file: there is no standard_charge_information array",
             column=_ITEMS,
         )
     if items_event != "start_array":
-        raise _reject(
+        raise reject(
             file,
             f"standard_charge_information must be an array, found {describe_event(items_event)}",
             column=_ITEMS,
@@ -862,7 +800,7 @@ def _parse_json(path: str, file: str, col: _Collector) -> HptResult:
     raw_date = header.get("last_updated_on")
     effective = parse_file_date(raw_date)
     if effective is None:
-        raise _reject(
+        raise reject(
             file,
             f"last_updated_on {raw_date!r} is missing or not a date; expected YYYY-MM-DD",
             column="last_updated_on",
@@ -937,6 +875,7 @@ def _json_item(col: _Collector, item: object, i: int) -> None:
             None,
             f"{path}.gross_charge",
             f"{path}.discounted_cash",
+            f"{base}.description",
         )
         payers = ch.get("payers_information") or []
         if not isinstance(payers, list):

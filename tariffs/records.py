@@ -2,7 +2,7 @@
 
 Parsers (``tariffs.csv_files``, ``tariffs.tic``, ``tariffs.hpt``...) know nothing of
 HTTP, Celery or the database: they turn a file into these records plus
-``RowError``s.  ``tariffs.pipeline`` stages them into a new tariff version.
+``RowError``s.  ``costsvc.staging.pipeline`` stages them into a new tariff version.
 """
 
 from __future__ import annotations

@@ -21,9 +21,10 @@ import os
 import re
 import zlib
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import BinaryIO
 
+from costsvc.domain.money import AmountSyntaxError, parse_amount
 from tariffs.records import FileRejected, RowError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -39,6 +40,7 @@ __all__ = [
     "open_stream",
     "parse_file_date",
     "skip_value",
+    "FILE_AMOUNT_PLACES",
     "to_decimal",
 ]
 
@@ -292,9 +294,16 @@ def parse_file_date(value: object) -> dt.date | None:
     return None
 
 
+#: Decimals a numeric string in a CMS file may have.  Exports write floats as text
+#: ("0.30000000000000004"); values are rounded by the reader where they are money.
+FILE_AMOUNT_PLACES = 20
+
+
 def to_decimal(value: object) -> Decimal | None:
-    """A finite Decimal from a JSON number (int/Decimal/float) or a numeric string; None
-    otherwise (booleans, NaN, infinities, text)."""
+    """A finite Decimal from a JSON number (int/Decimal/float), or from a string in the
+    file grammar of ``costsvc.domain.money.parse_amount`` (``$``, thousands groups,
+    up to ``FILE_AMOUNT_PLACES`` decimals, never negative); None otherwise (booleans,
+    NaN, infinities, other text)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -306,10 +315,9 @@ def to_decimal(value: object) -> Decimal | None:
         return d if d.is_finite() else None
     if isinstance(value, str):
         try:
-            d = Decimal(value.strip())
-        except InvalidOperation:
+            return parse_amount(value, places=FILE_AMOUNT_PLACES, file_format=True)
+        except AmountSyntaxError:
             return None
-        return d if d.is_finite() else None
     return None
 
 

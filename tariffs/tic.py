@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import BinaryIO
@@ -67,32 +66,25 @@ import ijson
 import msgspec
 from ijson.common import ObjectBuilder
 
-from tariffs.records import FileRejected, NegotiatedRateRecord, PlanListing, RowError
+from tariffs.records import FileRejected, NegotiatedRateRecord, PlanListing
 from tariffs.sources import (
     CountingReader,
     describe_event,
-    display_name_of,
     json_error,
-    normalize_billing_code,
-    open_binary,
     open_stream,
     parse_file_date,
     skip_value,
     to_decimal,
 )
+from tariffs.tic_json import BUF_SIZE, Events, TicJsonReader
 
 __all__ = [
-    "MAX_ERRORS",
     "TicFilter",
     "TicInNetworkReader",
     "iter_in_network",
-    "normalize_filter_codes",
     "normalize_tin",
-    "parse_file_date",
 ]
 
-MAX_ERRORS = 1000  # errors kept in ``.errors``; ``.error_count`` counts them all
-BUF_SIZE = 64 * 1024  # measured fastest for yajl2_c (bigger buffers were slower)
 NO_EXPIRATION = "9999-12-31"
 
 RATE_TYPES = {
@@ -127,19 +119,6 @@ def normalize_tin(value: object) -> str | None:
         return None
     digits = re.sub(r"\D", "", str(value))
     return digits or None
-
-
-def normalize_filter_codes(codes: frozenset[str] | set[str] | None) -> frozenset[str]:
-    """Upper-case the filter's codes and bring ``REV:906``/``RC:0906`` forms to ``REV:0906``."""
-    out: set[str] = set()
-    for c in codes or ():
-        if c is None:
-            continue
-        text = str(c).strip().upper()
-        if not text:
-            continue
-        out.add(normalize_billing_code(text) or text)
-    return frozenset(out)
 
 
 def _as_int_id(value: object) -> int | None:
@@ -191,7 +170,7 @@ def _scalars_of_object(it: Iterator[tuple[str, object]]) -> dict[str, object]:
 # ----------------------------------------------------------------------------- the reader
 
 
-class TicInNetworkReader:
+class TicInNetworkReader(TicJsonReader):
     """Iterate over the kept rates (and the plans) of a TiC in-network file.
 
     ``for rec in reader`` yields :class:`NegotiatedRateRecord` and
@@ -209,23 +188,19 @@ class TicInNetworkReader:
         display_name: str | None = None,
         provider_reference_resolver: ProviderResolver | None = None,
     ):
-        self.path = path
-        self.payer_id = payer_id
+        super().__init__(path, payer_id=payer_id, billing_codes=keep.billing_codes, display_name=display_name)
         self.keep = keep
-        self.file = display_name_of(path, display_name)
         self.resolver = provider_reference_resolver
-        self._codes = normalize_filter_codes(keep.billing_codes)
         self._npis = frozenset(str(n).strip() for n in keep.npis if str(n).strip())
         self._npi_ints = frozenset(int(n) for n in self._npis if n.isdigit())
         self._tins = frozenset(t for t in (normalize_tin(x) for x in keep.tins) if t)
         self._reset()
 
+    kind = "TiC in-network"
+
     def _reset(self) -> None:
-        self.errors: list[RowError] = []
-        self.error_count = 0
-        self.rows_read = 0
+        self._reset_counts()
         self.passes = 0
-        self.stats: Counter[str] = Counter()
         self.last_updated_on: dt.date | None = None
         self.version: str | None = None
         self.reporting_entity_name: str | None = None
@@ -237,15 +212,6 @@ class TicInNetworkReader:
         self._need_pass2 = False
         self._seen: set[tuple] = set()
         self._pending: list[tuple] = []  # records waiting for last_updated_on
-
-    # -- errors ------------------------------------------------------------------------
-    def _error(self, column: str | None, message: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(RowError(file=self.file, line=None, column=column, message=message))
-
-    def _reject(self, message: str, column: str | None = None) -> FileRejected:
-        return FileRejected([RowError(file=self.file, line=None, column=column, message=message)])
 
     # -- iteration ---------------------------------------------------------------------
     def __iter__(self) -> Iterator[NegotiatedRateRecord | PlanListing]:
@@ -260,37 +226,14 @@ class TicInNetworkReader:
 
     def _run_pass(self, mode: str) -> Iterator[NegotiatedRateRecord | PlanListing]:
         self.passes += 1
-        reader = open_binary(self.path, display_name=self.file)
-        with reader:
-            try:
-                yield from self._pass(reader, mode)
-            except ijson.JSONError as exc:
-                if reader.position == 0:
-                    raise self._reject("the file is empty; expected a TiC in-network JSON object") from None
-                raise json_error(reader, exc) from None
-            except StopIteration:  # pragma: no cover - yajl reports premature EOF first
-                raise self._reject(f"the JSON is truncated at {reader.where()}") from None
+        with self._events() as (reader, it):
+            yield from self._pass(reader, it, mode)
 
-    def _pass(self, reader: CountingReader, mode: str) -> Iterator[NegotiatedRateRecord | PlanListing]:
-        it = ijson.basic_parse(reader, buf_size=BUF_SIZE)
-        ev, val = next(it)
-        if ev != "start_map":
-            raise self._reject(
-                f"expected a JSON object at the top level (a TiC in-network file), found {describe_event(ev)} "
-                "at the start of the content"
-            )
+    def _pass(self, reader: CountingReader, it: Events, mode: str) -> Iterator[NegotiatedRateRecord | PlanListing]:
         seen_in_network = False
-        for ev, key in it:
-            if ev == "end_map":
-                break
-            # ev == "map_key"
-            ev, val = next(it)
+        for key, ev, val in self._members(it):
             if key == "in_network":
-                if ev != "start_array":
-                    raise self._reject(
-                        f"in_network must be an array, found {describe_event(ev)} (before {reader.where()})",
-                        column="in_network",
-                    )
+                self._require_array(reader, ev, "in_network")
                 seen_in_network = True
                 item_mode = mode
                 if mode == _FIRST:
@@ -300,11 +243,7 @@ class TicInNetworkReader:
             elif mode != _FIRST:
                 skip_value(it, ev)
             elif key == "provider_references":
-                if ev != "start_array":
-                    raise self._reject(
-                        f"provider_references must be an array, found {describe_event(ev)} (before {reader.where()})",
-                        column="provider_references",
-                    )
+                self._require_array(reader, ev, "provider_references")
                 self._read_provider_references(it)
                 self._refs_seen = True
             elif key == "reporting_plans":
@@ -316,8 +255,6 @@ class TicInNetworkReader:
                 if key == "last_updated_on" and self.last_updated_on is None:
                     self.last_updated_on = parse_file_date(val)
                     yield from self._flush_pending()
-        for _ in it:  # trailing garbage after the top-level object is an error
-            pass
         if mode != _FIRST:
             return
         if not seen_in_network:
@@ -538,31 +475,12 @@ class TicInNetworkReader:
         return pairs
 
     # -- in_network --------------------------------------------------------------------
-    def _code_kept(self, code: object, code_type: object) -> str | None:
-        """Our form of the code when it is kept, else None."""
-        norm = normalize_billing_code(code, code_type)
-        if norm is not None and norm in self._codes:
-            return norm
-        return None
-
     def _maybe_kept(self, code: object) -> bool:
         """Billing code known but its type not yet: could it be kept under some type?"""
         return self._code_kept(code, None) is not None or self._code_kept(code, "RC") is not None
 
-    def _in_network(self, it, mode: str) -> Iterator[NegotiatedRateRecord]:
-        index = -1
-        count_rows = mode != _REFS_ONLY
-        for ev, _ in it:
-            if ev == "end_array":
-                break
-            index += 1
-            if count_rows:
-                self.rows_read += 1
-            if ev != "start_map":
-                skip_value(it, ev)
-                if count_rows:
-                    self._error(f"in_network[{index}]", f"expected an object, found {describe_event(ev)}")
-                continue
+    def _in_network(self, it: Events, mode: str) -> Iterator[NegotiatedRateRecord]:
+        for index in self._objects(it, "in_network", count=mode != _REFS_ONLY):
             out = self._item(it, index, mode)
             if out:
                 yield from out

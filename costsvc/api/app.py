@@ -1,4 +1,8 @@
-"""The application factory.  The lifespan owns the asyncpg pool and the tariff catalog."""
+"""The application factory: the composition root of the HTTP service.
+
+It wires the concrete pieces together — the asyncpg pool and the tariff catalog
+(owned by the lifespan), the import kinds and the Celery queue the import service
+uses — so that nothing below it imports them itself."""
 
 from __future__ import annotations
 
@@ -23,7 +27,10 @@ from costsvc.catalog import CatalogHolder
 from costsvc.db.migrate import migrate
 from costsvc.db.pool import create_pool, resolve_database_url
 from costsvc.services.estimates import EstimateWriter
+from costsvc.services.imports import ImportService
 from costsvc.settings import Settings, get_settings
+from costsvc.staging.loaders import LOADERS
+from jobs.tasks import CeleryImportQueue
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +51,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             app.state.estimate_writer = writer = EstimateWriter(url)
             app.state.catalog = catalog
             app.state.database_url = url
-            app.state.settings = settings  # the import API: data_dir, import_root
+            app.state.settings = settings
+            app.state.imports = ImportService(pool, settings, LOADERS, CeleryImportQueue(database_url=url))
             try:
                 yield
             finally:

@@ -19,7 +19,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from costsvc.api.problems import PROBLEM_JSON, invalid_problem, problem, problem_response
+from costsvc.api.problems import PROBLEM_JSON, handle_service, invalid_problem, problem, problem_response
 from costsvc.api.validation import FieldError
 from costsvc.auth import require_role
 from costsvc.documents import fhir
@@ -31,7 +31,7 @@ from costsvc.domain.model import Household, InputStruct, Money
 from costsvc.phi import PhiVault
 from costsvc.phi_keys import vault_from_settings
 from costsvc.services import documents as service
-from costsvc.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
+from costsvc.services.errors import Conflict, ServiceError
 from costsvc.settings import get_settings
 
 HTML = "text/html"
@@ -92,20 +92,6 @@ def links(gfe_id: str) -> GfeLinks:
 _encoder = msgspec.json.Encoder(decimal_format="string")
 
 
-def _service_problem(request: Request[Any, Any, Any], exc: ServiceError) -> Response[bytes]:
-    instance = request.url.path
-    if isinstance(exc, NotFound):
-        errors = [FieldError(exc.field, exc.detail)] if exc.field else None
-        return problem_response(problem(404, exc.detail, errors=errors, type_="not-found", instance=instance))
-    if isinstance(exc, InvalidInput):
-        return problem_response(invalid_problem([FieldError(e.field, e.message) for e in exc.errors], instance))
-    if isinstance(exc, Unavailable):
-        return problem_response(problem(503, exc.detail, type_="unavailable", instance=instance),
-                                {"Retry-After": str(exc.retry_after)})
-    status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, Forbidden) else 500
-    return problem_response(problem(status, exc.detail, type_=exc.code, instance=instance))
-
-
 def not_acceptable(request: Request[Any, Any, Any], offered: list[str], detail: str | None = None) -> Response[bytes]:
     p = problem(406, detail or f"This resource is available as {', '.join(offered)}; ask for one with Accept "
                 "or ?format=.", type_="not-acceptable", instance=request.url.path, title="Not acceptable")
@@ -138,7 +124,6 @@ def phi_vault(request: Request[Any, Any, Any]) -> PhiVault | None:
 class DocumentController(Controller):
     path = "/v1"
     tags = ["documents"]
-    exception_handlers = {ServiceError: _service_problem}  # type: ignore[dict-item]
 
     @post("/estimates/{estimate_id:str}/gfe", status_code=201, opt={"body_type": GfeRequest},
           summary="Issue a Good Faith Estimate (No Surprises Act) from a stored estimate")
@@ -241,6 +226,6 @@ async def advanced_eob_response(request: Request[Any, Any, Any], estimate_id: st
     except Conflict as exc:
         return not_acceptable(request, [JSON], exc.detail)
     except ServiceError as exc:
-        return _service_problem(request, exc)
+        return handle_service(request, exc)
     return Response(fhir.encode(bundle), media_type=FHIR, headers={"Vary": "Accept"})
 

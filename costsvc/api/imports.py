@@ -18,15 +18,12 @@ copy of the file, ``202`` with that import (``deduplicated: true``).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
-import os
 import re
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -38,129 +35,31 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import FromPath, FromQuery, QueryParameter
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
-from costsvc.api.problems import NotFound, problem, problem_response
+from costsvc.api.problems import problem, problem_response
 from costsvc.api.validation import FieldError, RequestInvalid, validate
 from costsvc.auth import current_principal, require_role
-from costsvc.db.queries import Q
-from costsvc.settings import Settings, get_settings
-from jobs.enqueue import EnqueueFailed, eager_runner, enqueue_import, is_eager, revive_if_stuck
-from tariffs.pipeline import ImportOptions, create_import, sha256_of
-from tariffs.pipeline import activate as activate_version
+from costsvc.services.imports import (
+    ImportDetail,
+    ImportOut,
+    ImportPage,
+    ImportService,
+    ImportStatusName,
+    ReceivedFile,
+    SubmitImport,
+)
 
-UPLOAD_MAX_BYTES = get_settings().max_upload_bytes  # 20 GiB unless COSTSVC_MAX_UPLOAD_BYTES says otherwise
 _FIELD_MAX_BYTES = 64 * 1024  # a text field, or a JSON request
 _FLUSH_BYTES = 1 << 20  # write and hash the upload in 1 MiB blocks, off the event loop
 _MAX_PARTS = 16
-ImportStatusName = Literal["queued", "running", "succeeded", "rejected", "failed", "noop"]
-
-
-class ImportRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """The fields of ``POST /v1/imports`` (JSON body, or multipart fields beside ``file``)."""
-
-    kind: str
-    source_path: str | None = None
-    allow_partial: bool = False
-    payer_id: str | None = None
-    program_id: str | None = None
-    payer_names: dict[str, str] | None = None
-
-    def options(self) -> ImportOptions:
-        names = {k.strip().lower(): v for k, v in self.payer_names.items()} if self.payer_names else None
-        return ImportOptions(allow_partial=self.allow_partial, payer_id=self.payer_id,
-                             program_id=self.program_id, payer_names=names)  # fmt: skip
-
-
-class VersionOut(msgspec.Struct):
-    version_id: int
-    created_at: dt.datetime | None
-    activated_at: dt.datetime | None
-    current: bool  # the version estimates read for at least one of its keys
-
-
-class ErrorOut(msgspec.Struct):
-    seq: int
-    file: str
-    line: int | None
-    column: str | None
-    message: str
-
-
-class ErrorPage(msgspec.Struct):
-    total: int  # errors stored (the first 10,000); rows_rejected counts them all
-    offset: int
-    limit: int
-    items: list[ErrorOut]
-
-
-class ImportOut(msgspec.Struct):
-    import_id: uuid.UUID
-    kind: str
-    source: str
-    sha256: str
-    options: dict[str, Any]
-    status: str
-    started_by: str
-    created_at: dt.datetime
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-    rows_read: int = 0
-    rows_accepted: int = 0
-    rows_rejected: int = 0
-    message: str | None = None
-    version: VersionOut | None = None  # the version the import created
-    deduplicated: bool = False  # POST only: the same file was imported or queued already
-
-
-class ImportDetail(ImportOut):
-    errors: ErrorPage | None = None  # its row errors, a page at a time
-
-
-class ImportPage(msgspec.Struct):
-    total: int
-    offset: int
-    limit: int
-    imports: list[ImportOut]
-
-
-def _import_out(row: Any, out: type[ImportOut] = ImportOut, **extra: Any) -> Any:
-    version = None
-    if row["version_id"] is not None:
-        version = VersionOut(
-            row["version_id"],
-            row["version_created_at"],
-            row["version_activated_at"],
-            bool(row["version_current"]),
-        )
-    return out(
-        import_id=row["import_id"],
-        kind=row["kind"],
-        source=row["source"],
-        sha256=row["sha256"],
-        options=row["options"] or {},
-        status=row["status"],
-        started_by=row["started_by"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        rows_read=row["rows_read"],
-        rows_accepted=row["rows_accepted"],
-        rows_rejected=row["rows_rejected"],
-        message=row["message"],
-        version=version,
-        **extra,
-    )
 
 
 def _json(
     value: Any, status: int, headers: dict[str, str] | None = None, background: BackgroundTask | None = None
 ) -> Response[bytes]:
     return Response(
-        msgspec.json.encode(value),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
+        msgspec.json.encode(value), status_code=status, media_type="application/json", headers=headers,
         background=background,
-    )
+    )  # fmt: skip
 
 
 def safe_filename(name: str | None) -> str:
@@ -177,8 +76,10 @@ def safe_filename(name: str | None) -> str:
 class _Upload:
     """A file part streamed to disk while hashed (SHA-256)."""
 
-    def __init__(self, folder: Path, filename: str):
+    def __init__(self, folder: Path, filename: str, max_bytes: int):
         folder.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.size = 0
         self.filename = filename
         self.path = folder / f"{uuid.uuid4().hex}.part"
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed in finish()/discard()
@@ -191,6 +92,9 @@ class _Upload:
         self._file.write(block)
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise HTTPException(status_code=413, detail=f"An upload is limited to {self.max_bytes} bytes.")
         self._buffer += data
         if len(self._buffer) >= _FLUSH_BYTES:
             block, self._buffer = bytes(self._buffer), bytearray()
@@ -204,6 +108,10 @@ class _Upload:
         self.sha256 = self._hash.hexdigest()
         return self.sha256
 
+    def received(self) -> ReceivedFile:
+        assert self.sha256 is not None, "finish() first"
+        return ReceivedFile(self.path, self.filename, self.sha256)
+
     def discard(self) -> None:
         if not self._file.closed:
             self._file.close()
@@ -215,7 +123,7 @@ def _invalid(field: str, message: str) -> RequestInvalid:
 
 
 async def _read_multipart(
-    request: Request[Any, Any, Any], content_type: str, incoming: Path
+    request: Request[Any, Any, Any], content_type: str, incoming: Path, max_bytes: int
 ) -> tuple[dict[str, str], _Upload | None]:
     _, params = parse_options_header(content_type)
     boundary = params.get("boundary")
@@ -237,7 +145,7 @@ async def _read_multipart(
                                 raise _invalid(
                                     event.name or "file", "send one file, in the part named 'file'"
                                 )
-                            upload, to_file = _Upload(incoming, safe_filename(event.filename)), True
+                            upload, to_file = _Upload(incoming, safe_filename(event.filename), max_bytes), True
                     elif event is None:
                         if segment is not None and segment.filename is None:
                             fields[segment.name or ""] = text.decode(segment.charset or "utf-8", "replace")
@@ -284,62 +192,30 @@ async def _read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return data
 
 
-def _form_to_request(fields: dict[str, str], has_file: bool) -> ImportRequest:
+def _form_fields(fields: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {k: v for k, v in fields.items() if v != "" or k == "kind"}
     if "payer_names" in data:
         try:
             data["payer_names"] = msgspec.json.decode(data["payer_names"])
         except msgspec.DecodeError:
             raise _invalid("payer_names", "must be a JSON object of name → payer id") from None
-    return _validated(data, has_file)
+    return data
 
 
-def _validated(data: dict[str, Any], has_file: bool) -> ImportRequest:
-    """The request, or RequestInvalid listing every invalid field at once."""
-    from tariffs.loaders import LOADERS
-
+def _command(service: ImportService, data: dict[str, Any], *, has_file: bool) -> SubmitImport:
+    """The submission, or RequestInvalid listing every invalid field at once (schema and service)."""
     errors: list[FieldError] = []
     try:
-        req: ImportRequest | None = validate(data, ImportRequest)
+        cmd: SubmitImport | None = validate(data, SubmitImport)
     except RequestInvalid as invalid:
         errors.extend(invalid.errors)
-        req = None
-    kind, source_path = data.get("kind"), data.get("source_path")
-    if isinstance(kind, str) and kind not in LOADERS:
-        errors.append(FieldError("kind", f"must be one of {', '.join(sorted(LOADERS))}"))
-    if has_file and source_path:
-        errors.append(FieldError("source_path", "send either a file or a source_path, not both"))
-    if not has_file and not source_path:
-        errors.append(
-            FieldError("file", "send a file (multipart part 'file') or a source_path on the server")
-        )
+        cmd = None
+    problems = service.submission_problems(data.get("kind"), data.get("source_path"), has_file=has_file)
+    errors += [FieldError(p.field, p.message) for p in problems]
     if errors:
         raise RequestInvalid(errors)
-    assert req is not None
-    return req
-
-
-class _ForbiddenPath(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-def resolve_source_path(settings: Settings, source_path: str) -> Path:
-    """The real path of a server-side source, which must lie under the import root
-    (after resolving ``..`` and symlinks).  Raises _ForbiddenPath or RequestInvalid."""
-    if not settings.import_root:
-        raise _ForbiddenPath("server-side imports are disabled: COSTSVC_IMPORT_ROOT is not set")
-    root = Path(settings.import_root).resolve()
-    try:
-        candidate = (root / source_path).resolve()
-    except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, NUL byte
-        raise _invalid("source_path", f"is not a usable path: {exc}") from None
-    if not candidate.is_relative_to(root):
-        raise _ForbiddenPath("must be a file under the import root")
-    if not candidate.is_file():
-        raise _invalid("source_path", "no such file under the import root")
-    return candidate
+    assert cmd is not None
+    return cmd
 
 
 @dataclass
@@ -389,10 +265,6 @@ class UploadOperation(Operation):
         )
 
 
-def _settings(state: State) -> Settings:
-    return state.get("settings") or get_settings()
-
-
 class ImportController(Controller):
     path = "/v1/imports"
     tags = ["imports"]
@@ -402,7 +274,7 @@ class ImportController(Controller):
     @post(
         "/",
         status_code=202,
-        request_max_body_size=UPLOAD_MAX_BYTES,
+        request_max_body_size=None,  # uploads are bounded while streamed: settings.max_upload_bytes
         operation_class=UploadOperation,
         summary="Import a tariff file (upload, or a server-side path)",
         responses={
@@ -412,101 +284,32 @@ class ImportController(Controller):
         },
     )
     async def create(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
-        settings = _settings(state)
+        service: ImportService = state.imports
         principal = await current_principal(request)
-        uploads = Path(settings.data_dir) / "uploads"
         content_type = request.headers.get("content-type", "")
         upload: _Upload | None = None
-        if content_type.lower().startswith("multipart/form-data"):
-            fields, upload = await _read_multipart(request, content_type, uploads / ".incoming")
-            try:
-                req = _form_to_request(fields, upload is not None)
-            except BaseException:
-                if upload is not None:
-                    upload.discard()
-                raise
-        elif content_type.lower().startswith("application/json"):
-            req = _validated(await _read_json(request), False)
-        else:
-            detail = (
-                "Send multipart/form-data (a file upload) or application/json (a source_path on the server)."
-            )
-            return problem_response(problem(415, detail, instance=request.url.path))
-
-        new_id = uuid.uuid4()
-        stored: Path | None = None  # the upload's folder, <data_dir>/uploads/<new_id>
-        if upload is not None:
-            # In place before the import is recorded: the row names a file that exists
-            # (a lost job is re-enqueued from it: jobs.enqueue.requeue_stale_imports).
-            stored = uploads / str(new_id)
-            path = stored / upload.filename
-            try:
-                stored.mkdir(parents=True, exist_ok=True)
-                os.replace(upload.path, path)  # same file system: atomic
-            except BaseException:
-                upload.discard()
-                raise
-            source, digest = upload.filename, upload.sha256
-        else:
-            assert req.source_path is not None
-            try:
-                path = resolve_source_path(settings, req.source_path)
-            except _ForbiddenPath as exc:
-                errors = [FieldError("source_path", exc.message)]
-                return problem_response(
-                    problem(403, f"source_path {exc.message}", instance=request.url.path, errors=errors)
-                )
-            source, digest = str(path), await asyncio.to_thread(sha256_of, path)
-
-        def adopt(existing_id: uuid.UUID) -> Path:
-            """A stuck earlier import of this same file (kind, SHA-256, scope) runs from this copy."""
-            if stored is None:
-                return path  # the server-side source, just hashed
-            target = uploads / str(existing_id) / path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, target)
-            return target
-
-        created, revived = False, None
         try:
-            async with state.pool.acquire() as conn:
-                import_id, status, created = await create_import(
-                    conn, req.kind, path, options=req.options(), source=source,
-                    started_by=principal.label, sha256=digest, import_id=new_id,
-                )  # fmt: skip
-                if not created and status in ("queued", "running"):
-                    # Deduplicated to an import still to run: if its job was lost (nobody
-                    # runs it, and it is past the grace period), run it now, not never.
-                    revived = await revive_if_stuck(
-                        conn, import_id, adopt=adopt, stale_after=settings.stale_import_seconds
-                    )
-        finally:
-            if stored is not None and not created:
-                # The same file is imported or on its way already (or this copy was adopted).
-                shutil.rmtree(stored, ignore_errors=True)
-
-        run_path = str(path) if created else revived
-        background = None
-        if run_path is not None:  # the import is committed: only now may a worker hear of it
-            if is_eager():
-                background = BackgroundTask(
-                    eager_runner(import_id, run_path, database_url=state.database_url)
+            if content_type.lower().startswith("multipart/form-data"):
+                fields, upload = await _read_multipart(
+                    request, content_type, service.uploads / ".incoming", service.settings.max_upload_bytes
                 )
+                cmd = _command(service, _form_fields(fields), has_file=upload is not None)
+            elif content_type.lower().startswith("application/json"):
+                cmd = _command(service, await _read_json(request), has_file=False)
             else:
-                try:
-                    await enqueue_import(import_id, run_path)
-                except EnqueueFailed as exc:
-                    async with state.pool.acquire() as conn:
-                        await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
-                    detail = (
-                        f"{exc}. The import {import_id} was recorded as failed; send the file again later."
-                    )
-                    return problem_response(problem(503, detail, instance=request.url.path))
-        async with state.pool.acquire() as conn:
-            row = await conn.fetchrow(Q.imports_api_get, import_id)
-        headers = {"Location": f"/v1/imports/{import_id}"}
-        accepted = 202 if run_path is not None else 200  # something was enqueued
-        return _json(_import_out(row, deduplicated=not created), accepted, headers, background)
+                detail = (
+                    "Send multipart/form-data (a file upload) or application/json (a source_path on the server)."
+                )
+                return problem_response(problem(415, detail, instance=request.url.path))
+            received = upload.received() if upload is not None else None
+            submitted = await service.submit(cmd, received, started_by=principal.label)
+        except BaseException:
+            if upload is not None:
+                upload.discard()
+            raise
+        background = BackgroundTask(submitted.run_after_response) if submitted.run_after_response else None
+        headers = {"Location": f"/v1/imports/{submitted.import_.import_id}"}
+        return _json(submitted.import_, 202 if submitted.enqueued else 200, headers, background)
 
     @get("/", summary="Imports, newest first (filter by kind and status)")
     async def list_imports(
@@ -515,34 +318,19 @@ class ImportController(Controller):
         kind: FromQuery[str | None] = None,
         status: FromQuery[ImportStatusName | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
     ) -> ImportPage:
-        async with state.pool.acquire() as conn:
-            rows = await conn.fetch(Q.imports_api_list, kind, status, limit, offset)
-            total = await conn.fetchval(Q.imports_api_count, kind, status)
-        return ImportPage(total=total, offset=offset, limit=limit, imports=[_import_out(r) for r in rows])
+        return await state.imports.list(kind, status, limit, offset)
 
     @get("/{import_id:uuid}", summary="One import: status, counts, the version it created, its row errors")
     async def get_import(
         self,
         state: State,
         import_id: FromPath[uuid.UUID],
-        errors_offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        errors_offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
         errors_limit: Annotated[int, QueryParameter(ge=0, le=1000)] = 100,
     ) -> ImportDetail:
-        async with state.pool.acquire() as conn:
-            row = await conn.fetchrow(Q.imports_api_get, import_id)
-            if row is None:
-                raise NotFound(f"no import {import_id}", field="import_id")
-            errors = await conn.fetch(Q.imports_api_errors, import_id, errors_limit, errors_offset)
-            total = await conn.fetchval(Q.imports_api_error_count, import_id)
-        page = ErrorPage(
-            total=total,
-            offset=errors_offset,
-            limit=errors_limit,
-            items=[ErrorOut(e["seq"], e["file"], e["line"], e["column"], e["message"]) for e in errors],
-        )
-        return _import_out(row, ImportDetail, errors=page)
+        return await state.imports.get(import_id, errors_offset, errors_limit)
 
     @post(
         "/{import_id:uuid}/activate",
@@ -550,22 +338,5 @@ class ImportController(Controller):
         summary="Make the version this import created current again (roll back or forward)",
         responses={200: ResponseSpec(ImportOut, description="The import, its version now current")},
     )
-    async def activate(
-        self, state: State, request: Request[Any, Any, Any], import_id: FromPath[uuid.UUID]
-    ) -> Response[bytes]:
-        async with state.pool.acquire() as conn:
-            row = await conn.fetchrow(Q.imports_api_get, import_id)
-            if row is None:
-                raise NotFound(f"no import {import_id}", field="import_id")
-            if row["version_id"] is None:
-                return problem_response(
-                    problem(
-                        409,
-                        f"import {import_id} is {row['status']}: it created no version to activate",
-                        instance=request.url.path,
-                        type_="no-version",
-                    )
-                )
-            await activate_version(conn, row["version_id"])
-            row = await conn.fetchrow(Q.imports_api_get, import_id)
-        return _json(_import_out(row), 200)
+    async def activate(self, state: State, import_id: FromPath[uuid.UUID]) -> ImportOut:
+        return await state.imports.activate(import_id)

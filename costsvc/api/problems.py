@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from costsvc.api.validation import FieldError, RequestInvalid, validate
 from costsvc.domain.errors import DomainError
+from costsvc.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -24,13 +25,6 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldError] | None = None
-
-
-class NotFound(Exception):
-    def __init__(self, what: str, field: str | None = None):
-        self.what = what
-        self.field = field
-        super().__init__(what)
 
 
 _TITLES = {
@@ -63,11 +57,6 @@ def domain_problem(exc: DomainError, instance: str | None = None) -> Problem:
     return invalid_problem([FieldError(exc.field, exc.message)], instance)
 
 
-def not_found_problem(exc: NotFound, instance: str | None = None) -> Problem:
-    errors = [FieldError(exc.field, exc.what)] if exc.field else None
-    return problem(404, exc.what, errors=errors, type_="not-found", instance=instance)
-
-
 def _body_errors(request: Request[Any, Any, Any], exc: ValidationException) -> list[FieldError]:
     """msgspec reports the first error; re-walk the cached body to report all of them."""
     body_type = request.route_handler.opt.get("body_type")
@@ -95,8 +84,32 @@ def handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response
     return problem_response(domain_problem(exc, request.url.path))
 
 
-def handle_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[bytes]:
-    return problem_response(not_found_problem(exc, request.url.path))
+_SERVICE_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
+    (NotFound, 404), (InvalidInput, 422), (Conflict, 409), (Forbidden, 403), (Unavailable, 503),
+)
+
+
+def service_problem(exc: ServiceError, instance: str | None = None) -> Problem:
+    status = next((code for cls, code in _SERVICE_STATUS if isinstance(exc, cls)), 500)
+    errors = None
+    if isinstance(exc, InvalidInput):
+        errors = [FieldError(e.field, e.message) for e in exc.errors]
+    elif isinstance(exc, NotFound | Forbidden) and exc.field:
+        errors = [FieldError(exc.field, exc.detail)]
+    detail = exc.detail
+    if isinstance(exc, InvalidInput):
+        detail = f"{len(exc.errors)} invalid field(s): " + ", ".join(e.field or "(body)" for e in exc.errors)
+    return problem(status, detail, errors=errors, type_=exc.code, instance=instance)
+
+
+def problem_for(exc: ServiceError | DomainError, instance: str | None = None) -> Problem:
+    """The problem an error of a use case or of the domain becomes (a batch item's error, say)."""
+    return service_problem(exc, instance) if isinstance(exc, ServiceError) else domain_problem(exc, instance)
+
+
+def handle_service(request: Request[Any, Any, Any], exc: ServiceError) -> Response[bytes]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+    return problem_response(service_problem(exc, request.url.path), headers)
 
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
@@ -120,7 +133,7 @@ EXCEPTION_HANDLERS = {
     ValidationException: handle_validation,
     RequestInvalid: handle_request_invalid,
     DomainError: handle_domain,
-    NotFound: handle_not_found,
+    ServiceError: handle_service,
     HTTPException: handle_http,
     Exception: handle_unexpected,
 }

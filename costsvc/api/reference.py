@@ -9,9 +9,9 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from costsvc.api.problems import NotFound
 from costsvc.api.schemas import PayerOut, PlanOut, ProgramOut
 from costsvc.domain.levels import LEVELS, LevelInfo
+from costsvc.services.errors import NotFound
 
 
 class ReferenceController(Controller):

@@ -1,83 +1,15 @@
-"""Request and response schemas of the HTTP API (msgspec Structs).
-
-Request structs reuse the domain vocabulary (``Benefits``, ``Accumulators``,
-``EpisodeRequest``, ``Household``) so that what staff send inline and what the
-coverage tables store have one shape.
-"""
+"""Schemas of the HTTP API (msgspec Structs): the estimate request bodies are the
+commands of the estimate use cases (``costsvc.services.requests``); the reference
+responses are here."""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
-from costsvc.domain.model import (
-    Accumulators,
-    Benefits,
-    EpisodeRequest,
-    Household,
-    InputStruct,
-    LevelOfCare,
-    Money,
-    NetworkChoice,
-    Tier,
-)
-
-MAX_BATCH_ITEMS = 200
-
-# The 50 states and DC: the regions the HHS poverty guidelines cover (AK and HI
-# have their own; the rest share the "48 states + DC" guideline).
-US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
-    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
-)
-
-Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-
-
-class CoverageRequest(InputStruct):
-    plan_id: Slug | None = None
-    benefits: Benefits | None = None
-    network: NetworkChoice = "auto"
-    tier: Tier = "individual"
-    accumulators: Accumulators | None = None
-
-
-class PaymentPlanRequest(InputStruct):
-    down_payment: Money = Decimal("0")
-
-
-class EstimateRequest(InputStruct):
-    program_id: Slug
-    level_of_care: LevelOfCare
-    coverage: CoverageRequest | None = None
-    episode: EpisodeRequest | None = None
-    household: Household | None = None
-    payment_plan: PaymentPlanRequest | None = None
-
-
-class CompareRequest(InputStruct):
-    program_id: Slug
-    coverage: CoverageRequest | None = None
-    episode: EpisodeRequest | None = None
-    household: Household | None = None
-    payment_plan: PaymentPlanRequest | None = None
-
-
-class BatchItem(InputStruct):
-    program_id: Slug
-    level_of_care: LevelOfCare
-
-
-class BatchRequest(InputStruct):
-    items: Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
-    coverage: CoverageRequest | None = None
-    episode: EpisodeRequest | None = None
-    household: Household | None = None
-    payment_plan: PaymentPlanRequest | None = None
-
+from costsvc.domain.model import Benefits
 
 # ---------------------------------------------------------------- responses (documentation)
 

@@ -12,7 +12,7 @@ import re
 
 import asyncpg
 
-from costsvc.db.queries import SQL_DIR
+from costsvc.db.queries import SQL_DIR, Q
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -35,25 +35,18 @@ def migration_files() -> list[tuple[int, str, str]]:
 async def migrate(conn: asyncpg.Connection) -> list[str]:
     """Apply pending migrations; return the names applied by this call."""
     applied_now: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    await conn.execute(Q.migrations_lock, _MIGRATION_LOCK)
     try:
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_migrations (
-                   version integer PRIMARY KEY,
-                   name text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now())"""
-        )
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        await conn.execute(Q.migrations_create_table)
+        done = {r["version"] for r in await conn.fetch(Q.migrations_applied)}
         for number, name, sql in migration_files():
             if number in done:
                 continue
             async with conn.transaction():
                 await conn.execute(sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", number, name
-                )
+                await conn.execute(Q.migrations_record, number, name)
             log.info("applied migration %s", name)
             applied_now.append(name)
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+        await conn.execute(Q.migrations_unlock, _MIGRATION_LOCK)
     return applied_now

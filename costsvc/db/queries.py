@@ -1,4 +1,4 @@
-"""Named SQL queries, loaded from ``sql/queries/*.sql``.
+"""Named SQL queries, loaded from ``sql/queries/*.sql`` (installed as ``costsvc.sql``).
 
 A file holds blocks that start with a ``-- name: some_query`` line; the SQL that
 follows (up to the next name line) is the query, with asyncpg ``$n`` parameters.
@@ -8,11 +8,12 @@ follows (up to the next name line) is the query, with asyncpg ``$n`` parameters.
 from __future__ import annotations
 
 import re
+from importlib.resources import files
 from pathlib import Path
 
-from costsvc.settings import PROJECT_ROOT
-
-SQL_DIR = PROJECT_ROOT / "sql"
+# The top-level sql/ folder, installed as the package costsvc.sql (setup.py): a real
+# directory both in a checkout (editable install) and in site-packages.
+SQL_DIR = Path(str(files("costsvc.sql")))
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 

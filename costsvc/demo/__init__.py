@@ -14,7 +14,8 @@ import msgspec
 
 from costsvc.db.pool import connect
 from costsvc.db.queries import Q
-from tariffs.pipeline import import_file
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import import_file
 
 DATA = Path(__file__).parent / "data"
 FILES = (
@@ -45,7 +46,7 @@ async def seed_demo(url: str, *, force: bool) -> str:
             return "demo data: database already has programs; not seeding"
         lines = []
         for kind, name in FILES:
-            outcome = await import_file(conn, kind, DATA / name, source=f"demo/{name}", started_by="seed-demo")
+            outcome = await import_file(conn, kind, DATA / name, source=f"demo/{name}", started_by="seed-demo", loaders=LOADERS)
             if outcome.status == "rejected":
                 raise RuntimeError(f"demo file {name} rejected: {outcome.errors[:3]}")
             lines.append(f"{kind}: {outcome.status}{' (already loaded)' if outcome.deduplicated else ''}")

@@ -155,3 +155,54 @@ LEVELS: dict[str, LevelInfo] = {
         ideal_candidate="stable in recovery, ongoing support, aftercare",
     ),
 }
+
+
+# --------------------------------------------------------------------------- billing codes → levels
+# Codes in the tariff store's form: CPT/HCPCS upper-case, revenue codes "REV:" + 4
+# digits.  The typical codes and revenue codes above each name their level; CPT's
+# psychiatry section (90785-90899: psychotherapy, evaluations, group and family
+# therapy) is outpatient unless listed above.  Intake evaluations are billed once per
+# episode, everything else per unit.
+
+CODE_LEVELS: dict[str, LevelOfCare] = {
+    code: info.code
+    for info in LEVELS.values()
+    for code in (*info.typical_codes, *(f"REV:{rc}" for rc in info.revenue_codes))
+}
+PER_EPISODE_CODES = frozenset({"90791", "90792"})
+
+
+def is_behavioral_code(code: str) -> bool:
+    """The behavioral-health codes a hospital file is searched for when nothing narrower
+    is known: HCPCS H0001-H2037 (alcohol and drug, mental health), S9480 (intensive
+    outpatient psychiatric), S0201 (partial hospitalization), CPT psychiatry
+    90785-90899, revenue codes 0900-0919 (behavioral health) and 1000-1005
+    (residential)."""
+    if len(code) == 5 and code[0] == "H" and code[1:].isascii() and code[1:].isdigit():
+        return 1 <= int(code[1:]) <= 2037
+    if code in ("S9480", "S0201"):
+        return True
+    if is_psychiatry_cpt(code):
+        return True
+    if code.startswith("REV:") and code[4:].isascii() and code[4:].isdigit():
+        n = int(code[4:])
+        return 900 <= n <= 919 or 1000 <= n <= 1005
+    return False
+
+
+def is_psychiatry_cpt(code: str) -> bool:
+    """A CPT code of the psychiatry section, 90785-90899."""
+    return len(code) == 5 and code.isascii() and code.isdigit() and 90785 <= int(code) <= 90899
+
+
+def level_of_code(code: str) -> LevelOfCare | None:
+    """The level of care a billing code prices, or None when the code alone does not say."""
+    level = CODE_LEVELS.get(code)
+    if level is None and is_psychiatry_cpt(code):
+        return "outpatient"
+    return level
+
+
+def frequency_of_code(code: str) -> str:
+    """``per_episode`` for intake evaluations, else ``per_service``."""
+    return "per_episode" if code in PER_EPISODE_CODES else "per_service"

@@ -19,6 +19,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from costsvc.domain.money import CENT
+
 Money = Annotated[
     Decimal,
     msgspec.Meta(
@@ -36,7 +38,6 @@ Percent = Annotated[
 ]
 
 MONEY_CEILING = Decimal("100000000")  # $100M: no episode, deductible or income here is larger
-_CENT = Decimal("0.01")
 
 
 def amount_problem(kind: str, value: Decimal) -> str | None:
@@ -50,7 +51,7 @@ def amount_problem(kind: str, value: Decimal) -> str | None:
     if kind == "money":
         if value > MONEY_CEILING:
             return f"must not exceed {MONEY_CEILING}"
-        if value != value.quantize(_CENT, rounding="ROUND_DOWN"):
+        if value != value.quantize(CENT, rounding="ROUND_DOWN"):
             return "must have at most two decimals"
     elif kind == "percent" and value > 100:
         return "must be between 0 and 100"
@@ -95,6 +96,16 @@ AllowedPercent = Annotated[
 
 LevelOfCare = Literal["detox", "residential", "php", "iop", "outpatient"]
 LEVELS_OF_CARE: tuple[LevelOfCare, ...] = ("detox", "residential", "php", "iop", "outpatient")
+
+# The 50 states and DC: the regions the HHS poverty guidelines cover (AK and HI have
+# their own; the rest share the "48 states + DC" guideline).  A household is in one.
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
+    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
+)
+# Territories with a USPS code: a facility may be there (a fee schedule's ``state``),
+# but the HHS guidelines do not cover them.
+US_TERRITORIES = frozenset("PR VI GU AS MP".split())
 Frequency = Literal["per_service", "per_episode"]
 CopayUnit = Literal["per_day", "per_visit", "per_admission"]
 NetworkName = Literal["in_network", "out_of_network"]
@@ -104,6 +115,13 @@ Tier = Literal["individual", "family"]
 RateType = Literal["dollar", "percent_of_billed"]
 AllowedMethod = Literal["percent_of_billed", "percent_of_reference"]
 GuidelineRegion = Literal["48", "AK", "HI"]
+
+# The 50 states and DC: the regions the HHS poverty guidelines cover (AK and HI
+# have their own; the rest share the "48 states + DC" guideline).
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
+    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
+)
 
 
 # --------------------------------------------------------------------------- benefits

@@ -31,6 +31,7 @@ from costsvc.domain.model import Household, PricedEpisode, SlidingTier
 from costsvc.phi import PhiDecryptError, PhiVault
 from costsvc.services import estimates
 from costsvc.services.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unavailable
+from costsvc.services.requests import EstimateRequest
 
 GFE_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
 _GFE_ID_LENGTH = len(secrets.token_urlsafe(GFE_ID_BYTES))
@@ -67,17 +68,8 @@ class _Ids(msgspec.Struct):
     payer_id: str | None = None
 
 
-def parse_estimate_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise NotFound(f"no estimate '{text}'", field="estimate_id") from None
-
-
 async def load_estimate(pool: asyncpg.Pool, estimate_id: str) -> StoredEstimate:
-    body = await estimates.fetch(pool, parse_estimate_id(estimate_id))
-    if body is None:
-        raise NotFound(f"no estimate '{estimate_id}'", field="estimate_id")
+    body = await estimates.fetch(pool, estimate_id)  # NotFound when there is none
     ids = msgspec.json.decode(body, type=_Ids)
     return StoredEstimate(ids.estimate_id, ids.created_at, msgspec.json.decode(body, type=PricedEpisode),
                           ids.plan_id, ids.payer_id)
@@ -128,8 +120,8 @@ def price_as_self_pay(catalog: Catalog, stored: StoredEstimate, *, scheduled_dat
         household = Household(size=1, annual_income=Decimal(0), state=program.state)
         carried_fpl = sp.fpl_percent
     request, _ = estimates.build_pricing_request(
-        catalog, program_id=p.program_id, level_of_care=p.level_of_care, coverage=None, episode=episode,
-        household=household, payment_plan=None, today=today,
+        catalog, EstimateRequest(program_id=p.program_id, level_of_care=p.level_of_care, episode=episode,
+                                 household=household), today,
     )
     if policy_override is not None:
         request = msgspec.structs.replace(request, sliding_policy=policy_override)

@@ -61,9 +61,13 @@ class Conflict(ServiceError):
 
 
 class Forbidden(ServiceError):
-    """The caller is authenticated but its role may not do this."""
+    """The caller may not do this (its role, or what it names lies outside what it may use)."""
 
     code = "forbidden"
+
+    def __init__(self, detail: str, field: str | None = None):
+        super().__init__(detail)
+        self.field = field
 
 
 class Unavailable(ServiceError):

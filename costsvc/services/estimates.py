@@ -18,14 +18,13 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from costsvc.api.problems import NotFound
-from costsvc.api.schemas import US_STATES, CoverageRequest, PaymentPlanRequest
-from costsvc.api.validation import FieldError, RequestInvalid
 from costsvc.catalog import Catalog
 from costsvc.db.queries import Q
 from costsvc.domain.engine import price_episode
-from costsvc.domain.errors import LevelNotOffered
+from costsvc.domain.episode import episode_for_level
+from costsvc.domain.errors import DomainError, LevelNotOffered
 from costsvc.domain.model import (
+    US_STATES,
     Accumulators,
     Benefits,
     EpisodeRequest,
@@ -33,6 +32,8 @@ from costsvc.domain.model import (
     PricedEpisode,
     PricingRequest,
 )
+from costsvc.services.errors import FieldProblem, InvalidInput, NotFound, ServiceError
+from costsvc.services.requests import BatchRequest, CompareRequest, CoverageRequest, EstimateRequest
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
 
@@ -60,33 +61,30 @@ def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tu
         return None, None
     if coverage.plan_id is not None and coverage.benefits is not None:
         message = "send either coverage.plan_id or coverage.benefits, not both"
-        raise RequestInvalid([FieldError("coverage.plan_id", message), FieldError("coverage.benefits", message)])
+        raise InvalidInput([FieldProblem("coverage.plan_id", message), FieldProblem("coverage.benefits", message)])
     if coverage.plan_id is not None:
         plan = catalog.plans.get(coverage.plan_id)
         if plan is None:
             raise NotFound(f"unknown plan '{coverage.plan_id}'", field="coverage.plan_id")
         return plan.benefits, plan.plan_id
     if coverage.benefits is None:
-        raise RequestInvalid([FieldError("coverage", "needs plan_id or benefits (omit coverage for self-pay)")])
+        raise InvalidInput.one("coverage", "needs plan_id or benefits (omit coverage for self-pay)")
     return coverage.benefits, None
 
 
 def _check_household(household: Household | None) -> None:
     if household is not None and household.state.upper() not in US_STATES:
-        raise RequestInvalid([FieldError("household.state", f"unknown state '{household.state}'")])
+        raise InvalidInput.one("household.state", f"unknown state '{household.state}'")
 
 
 def build_pricing_request(
-    catalog: Catalog,
-    *,
-    program_id: str,
-    level_of_care: str,
-    coverage: CoverageRequest | None,
-    episode: EpisodeRequest | None,
-    household: Household | None,
-    payment_plan: PaymentPlanRequest | None,
-    today: dt.date,
+    catalog: Catalog, request: EstimateRequest, today: dt.date
 ) -> tuple[PricingRequest, str | None]:
+    """The engine's input for ``request`` from the catalog snapshot, and the stored plan
+    it prices with (None for inline benefits or self-pay).  Raises NotFound for an
+    unknown program or plan, InvalidInput or a DomainError for what cannot be priced."""
+    program_id, level_of_care = request.program_id, request.level_of_care
+    coverage, household, payment_plan = request.coverage, request.household, request.payment_plan
     program = catalog.programs.get(program_id)
     if program is None:
         raise NotFound(f"unknown program '{program_id}'", field="program_id")
@@ -99,11 +97,11 @@ def build_pricing_request(
     payer_id = benefits.payer_id if benefits is not None else None
     if household is not None and household.state.upper() != household.state:
         household = msgspec.structs.replace(household, state=household.state.upper())
-    request = PricingRequest(
+    pricing = PricingRequest(
         program_id=program_id,
-        level_of_care=level_of_care,  # type: ignore[arg-type]
+        level_of_care=level_of_care,
         fee_lines=fee_lines,
-        episode=episode or EpisodeRequest(),
+        episode=request.episode or EpisodeRequest(),
         today=today,
         benefits=benefits,
         network=coverage.network if coverage else "auto",
@@ -117,7 +115,7 @@ def build_pricing_request(
         payment_plan_policy=catalog.payment_plan_policy_for(program_id),
         down_payment=payment_plan.down_payment if payment_plan else Decimal("0"),
     )
-    return request, plan_id
+    return pricing, plan_id
 
 
 _MEMO_LIMIT = 20_000
@@ -136,18 +134,7 @@ def _memo_key(*parts: Any) -> bytes:
     return _encoder.encode(parts)
 
 
-def price(
-    catalog: Catalog,
-    *,
-    program_id: str,
-    level_of_care: str,
-    coverage: CoverageRequest | None,
-    episode: EpisodeRequest | None,
-    household: Household | None,
-    payment_plan: PaymentPlanRequest | None,
-    today: dt.date,
-    include_claims: bool = False,
-) -> Priced:
+def price(catalog: Catalog, request: EstimateRequest, today: dt.date, *, include_claims: bool = False) -> Priced:
     """Price one episode and encode the estimate document.
 
     An estimate is a pure function of the request, the catalog snapshot and the
@@ -156,20 +143,17 @@ def price(
     new memo.  The locator asks the same questions over and over (the same plan
     at the same programs); a hit skips the engine but still stores a new estimate.
     """
-    key = _memo_key(program_id, level_of_care, coverage, episode, household, payment_plan, today, include_claims)
+    key = _memo_key(request, today, include_claims)
     memo = catalog.pricing_memo
     hit = memo.get(key)
     if hit is None:
-        request, plan_id = build_pricing_request(
-            catalog, program_id=program_id, level_of_care=level_of_care, coverage=coverage,
-            episode=episode, household=household, payment_plan=payment_plan, today=today,
-        )
-        priced = price_episode(request)
+        pricing, plan_id = build_pricing_request(catalog, request, today)
+        priced = price_episode(pricing)
         document = msgspec.to_builtins(priced, builtin_types=(Decimal, dt.date))
         if not include_claims:
             document.pop("claims", None)
         document["plan_id"] = plan_id
-        document["payer_id"] = request.benefits.payer_id if request.benefits else None
+        document["payer_id"] = pricing.benefits.payer_id if pricing.benefits else None
         # The encoded document without its opening brace: each estimate prepends its own id.
         tail = b"," + _encoder.encode(document)[1:]
         hit = (priced, tail, hashlib.sha256(tail).digest())
@@ -179,8 +163,41 @@ def price(
     priced, tail, digest = hit
     estimate_id = time_ordered_uuid()
     created_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return Priced(estimate_id, created_at, program_id, level_of_care,
+    return Priced(estimate_id, created_at, request.program_id, request.level_of_care,
                   document_head(estimate_id, created_at) + tail, priced, tail, digest)
+
+
+def price_batch(catalog: Catalog, batch: BatchRequest, today: dt.date) -> list[Priced | ServiceError | DomainError]:
+    """Each item priced with the batch's shared coverage, episode and household, from
+    one snapshot; an item that cannot be priced is its error, in its place."""
+    results: list[Priced | ServiceError | DomainError] = []
+    for item in batch.items:
+        request = EstimateRequest(
+            program_id=item.program_id, level_of_care=item.level_of_care, coverage=batch.coverage,
+            episode=batch.episode, household=batch.household, payment_plan=batch.payment_plan,
+        )  # fmt: skip
+        try:
+            results.append(price(catalog, request, today))
+        except (ServiceError, DomainError) as exc:
+            results.append(exc)
+    return results
+
+
+def compare(catalog: Catalog, request: CompareRequest, today: dt.date) -> list[Priced]:
+    """One estimate per level the program offers, cheapest first (then by level)."""
+    program = catalog.programs.get(request.program_id)
+    if program is None:
+        raise NotFound(f"unknown program '{request.program_id}'", field="program_id")
+    priced = [
+        price(catalog, EstimateRequest(
+            program_id=request.program_id, level_of_care=level, coverage=request.coverage,
+            episode=episode_for_level(request.episode, level) if request.episode else None,
+            household=request.household, payment_plan=request.payment_plan,
+        ), today)
+        for level in program.levels
+    ]  # fmt: skip
+    priced.sort(key=lambda p: (p.priced.totals.patient_pays, p.level_of_care))
+    return priced
 
 
 class EstimateWriter:
@@ -275,8 +292,13 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, priced: list[Priced],
         stored.update(documents)
 
 
-async def fetch(pool: asyncpg.Pool, estimate_id: uuid.UUID) -> bytes | None:
-    row = await pool.fetchrow(Q.get_estimate, estimate_id)
+async def fetch(pool: asyncpg.Pool, estimate_id: str) -> bytes:
+    """The stored estimate document, byte for byte as it was answered."""
+    try:
+        key = uuid.UUID(estimate_id)
+    except ValueError:
+        raise NotFound(f"no estimate '{estimate_id}'", field="estimate_id") from None
+    row = await pool.fetchrow(Q.get_estimate, key)
     if row is None:
-        return None
+        raise NotFound(f"no estimate '{estimate_id}'", field="estimate_id")
     return document_head(row["estimate_id"], row["created_at"]) + row["tail"].encode()

@@ -16,7 +16,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: get_import
 SELECT import_id, kind, source, sha256, options, status, started_by, created_at, started_at, finished_at,
-       rows_read, rows_accepted, rows_rejected, version_id, noop_of, message
+       rows_read, rows_accepted, rows_rejected, version_id, message
 FROM imports WHERE import_id = $1;
 
 -- name: try_lock_import
@@ -68,9 +68,6 @@ WHERE (programs.name, programs.state, programs.npi, programs.tin)
 INSERT INTO payers (payer_id, name)
 SELECT * FROM unnest($1::text[], $2::text[])
 ON CONFLICT (payer_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now();
-
--- name: ensure_payer
-INSERT INTO payers (payer_id, name) VALUES ($1, $1) ON CONFLICT (payer_id) DO NOTHING;
 
 -- name: program_identifiers
 SELECT program_id, npi, tin FROM programs;

@@ -53,7 +53,7 @@ async def api(db_url, roots):
     from litestar.testing import AsyncTestClient
 
     from costsvc.api.app import create_app
-    from jobs.enqueue import is_eager
+    from jobs.tasks import is_eager
 
     assert is_eager(), "these tests run the jobs eagerly: unset CELERY_BROKER_URL"
     root, data = roots
@@ -416,3 +416,20 @@ async def test_invalid_requests_list_every_field(api, keys):
     assert r.status_code == 415
     r = await api.post("/v1/imports", headers={**admin, "content-type": "application/json"}, content=b"{nope")
     assert r.status_code == 400
+
+
+async def test_the_upload_limit_comes_from_the_settings_passed_in(db_url, roots, keys):
+    """create_app(settings) controls the upload limit: nothing reads it at import time."""
+    from litestar.testing import AsyncTestClient
+
+    from costsvc.api.app import create_app
+
+    root, data = roots
+    settings = msgspec.structs.replace(get_settings(), data_dir=str(data), max_upload_bytes=1000)
+    async with AsyncTestClient(app=create_app(settings, database_url=db_url)) as small:
+        r = await _upload(small, keys["admin"], "fees.csv", _fees("limit-test", 50))
+        assert r.status_code == 413, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert not any((data / "uploads" / ".incoming").glob("*")), "the refused upload is left behind"
+        r = await _upload(small, keys["admin"], "fees.csv", _fees("limit-test", 1))
+        assert r.status_code == 202, r.text

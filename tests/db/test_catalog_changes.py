@@ -13,7 +13,8 @@ import pytest
 from costsvc import catalog as catalog_module
 from costsvc.catalog import Catalog, CatalogHolder, load_catalog, load_catalog_changes
 from costsvc.db.pool import create_pool
-from tariffs.pipeline import ImportOptions, activate, import_file
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import ImportOptions, activate, import_file
 
 DEMO = Path(__file__).resolve().parents[2] / "costsvc" / "demo" / "data"
 FEE_HEADER = ("program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
@@ -57,7 +58,7 @@ async def test_incremental_loads_equal_full_loads(conn, tmp_path):
                  + "sunrise-recovery,Sunrise Recovery Center,1645987326,74-2918365,TX,iop,H0015,IOP day,"
                    "per_service,812.00,455.00,2026-01-01\n"
                  + "aaa-first,AAA First Program,,,CA,outpatient,90837,Therapy,per_service,200.00,,2026-01-01\n")
-    fee_outcome = await import_file(conn, "fee_schedule", fees)
+    fee_outcome = await import_file(conn, "fee_schedule", fees, loaders=LOADERS)
     assert fee_outcome.status == "succeeded", fee_outcome
     cat = await step(conn, cat, fee_outcome.version_id)
     assert list(cat.programs)[0] == "aaa-first"
@@ -69,7 +70,7 @@ async def test_incremental_loads_equal_full_loads(conn, tmp_path):
     header, first = coverage_lines[0], coverage_lines[1]
     new_plan = first.replace("acme,Acme Health,acme-ppo-gold,Acme PPO Gold", "aardvark,Aardvark Care,aa-plan,AA Plan")
     coverage = write(tmp_path, "coverage.csv", "\n".join([header, new_plan]) + "\n")
-    cov_outcome = await import_file(conn, "coverage_table", coverage)
+    cov_outcome = await import_file(conn, "coverage_table", coverage, loaders=LOADERS)
     assert cov_outcome.status == "succeeded", cov_outcome
     cat = await step(conn, cat, cov_outcome.version_id)
     assert "aa-plan" in cat.plans and cat.payers["aardvark"] == "Aardvark Care"
@@ -77,12 +78,12 @@ async def test_incremental_loads_equal_full_loads(conn, tmp_path):
     # negotiated rates and reference rates
     rates = write(tmp_path, "rates.csv", "payer_id,program_id,npi,tin,billing_code,rate_type,rate,effective_date,"
                   "expiration_date\nacme,aaa-first,,,90837,dollar,150.00,2026-01-01,\n")
-    rate_outcome = await import_file(conn, "negotiated_rates", rates)
+    rate_outcome = await import_file(conn, "negotiated_rates", rates, loaders=LOADERS)
     assert rate_outcome.status == "succeeded", rate_outcome
     cat = await step(conn, cat, rate_outcome.version_id)
     assert ("acme", "aaa-first") in cat.negotiated_rates
     reference = write(tmp_path, "reference.csv", "payer_id,billing_code,amount\nacme,H0015,400.00\n")
-    ref_outcome = await import_file(conn, "reference_rates", reference)
+    ref_outcome = await import_file(conn, "reference_rates", reference, loaders=LOADERS)
     assert ref_outcome.status == "succeeded", ref_outcome
     cat = await step(conn, cat, ref_outcome.version_id)
 
@@ -100,7 +101,7 @@ async def test_incremental_loads_equal_full_loads(conn, tmp_path):
     partial = write(tmp_path, "partial.csv", FEE_HEADER
                     + "aaa-first,AAA First Program,,,CA,outpatient,90834,Therapy 45,per_service,150.00,,2026-01-01\n"
                     + "aaa-first,AAA First Program,,,CA,outpatient,90832,Therapy 30,per_service,-1,,2026-01-01\n")
-    part_outcome = await import_file(conn, "fee_schedule", partial, options=ImportOptions(allow_partial=True))
+    part_outcome = await import_file(conn, "fee_schedule", partial, options=ImportOptions(allow_partial=True), loaders=LOADERS)
     assert part_outcome.status == "succeeded"
     cat = await step(conn, cat, part_outcome.version_id)
     assert [f.billing_code for f in cat.programs["aaa-first"].levels["outpatient"]] == ["90834"]
@@ -122,7 +123,7 @@ async def test_holder_applies_a_notified_version_incrementally(db_url, conn, tmp
         fees = write(tmp_path, "fees.csv", FEE_HEADER
                      + "sunrise-recovery,Sunrise Recovery Center,1645987326,74-2918365,TX,iop,H0015,IOP day,"
                        "per_service,833.00,455.00,2026-01-01\n")
-        outcome = await import_file(conn, "fee_schedule", fees)
+        outcome = await import_file(conn, "fee_schedule", fees, loaders=LOADERS)
         for _ in range(100):
             if holder.reloads >= 2:
                 break

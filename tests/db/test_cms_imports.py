@@ -11,7 +11,8 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
-from tariffs.pipeline import ImportOptions, import_file
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import ImportOptions, import_file
 
 CMS = Path(__file__).resolve().parents[1] / "fixtures" / "cms"
 TIC = CMS / "tic-in-network-rates"
@@ -26,14 +27,14 @@ async def _ortho_program(conn, tmp_path: Path) -> None:
         "ortho-test,Ortho Test,11-1111111,CA,outpatient,27447,per_service,20000.00,2022-01-01\n"
         "ortho-test,Ortho Test,11-1111111,CA,outpatient,27448,per_service,15000.00,2022-01-01\n"
     )
-    outcome = await import_file(conn, "fee_schedule", path)
+    outcome = await import_file(conn, "fee_schedule", path, loaders=LOADERS)
     assert outcome.status == "succeeded", outcome.errors
 
 
 async def test_tic_sample_becomes_negotiated_rates(conn, tmp_path):
     await _ortho_program(conn, tmp_path)
     sample = TIC / "in-network-rates-fee-for-service-single-plan-sample.json"
-    outcome = await import_file(conn, "tic_in_network", sample, options=ImportOptions(payer_id="acme"))
+    outcome = await import_file(conn, "tic_in_network", sample, options=ImportOptions(payer_id="acme"), loaders=LOADERS)
     assert outcome.status == "succeeded", (outcome.message, outcome.errors)
     rows = await conn.fetch(
         "SELECT billing_code, rate_type, rate, effective_date, expiration_date FROM negotiated_rates "
@@ -50,7 +51,7 @@ async def test_tic_sample_becomes_negotiated_rates(conn, tmp_path):
     plans = await conn.fetch("SELECT plan_name FROM payer_file_plans WHERE version_id = $1", outcome.version_id)
     assert len(plans) == 1
     # The same file again is a no-op that reports the earlier import.
-    again = await import_file(conn, "tic_in_network", sample, options=ImportOptions(payer_id="acme"))
+    again = await import_file(conn, "tic_in_network", sample, options=ImportOptions(payer_id="acme"), loaders=LOADERS)
     assert again.deduplicated and again.import_id == outcome.import_id
 
 
@@ -60,18 +61,18 @@ async def test_tic_gzip_and_truncated(conn, tmp_path):
     gz = tmp_path / "rates.json.gz"
     with open(sample, "rb") as src, gzip.open(gz, "wb") as dst:
         shutil.copyfileobj(src, dst)
-    ok = await import_file(conn, "tic_in_network", gz, options=ImportOptions(payer_id="acme"))
+    ok = await import_file(conn, "tic_in_network", gz, options=ImportOptions(payer_id="acme"), loaders=LOADERS)
     assert ok.status == "succeeded" and ok.rows_accepted == 5
 
     versions_before = await conn.fetchval("SELECT count(*) FROM tariff_versions")
     truncated = tmp_path / "truncated.json"
     truncated.write_bytes(sample.read_bytes()[:2500])
-    bad = await import_file(conn, "tic_in_network", truncated, options=ImportOptions(payer_id="bluepeak"))
+    bad = await import_file(conn, "tic_in_network", truncated, options=ImportOptions(payer_id="bluepeak"), loaders=LOADERS)
     assert bad.status == "rejected"
     assert any("byte" in e.message or "position" in e.message or "offset" in e.message for e in bad.errors), bad.errors
     not_gzip = tmp_path / "plain.json.gz"
     not_gzip.write_bytes(b"this is not gzip at all")
-    bad_gz = await import_file(conn, "tic_in_network", not_gzip, options=ImportOptions(payer_id="bluepeak"))
+    bad_gz = await import_file(conn, "tic_in_network", not_gzip, options=ImportOptions(payer_id="bluepeak"), loaders=LOADERS)
     assert bad_gz.status == "rejected" and "gzip" in bad_gz.message.lower()
     assert await conn.fetchval("SELECT count(*) FROM tariff_versions") == versions_before
     assert await conn.fetchval("SELECT count(*) FROM negotiated_rates WHERE payer_id = 'bluepeak' "
@@ -80,13 +81,13 @@ async def test_tic_gzip_and_truncated(conn, tmp_path):
 
 async def test_tic_needs_a_known_payer(conn):
     sample = TIC / "in-network-rates-fee-for-service-single-plan-sample.json"
-    outcome = await import_file(conn, "tic_in_network", sample, options=ImportOptions(payer_id="nobody"))
+    outcome = await import_file(conn, "tic_in_network", sample, options=ImportOptions(payer_id="nobody"), loaders=LOADERS)
     assert outcome.status == "rejected" and "unknown payer" in outcome.message
 
 
 async def test_allowed_amounts_become_reference_rates(client, conn):
     sample = CMS / "tic-allowed-amounts" / "allowed-amounts-single-plan-sample.json"
-    outcome = await import_file(conn, "tic_allowed_amounts", sample, options=ImportOptions(payer_id="acme"))
+    outcome = await import_file(conn, "tic_allowed_amounts", sample, options=ImportOptions(payer_id="acme"), loaders=LOADERS)
     assert outcome.status == "succeeded", outcome.errors
     rows = await conn.fetch("SELECT billing_code, amount FROM reference_rates WHERE version_id = $1",
                             outcome.version_id)
@@ -97,7 +98,7 @@ async def test_allowed_amounts_become_reference_rates(client, conn):
 async def test_reference_rates_csv_drive_percent_of_reference(client, conn, tmp_path):
     path = tmp_path / "reference.csv"
     path.write_text("payer_id,billing_code,amount\nacme,H0015,400.00\nacme,90791,200.00\n")
-    outcome = await import_file(conn, "reference_rates", path)
+    outcome = await import_file(conn, "reference_rates", path, loaders=LOADERS)
     assert outcome.status == "succeeded", outcome.errors
     benefits = {"payer_id": "acme", "out_of_network": {
         "allowed": {"method": "percent_of_reference", "percent": "150"},
@@ -144,7 +145,7 @@ def _hpt_file(tmp_path: Path) -> Path:
 
 async def test_hpt_yields_fee_schedule_and_rates(client, conn, tmp_path):
     outcome = await import_file(conn, "hpt_standard_charges", _hpt_file(tmp_path),
-                                options=ImportOptions(program_id="lakeside-medical-bh"))
+                                options=ImportOptions(program_id="lakeside-medical-bh"), loaders=LOADERS)
     assert outcome.status == "succeeded", (outcome.message, outcome.errors)
     fees = await conn.fetch("SELECT level_of_care, billing_code, frequency, gross_charge, cash_price FROM fee_lines "
                             "WHERE version_id = $1 ORDER BY billing_code", outcome.version_id)
@@ -175,10 +176,50 @@ async def test_hpt_yields_fee_schedule_and_rates(client, conn, tmp_path):
     assert php["totals"]["billed"] == "2355.00"  # demo: REV:0913 1875 + 90791 480
 
 
-async def test_hpt_cms_sample_without_behavioral_codes_is_rejected_cleanly(conn):
-    versions = await conn.fetchval("SELECT count(*) FROM tariff_versions")
+async def test_hpt_cms_sample_adds_the_level_the_program_lacks(conn):
+    # Lakeside prices IOP and PHP (REV:0906, REV:0913, 90791); the CMS example prices
+    # H0017, residential, which Lakeside does not offer yet: it becomes a residential
+    # fee line (the first H0017 row), the example's other codes are not behavioral.
     outcome = await import_file(conn, "hpt_standard_charges", HPT / "V3.0.0_Tall_CSV_Format_Example.csv",
-                                options=ImportOptions(program_id="lakeside-medical-bh"))
+                                options=ImportOptions(program_id="lakeside-medical-bh"), loaders=LOADERS)
+    assert outcome.status == "succeeded", (outcome.message, outcome.errors)
+    fees = await conn.fetch("SELECT level_of_care, billing_code, frequency, gross_charge, cash_price FROM fee_lines "
+                            "WHERE version_id = $1", outcome.version_id)
+    assert [tuple(r) for r in fees] == [("residential", "H0017", "per_service", Decimal("2500.00"),
+                                         Decimal("2250.00"))]
+
+
+async def test_hpt_file_without_behavioral_codes_says_which_codes_it_had(conn, tmp_path):
+    lines = (HPT / "V3.0.0_Tall_CSV_Format_Example.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    path = tmp_path / "no-behavioral.csv"
+    path.write_text("".join(ln for ln in lines if "H0017" not in ln), encoding="utf-8")
+    versions = await conn.fetchval("SELECT count(*) FROM tariff_versions")
+    outcome = await import_file(conn, "hpt_standard_charges", path,
+                                options=ImportOptions(program_id="lakeside-medical-bh"), loaders=LOADERS)
     assert outcome.status == "rejected"
     assert "no importable rows" in outcome.message
+    # what the file had (a bounded sample and the count) and what was looked for
+    assert "24 distinct code(s)" in outcome.message and "70551 (CPT)" in outcome.message
+    assert "and 12 more" in outcome.message
+    assert "REV:0906" in outcome.message and "H0017" in outcome.message
     assert await conn.fetchval("SELECT count(*) FROM tariff_versions") == versions
+
+
+async def test_a_corrected_payer_mapping_imports_the_same_file_again(conn, tmp_path):
+    """The dedupe key covers payer_names: a new mapping changes what is staged, so the
+    same file is imported again (not a silent no-op pointing at the first import)."""
+    path = _hpt_file(tmp_path)
+    first = await import_file(conn, "hpt_standard_charges", path, loaders=LOADERS,
+                              options=ImportOptions(program_id="lakeside-medical-bh"))
+    again = await import_file(conn, "hpt_standard_charges", path, loaders=LOADERS,
+                              options=ImportOptions(program_id="lakeside-medical-bh"))
+    assert first.status == "succeeded" and again.deduplicated and again.import_id == first.import_id
+    corrected = await import_file(
+        conn, "hpt_standard_charges", path, loaders=LOADERS,
+        options=ImportOptions(program_id="lakeside-medical-bh", payer_names={"bluepeak insurance": "evergreen"}),
+    )
+    assert corrected.status == "succeeded" and not corrected.deduplicated
+    assert corrected.import_id != first.import_id
+    payers = await conn.fetch("SELECT DISTINCT payer_id FROM negotiated_rates WHERE version_id = $1 ORDER BY 1",
+                              corrected.version_id)
+    assert [r["payer_id"] for r in payers] == ["acme", "evergreen"]

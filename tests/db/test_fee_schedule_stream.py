@@ -1,4 +1,4 @@
-"""A fee schedule staged chunk by chunk (tariffs.loaders.FeeScheduleLoader), against a
+"""A fee schedule staged chunk by chunk (costsvc.staging.loaders.FeeScheduleLoader), against a
 real PostgreSQL: with two rows per chunk, every program, key and error spans chunks."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tariffs import tabular
-from tariffs.pipeline import ImportOptions, import_file
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import ImportOptions, import_file
+from tariffs.tabular import reader as tabular
 
 HEADER = ("program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
           "gross_charge,cash_price,effective_date\n")
@@ -44,7 +45,7 @@ async def test_programs_keys_and_lines_spanning_chunks(conn, tmp_path):
     rows[3] = rows[3].replace("Stream A,,,TX", "Stream A,1645987326,,TX")
     rows[4] = rows[4].replace("Stream A,,,TX", "Stream A,,74-2918365,TX")
     rows += rows_for("stream-b", "Stream B", "1234567893", "12-3456789")
-    outcome = await import_file(conn, "fee_schedule", write(tmp_path, "stream.csv", rows))
+    outcome = await import_file(conn, "fee_schedule", write(tmp_path, "stream.csv", rows), loaders=LOADERS)
     assert outcome.status == "succeeded", outcome
     assert (outcome.rows_read, outcome.rows_accepted, outcome.rows_rejected) == (10, 10, 0)
     v = outcome.version_id
@@ -72,7 +73,7 @@ async def test_an_error_in_a_late_chunk_rejects_everything_staged_before(conn, t
     rows = rows_for("stream-c", "Stream C") + rows_for("stream-d", "Stream D")
     rows[7] = rows[7].replace("825.00", "8.255")  # line 9: the fifth chunk
     rows[9] = rows[9].replace("Stream D", "Stream Dee")  # line 11: after the first error
-    outcome = await import_file(conn, "fee_schedule", write(tmp_path, "late-error.csv", rows))
+    outcome = await import_file(conn, "fee_schedule", write(tmp_path, "late-error.csv", rows), loaders=LOADERS)
     assert outcome.status == "rejected"
     assert [(e.line, e.column) for e in outcome.errors] == [(9, "gross_charge"), (11, "program_name")]
     assert await conn.fetchval("SELECT count(*) FROM fee_lines") == before
@@ -84,7 +85,7 @@ async def test_a_malformed_row_in_a_late_chunk_rejects_the_file_and_the_connecti
     before = await conn.fetchval("SELECT count(*) FROM fee_lines")
     rows = rows_for("stream-e", "Stream E")
     rows[4] += ",one too many"  # line 6, the third chunk
-    outcome = await import_file(conn, "fee_schedule", write(tmp_path, "malformed.csv", rows))
+    outcome = await import_file(conn, "fee_schedule", write(tmp_path, "malformed.csv", rows), loaders=LOADERS)
     assert outcome.status == "rejected"
     assert [(e.line, "13 fields" in e.message) for e in outcome.errors] == [(6, True)]
     assert await conn.fetchval("SELECT count(*) FROM fee_lines") == before
@@ -97,7 +98,7 @@ async def test_allow_partial_across_chunks(conn, tmp_path):
     rows[1] = rows[1].replace("per_episode", "weekly")  # line 3
     rows[4] = rows[4].replace("php,REV:0913", "php,H0035")  # line 6: duplicate of line 5
     outcome = await import_file(conn, "fee_schedule", write(tmp_path, "partial.csv", rows),
-                                options=ImportOptions(allow_partial=True))
+                                options=ImportOptions(allow_partial=True), loaders=LOADERS)
     assert outcome.status == "succeeded"
     assert (outcome.rows_read, outcome.rows_accepted, outcome.rows_rejected) == (5, 3, 2)
     assert [(e.line, e.column) for e in outcome.errors] == [(3, "frequency"), (6, "billing_code")]
@@ -111,13 +112,13 @@ RATES_HEADER = "payer_id,program_id,npi,tin,billing_code,rate_type,rate,effectiv
 
 
 async def test_rates_staged_across_chunks(conn, tmp_path):
-    await import_file(conn, "fee_schedule", write(tmp_path, "fees.csv", rows_for("stream-r", "Stream R", "1234567893")))
+    await import_file(conn, "fee_schedule", write(tmp_path, "fees.csv", rows_for("stream-r", "Stream R", "1234567893")), loaders=LOADERS)
     rates = tmp_path / "rates.csv"
     rates.write_text(RATES_HEADER + "".join(
         f"acme,stream-r,,,{code},dollar,{500 + i}.00,2026-01-01,\n"
         for i, code in enumerate(["H0015", "90791", "S9480", "H0035", "REV:0913"])
     ) + "acme,,1234567893,,H0015,dollar,510.00,2026-07-01,\n")  # by NPI, in the third chunk
-    outcome = await import_file(conn, "negotiated_rates", rates)
+    outcome = await import_file(conn, "negotiated_rates", rates, loaders=LOADERS)
     assert outcome.status == "succeeded", outcome
     assert (outcome.rows_read, outcome.rows_accepted) == (6, 6)
     stored = await conn.fetch("SELECT program_id, line FROM negotiated_rates WHERE version_id = $1 ORDER BY line",
@@ -136,18 +137,18 @@ async def test_rates_errors_in_line_order_and_staging_errors_only_without_parse_
     ]
     path = tmp_path / "rates.csv"
     path.write_text(RATES_HEADER + "\n".join(lines) + "\n")
-    outcome = await import_file(conn, "negotiated_rates", path)
+    outcome = await import_file(conn, "negotiated_rates", path, loaders=LOADERS)
     assert outcome.status == "rejected"
     assert [(e.line, e.column) for e in outcome.errors] == [(2, "program_id"), (3, "payer_id"), (5, "npi")]
 
     # a parse error too (line 6, the third chunk): only the parse errors are reported, as before
     path.write_text(RATES_HEADER + "\n".join([*lines, "acme,sunrise-recovery,,,90791,dollar,abc,2026-01-01,"])
                     + "\n")
-    outcome = await import_file(conn, "negotiated_rates", path)
+    outcome = await import_file(conn, "negotiated_rates", path, loaders=LOADERS)
     assert outcome.status == "rejected"
     assert [(e.line, e.column) for e in outcome.errors] == [(6, "rate")]
 
-    outcome = await import_file(conn, "negotiated_rates", path, options=ImportOptions(allow_partial=True))
+    outcome = await import_file(conn, "negotiated_rates", path, options=ImportOptions(allow_partial=True), loaders=LOADERS)
     assert outcome.status == "succeeded"
     assert (outcome.rows_read, outcome.rows_accepted, outcome.rows_rejected) == (5, 1, 4)
     assert [(e.line, e.column) for e in outcome.errors] == [(6, "rate"), (2, "program_id"), (3, "payer_id"),

@@ -9,7 +9,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from tariffs.pipeline import ImportOptions, activate, import_file
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import ImportOptions, activate, import_file
 
 HEADER = ("program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
           "gross_charge,cash_price,effective_date\n")
@@ -65,7 +66,7 @@ async def test_rejected_file_leaves_no_rows_behind(db_url, conn, tmp_path):
     before = await conn.fetchval("SELECT count(*) FROM fee_lines")
     versions = await conn.fetchval("SELECT count(*) FROM tariff_versions")
     bad = fee_file(tmp_path, "dupes.csv", extra=f"{SUNRISE},iop,H0015,IOP day,per_service,800.00,450.00,2026-01-01\n")
-    outcome = await import_file(conn, "fee_schedule", bad)
+    outcome = await import_file(conn, "fee_schedule", bad, loaders=LOADERS)
     assert outcome.status == "rejected"
     assert outcome.errors and outcome.errors[0].line == 4 and "duplicate" in outcome.errors[0].message
     assert await conn.fetchval("SELECT count(*) FROM fee_lines") == before
@@ -75,7 +76,7 @@ async def test_rejected_file_leaves_no_rows_behind(db_url, conn, tmp_path):
 async def test_allow_partial_imports_the_good_rows(db_url, conn, tmp_path):
     path = fee_file(tmp_path, "partial.csv", "810.00",
                     extra=f"{SUNRISE},php,H0035,PHP day,per_service,-5,1.00,2026-01-01\n")
-    outcome = await import_file(conn, "fee_schedule", path, options=ImportOptions(allow_partial=True))
+    outcome = await import_file(conn, "fee_schedule", path, options=ImportOptions(allow_partial=True), loaders=LOADERS)
     assert outcome.status == "succeeded"
     assert (outcome.rows_read, outcome.rows_accepted, outcome.rows_rejected) == (3, 2, 1)
     assert outcome.errors[0].line == 4 and outcome.errors[0].column == "gross_charge"
@@ -89,7 +90,7 @@ async def test_unknown_program_in_rates_is_a_row_error(db_url, conn, tmp_path):
         "acme,sunrise-recovery,,,H0015,dollar,500.00,2026-01-01,\n"
         "acme,,1992753880,,H0015,dollar,500.00,2026-01-01,\n"
     )
-    outcome = await import_file(conn, "negotiated_rates", path)
+    outcome = await import_file(conn, "negotiated_rates", path, loaders=LOADERS)
     assert outcome.status == "rejected"
     assert [(e.line, e.column) for e in outcome.errors] == [(3, "npi")]
 
@@ -115,7 +116,7 @@ async def test_api_sees_new_version_and_rollback(client, conn, tmp_path):
     demo_version = await conn.fetchval(
         "SELECT version_id FROM current_tariff_versions WHERE scope = 'fee' AND key1 = 'sunrise-recovery' AND key2 = 'iop'"
     )
-    new = await import_file(conn, "fee_schedule", fee_file(tmp_path, "new.csv", "900.00"))
+    new = await import_file(conn, "fee_schedule", fee_file(tmp_path, "new.csv", "900.00"), loaders=LOADERS)
     assert new.status == "succeeded"
     await wait_for("1250.00")
 
@@ -133,7 +134,7 @@ async def test_coverage_table_import_replaces_a_plan(client, conn, tmp_path):
     changed = [r.replace(",1500.00,3000.00,", ",2500.00,5000.00,") for r in rows]
     path = tmp_path / "ppo.csv"
     path.write_text("\n".join([header, *changed]) + "\n")
-    outcome = await import_file(conn, "coverage_table", path)
+    outcome = await import_file(conn, "coverage_table", path, loaders=LOADERS)
     assert outcome.status == "succeeded", outcome.errors
     for _ in range(100):
         plans = (await client.get("/v1/payers/acme/plans")).json()["plans"]
@@ -157,7 +158,7 @@ async def test_catalog_listener_survives_a_lost_connection(client, conn, tmp_pat
         "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
     )
     assert killed >= 1
-    outcome = await import_file(conn, "fee_schedule", fee_file(tmp_path, "after-loss.csv", "950.00"))
+    outcome = await import_file(conn, "fee_schedule", fee_file(tmp_path, "after-loss.csv", "950.00"), loaders=LOADERS)
     assert outcome.status == "succeeded"
     for _ in range(200):  # reconnect delay is 2 s
         r = await client.post("/v1/estimates", json=body)

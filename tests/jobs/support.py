@@ -244,9 +244,9 @@ class JobEnv:
         return proc
 
     async def enqueue(self, import_id: uuid.UUID, path: Path) -> None:
-        from jobs.enqueue import enqueue_import
+        from jobs.tasks import CeleryImportQueue
 
-        await enqueue_import(import_id, str(path), app=self.app)
+        await CeleryImportQueue(self.app).enqueue(import_id, str(path))
 
     def ping(self, proc_name: str, timeout: float = 10) -> str:
         """``celery inspect ping`` of one worker of this test (by node name)."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import create_import
 from jobs.celery_app import create_celery_app
-from jobs.enqueue import enqueue_import, is_eager
-from tariffs.pipeline import create_import
+from jobs.tasks import CeleryImportQueue, is_eager
 from tests.jobs.support import RowLock, blocked_backend, fee_schedule, versions_of
 
 
@@ -32,8 +33,8 @@ async def test_eager_import_runs_in_a_thread_without_blocking_the_loop(conn, db_
     lock = RowLock(db_url, "jobtest-kill")
     await lock.hold()
     try:
-        import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
-        running = asyncio.create_task(enqueue_import(import_id, str(path), app=app, database_url=db_url))
+        import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS)
+        running = asyncio.create_task(CeleryImportQueue(app, database_url=db_url).enqueue(import_id, str(path)))
         # The import is now blocked inside its transaction, and this loop still runs.
         await blocked_backend(conn, timeout=30)
         assert not running.done()
@@ -53,8 +54,8 @@ async def test_eager_rejected_file_is_recorded_not_raised(conn, db_url, tmp_path
         "program_id,program_name,state,level_of_care,billing_code,frequency,gross_charge,"
         "effective_date\nx,X,TX,iop,H0015,per_service,-5,2026-01-01\n"
     )
-    import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
-    await enqueue_import(import_id, str(path), app=create_celery_app(""), database_url=db_url)
+    import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS)
+    await CeleryImportQueue(create_celery_app(""), database_url=db_url).enqueue(import_id, str(path))
     row = await conn.fetchrow("SELECT status, version_id FROM imports WHERE import_id = $1", import_id)
     assert (row["status"], row["version_id"]) == ("rejected", None)
     [error] = await conn.fetch('SELECT line, "column" FROM import_errors WHERE import_id = $1', import_id)
@@ -63,9 +64,9 @@ async def test_eager_rejected_file_is_recorded_not_raised(conn, db_url, tmp_path
 
 async def test_missing_file_fails_the_import_without_retrying(conn, db_url, tmp_path: Path):
     path = fee_schedule(tmp_path / "fees.csv", "jobtest-gone", rows=2)
-    import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
+    import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS)
     path.unlink()
-    await enqueue_import(import_id, str(path), app=create_celery_app(""), database_url=db_url)
+    await CeleryImportQueue(create_celery_app(""), database_url=db_url).enqueue(import_id, str(path))
     row = await conn.fetchrow("SELECT status, message FROM imports WHERE import_id = $1", import_id)
     assert row["status"] == "failed" and "not found" in row["message"]
 
@@ -74,8 +75,8 @@ async def test_a_csv_named_gz_that_is_not_gzip_is_rejected_not_failed(conn, db_u
     """A bad file is the file's fault: ``rejected`` with a message, never a crashed job."""
     path = tmp_path / "fees.csv.gz"
     path.write_bytes(fee_schedule(tmp_path / "plain.csv", "jobtest-gz", rows=2).read_bytes())
-    import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
-    await enqueue_import(import_id, str(path), app=create_celery_app(""), database_url=db_url)
+    import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS)
+    await CeleryImportQueue(create_celery_app(""), database_url=db_url).enqueue(import_id, str(path))
     row = await conn.fetchrow("SELECT status, message FROM imports WHERE import_id = $1", import_id)
     assert row["status"] == "rejected", dict(row)
     messages = await conn.fetchval(

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from tariffs.pipeline import create_import
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import create_import
 from tests.jobs.support import (
     JobEnv,
     PgProxy,
@@ -69,7 +70,7 @@ async def test_worker_killed_mid_import_runs_again_and_activates_once(job_env: J
     try:
         worker = await job_env.worker("a", **extra)
         path = fee_schedule(job_env.tmp / "fees.csv", "jobtest-kill", rows=5)
-        import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
+        import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS)
         await job_env.enqueue(import_id, path)
         delivered_at = time.monotonic()
         backend = await blocked_backend(conn)  # the import is inside its transaction now
@@ -108,7 +109,7 @@ async def test_database_unreachable_during_import_is_retried_then_succeeds(job_e
     try:
         worker = await job_env.worker("w", DATABASE_URL=proxy.url)
         path = fee_schedule(job_env.tmp / "fees.csv", "jobtest-kill", rows=7)
-        import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
+        import_id, _, _ = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS)
         await job_env.enqueue(import_id, path)
         backend = await blocked_backend(conn)  # mid-import, inside the staging transaction
 

@@ -18,10 +18,12 @@ import pytest
 
 from costsvc.db.pool import connect
 from costsvc.db.queries import Q
+from costsvc.services.imports import requeue_stale_imports
 from costsvc.settings import get_settings
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import create_import, import_file
 from jobs.celery_app import REQUEUE_STALE_TASK, create_celery_app
-from jobs.enqueue import requeue_stale_imports
-from tariffs.pipeline import create_import, import_file
+from jobs.tasks import CeleryImportQueue
 from tests.jobs.support import ROOT, JobEnv, fee_schedule, versions_of, wait_status
 
 EAGER = create_celery_app("")
@@ -31,7 +33,7 @@ STALE = 900.0  # the default grace period of a queued import
 async def _record(conn, path: Path, *, status: str = "queued", age: float = 0.0) -> uuid.UUID:
     """An import as a dead job leaves it: recorded, marked ``status``, nobody holding its lock."""
     import_id, _, created = await create_import(
-        conn, "fee_schedule", path, source=path.name, started_by="test"
+        conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS
     )
     assert created
     if status == "running":
@@ -52,7 +54,9 @@ async def _row(conn, import_id: uuid.UUID):
 
 
 async def _sweep(conn, db_url: str, **kw):
-    return await requeue_stale_imports(conn, app=EAGER, database_url=db_url, stale_after=STALE, **kw)
+    return await requeue_stale_imports(
+        conn, queue=CeleryImportQueue(EAGER, database_url=db_url), settings=get_settings(), stale_after=STALE, **kw
+    )
 
 
 async def _assert_succeeded_once(conn, import_id: uuid.UUID, rows: int) -> None:
@@ -135,7 +139,7 @@ async def test_file_gone_or_changed_means_failed_with_a_message(conn, db_url, tm
     assert await versions_of(conn, gone) == [] and await versions_of(conn, changed) == []
     # No longer live: the same file sent again is a new import.
     fee_schedule(gone_path, "stale-gone", rows=2)
-    new_id, _, created = await create_import(conn, "fee_schedule", gone_path, started_by="test")
+    new_id, _, created = await create_import(conn, "fee_schedule", gone_path, started_by="test", loaders=LOADERS)
     assert created and new_id != gone
 
 
@@ -179,7 +183,7 @@ async def test_cli_import_runs_a_stuck_running_import(conn, tmp_path: Path):
     """``costsvc import`` of a file whose earlier import died: that import is run, not a no-op."""
     path = fee_schedule(tmp_path / "fees.csv", "stale-cli", rows=3)
     import_id = await _record(conn, path, status="running")
-    outcome = await import_file(conn, "fee_schedule", path, source=path.name, started_by="cli")
+    outcome = await import_file(conn, "fee_schedule", path, source=path.name, started_by="cli", loaders=LOADERS)
     assert (outcome.import_id, outcome.status, outcome.deduplicated) == (import_id, "succeeded", False)
     await _assert_succeeded_once(conn, import_id, 3)
 
@@ -225,7 +229,7 @@ async def api(db_url, tmp_path: Path):
     from litestar.testing import AsyncTestClient
 
     from costsvc.api.app import create_app
-    from jobs.enqueue import is_eager
+    from jobs.tasks import is_eager
 
     assert is_eager(), "these tests run the jobs eagerly: unset CELERY_BROKER_URL"
     settings = msgspec.structs.replace(

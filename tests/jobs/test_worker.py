@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tariffs.pipeline import ImportOptions, create_import
+from costsvc.staging.loaders import LOADERS
+from costsvc.staging.pipeline import ImportOptions, create_import
 from tests.jobs.support import JobEnv, fee_schedule, versions_of, wait_status
 
 pytestmark = pytest.mark.broker
@@ -45,7 +46,7 @@ async def test_worker_imports_rejects_bad_files_and_stays_healthy(job_env: JobEn
     # A good file: imported, activated, counted.
     good = fee_schedule(tmp / "fees.csv", "jobtest-good", rows=4)
     import_id, _, created = await create_import(
-        conn, "fee_schedule", good, source=good.name, started_by="test"
+        conn, "fee_schedule", good, source=good.name, started_by="test", loaders=LOADERS
     )
     assert created
     await job_env.enqueue(import_id, good)
@@ -86,7 +87,7 @@ async def test_worker_imports_rejects_bad_files_and_stays_healthy(job_env: JobEn
     rejected = []
     for kind, path, options, expected_words in cases:
         bad_id, _, created = await create_import(
-            conn, kind, path, options=options, source=path.name, started_by="test"
+            conn, kind, path, options=options, source=path.name, started_by="test", loaders=LOADERS
         )
         assert created
         await job_env.enqueue(bad_id, path)
@@ -112,7 +113,7 @@ async def test_worker_imports_rejects_bad_files_and_stays_healthy(job_env: JobEn
     # The worker is still healthy: it answers a ping and runs the next import.
     assert "pong" in job_env.ping("w"), worker.text()[-3000:]
     again = fee_schedule(tmp / "fees2.csv", "jobtest-after", rows=2)
-    next_id, _, _ = await create_import(conn, "fee_schedule", again, source=again.name, started_by="test")
+    next_id, _, _ = await create_import(conn, "fee_schedule", again, source=again.name, started_by="test", loaders=LOADERS)
     await job_env.enqueue(next_id, again)
     row = await wait_status(conn, next_id, {"succeeded", "rejected", "failed"})
     assert row["status"] == "succeeded", (dict(row), worker.text()[-3000:])
@@ -124,9 +125,9 @@ async def test_same_file_twice_is_one_import(job_env: JobEnv, conn):
     duplicate message for the same import (at-least-once delivery) runs nothing twice."""
     await job_env.worker()
     path = fee_schedule(job_env.tmp / "fees.csv", "jobtest-dup", rows=3)
-    first, _, created = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test")
+    first, _, created = await create_import(conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS)
     second, _, created_again = await create_import(
-        conn, "fee_schedule", path, source=path.name, started_by="test"
+        conn, "fee_schedule", path, source=path.name, started_by="test", loaders=LOADERS
     )
     assert created and not created_again and first == second
     await job_env.enqueue(first, path)

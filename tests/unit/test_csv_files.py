@@ -9,7 +9,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tariffs import tabular as tb
 from tariffs.csv_files import (
     PARSERS,
     ParseResult,
@@ -25,6 +24,9 @@ from tariffs.records import (
     PlanLevelRecord,
     ProgramRecord,
 )
+from tariffs.tabular import encoding
+from tariffs.tabular import fields as tb
+from tariffs.tabular.header import normalize_header
 
 DEMO = Path(__file__).resolve().parents[2] / "costsvc" / "demo" / "data"
 
@@ -437,10 +439,14 @@ def test_not_utf8_names_the_byte_offset(tmp_path):
     e = exc.value.errors[0]
     assert f"offset {offset}" in e.message and "UTF-8" in e.message
     assert e.line == 4
+    # the column too: the character position in the line, and the header column it is in
+    line = text.splitlines()[3]
+    assert f"column {line.index('è') + 1} of line 4" in e.message
+    assert e.column == "program_name" and "'program_name' value" in e.message
 
 
 def test_not_utf8_across_read_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(tb, "_CHUNK", 7)
+    monkeypatch.setattr(encoding, "_CHUNK", 7)
     text = csv_text(FEE_HEADER, FEE_ROWS).replace("Cedar", "Cédar")
     data = text.encode("utf-8")
     ok = write(tmp_path, "ok.csv", text)
@@ -822,9 +828,13 @@ def test_money_parser():
     assert parse(" 1250.5 ") == Decimal("1250.50")
     assert parse("$1,250.50") == Decimal("1250.50")
     assert parse("0") == Decimal("0.00")
-    assert parse(".5") == Decimal("0.50")
-    assert parse("1250.500") == Decimal("1250.50")  # trailing zeros are not precision
+    # the one amount grammar (costsvc.domain.money.parse_amount): digits before the
+    # point, at most two decimals as written
     for bad in [
+        ".5",
+        "1250.500",
+        "١٢",  # Unicode digits
+        "1 250",
         "-1",
         "1.234",
         "1,25",
@@ -900,7 +910,7 @@ def test_identifier_npi_tin_enum_integer_code_parsers():
     assert ident("sunrise-recovery") == "sunrise-recovery"
     assert isinstance(ident("sunrise recovery"), tb.Invalid)
     assert tb.state_code()("tx") == "TX" and isinstance(tb.state_code()("XX"), tb.Invalid)
-    assert tb.normalize_header(" Gross  Charge ") == "gross_charge"
+    assert normalize_header(" Gross  Charge ") == "gross_charge"
 
 
 # --------------------------------------------------------------------------- scale

@@ -18,13 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tariffs.hpt import (
-    HptResult,
-    frequency_of,
-    is_default_behavioral_code,
-    level_of_care,
-    parse_hpt,
-)
+from costsvc.domain.levels import frequency_of_code as frequency_of
+from costsvc.domain.levels import is_behavioral_code as is_default_behavioral_code
+from costsvc.domain.levels import level_of_code as level_of_care
+from tariffs.hpt import HptResult, parse_hpt
 from tariffs.records import FeeLineRecord, FileRejected, NegotiatedRateRecord
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "cms" / "hpt-standard-charges"
@@ -320,13 +317,32 @@ def test_generated_v3_tall_behavioral(tmp_path):
 
 def test_billing_codes_filter(tmp_path):
     p = write_csv(tmp_path / "s.csv", GENERAL_V3, v3_tall_header(), BH_ROWS)
-    res = parse(p, payer_names={"aetna": "aetna"}, billing_codes=frozenset({"rev:906", "90791"}))
+    every_level = {"detox", "residential", "php", "iop", "outpatient"}
+    res = parse(
+        p, payer_names={"aetna": "aetna"}, billing_codes=frozenset({"rev:906", "90791"}), program_levels=every_level
+    )
     # with only REV:0906 kept, the IOP item goes under the revenue code
     assert [(f.billing_code, f.level_of_care) for f in res.fee_lines] == [
         ("REV:0906", "iop"),
         ("90791", "outpatient"),
     ]
     assert [(r.billing_code, r.rate) for r in res.rates] == [("REV:0906", D(410)), ("90791", D(180))]
+
+
+def test_levels_the_program_lacks_are_added_from_the_domain_code_map(tmp_path):
+    p = write_csv(tmp_path / "s.csv", GENERAL_V3, v3_tall_header(), BH_ROWS)
+    # the program prices iop (REV:0906) and outpatient (90791): the file's other iop
+    # codes stay out (they would be billed on top), its php and detox codes come in
+    res = parse(p, payer_names={"aetna": "aetna"}, billing_codes=frozenset({"rev:906", "90791"}))
+    assert [(f.billing_code, f.level_of_care) for f in res.fee_lines] == [
+        ("REV:0906", "iop"),
+        ("REV:0912", "php"),
+        ("90791", "outpatient"),
+        ("H0010", "detox"),
+    ]
+    assert [(r.billing_code, r.rate) for r in res.rates] == [
+        ("REV:0906", D(410)), ("REV:0912", D("875.25")), ("90791", D(180)), ("H0010", D(1200)),
+    ]
 
 
 def test_spaces_around_pipes_bom_and_gzip(tmp_path):
@@ -665,3 +681,87 @@ def test_default_codes_and_frequency():
         assert not is_default_behavioral_code(c), c
     assert frequency_of("90791") == frequency_of("90792") == "per_episode"
     assert frequency_of("90837") == "per_service"
+
+
+# ----------------------------------------------------------------------------- real-world files
+
+
+def windows_1252_wide(tmp_path: Path, *, gz: bool = False, tail: bytes = b"") -> Path:
+    """The CMS v3 wide example as a Windows export writes it: cp1252, an em dash (0x97)
+    in the residential descriptions."""
+    text = V3_WIDE.read_text(encoding="utf-8-sig").replace("Behavioral health; residential", "Behavioral health \u2014 residential")
+    data = text.encode("cp1252") + tail
+    assert b"\x97" in data
+    path = tmp_path / ("wide.csv.gz" if gz else "wide.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_windows_1252_file_is_detected_and_imported(tmp_path, gz):
+    res = parse(windows_1252_wide(tmp_path, gz=gz))
+    assert res.encoding == "cp1252"
+    assert fee_of(res) == [("H0017", "residential", "per_service", D("2500.00"), D("2250.00"), 14)]
+    assert res.fee_lines[0].description.startswith("Behavioral health \u2014 residential")
+    assert ("platform", "H0017", "dollar", D(1500), 14) in rates_of(res)
+
+
+def test_utf8_file_reports_utf8(tmp_path):
+    assert parse(V3_WIDE, keep_all_codes=True).encoding == "utf-8"
+    assert parse(V3_JSON, keep_all_codes=True).encoding == "utf-8"
+
+
+def test_a_file_neither_utf8_nor_windows_1252_is_read_as_latin1_with_its_controls_as_row_errors(tmp_path):
+    # 0x81 is undefined in Windows-1252: Latin-1 is what remains, and there 0x97 and 0x81
+    # are C1 control characters, which a description must not hold
+    res = parse(windows_1252_wide(tmp_path, tail=b'"x\x81",H0017,HCPCS\n'))
+    assert res.encoding == "iso8859-1"
+    assert [(e.line, e.column) for e in res.errors] == [(14, "description"), (15, "description"),
+                                                        (16, "description"), (17, "description"),
+                                                        (30, "description")]
+    assert "U+0097" in res.errors[0].message and "U+0081" in res.errors[-1].message
+
+
+def test_a_byte_the_detected_encoding_lacks_far_into_the_file_rejects_it(tmp_path):
+    # detection looks at samples; a later byte Windows-1252 does not define still stops the import
+    filler = b"".join(b'"Filler item %d",99999,CPT\n' % i for i in range(120_000))
+    path = windows_1252_wide(tmp_path, tail=filler + b'"x\x81",H0017,HCPCS\n')
+    assert path.stat().st_size > 3 << 20
+    with pytest.raises(FileRejected) as exc:
+        parse(path)
+    assert "0x81" in str(exc.value) and "cp1252" in str(exc.value)
+
+
+def test_cms_examples_add_the_level_a_program_lacks():
+    # A hospital program that prices IOP (H0015) and outpatient therapy (90837): the
+    # CMS examples price H0017, residential, which it lacks.
+    for sample in (V2_TALL, V3_TALL, V3_WIDE, V3_JSON):
+        res = parse(sample, billing_codes=frozenset({"H0015", "90837"}))
+        assert [(f.billing_code, f.level_of_care) for f in res.fee_lines] == [("H0017", "residential")], sample
+        assert {r.billing_code for r in res.rates} == {"H0017"}
+    # one that already prices residential under H0018 keeps its own codes: nothing to import
+    with pytest.raises(FileRejected) as exc:
+        parse(V3_TALL, billing_codes=frozenset({"H0018"}))
+    assert "no importable rows" in str(exc.value)
+
+
+def test_no_importable_rows_says_which_codes_the_file_had_and_which_were_looked_for():
+    with pytest.raises(FileRejected) as exc:
+        parse(V3_TALL, billing_codes=frozenset({"H0018", "H0015", "H0035", "H0010", "90837"}))
+    message = exc.value.errors[0].message
+    assert message.startswith("no importable rows: none of the file's 25 distinct code(s)")
+    assert "70551 (CPT)" in message and "470 (MS-DRG)" in message
+    assert "and 13 more" in message  # a bounded sample
+    assert "the codes the program prices (90837, H0010, H0015, H0018, H0035)" in message
+    assert "levels it does not price" not in message  # it prices every level
+
+
+def test_control_characters_in_hpt_text_are_row_errors(tmp_path):
+    rows = [dict(r) for r in BH_ROWS[:2]]
+    rows[0]["description"] = "Intensive\x00outpatient"
+    rows[1]["payer_name"] = "Ae\x1btna"
+    p = write_csv(tmp_path / "c.csv", GENERAL_V3, v3_tall_header(), rows)
+    res = parse(p, payer_names={"aetna": "aetna"})
+    assert [(e.line, e.column) for e in res.errors] == [(4, "description"), (5, "payer_name")]
+    assert "U+0000" in res.errors[0].message and "U+001B" in res.errors[1].message
+    assert all("\x00" not in f.description for f in res.fee_lines)

@@ -1,4 +1,4 @@
-"""tariffs.loaders.read_ahead: a producer thread running ahead of an async consumer."""
+"""costsvc.staging.loaders.read_ahead: a producer thread running ahead of an async consumer."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from tariffs import tabular
-from tariffs.loaders import read_ahead
+from costsvc.staging.loaders import read_ahead
+from tariffs.tabular import bulk as tabular
 
 
 async def test_items_arrive_in_order_from_another_thread():
@@ -37,7 +37,8 @@ async def test_an_exception_from_the_items_is_raised_to_the_consumer_after_what_
     assert got == [1, 2]
 
 
-async def test_a_consumer_that_stops_early_stops_the_thread_and_closes_the_generator():
+async def test_a_consumer_that_stops_early_stops_the_thread_and_closes_the_generator(monkeypatch):
+    monkeypatch.setattr(tabular, "_allowed", True)  # as in a worker process, which lets bulk() suspend the GC
     produced = []
     closed = threading.Event()
 

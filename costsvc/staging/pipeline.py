@@ -4,7 +4,7 @@
 ``create_import`` then ``run_import``.  A run:
 
 1. records the import (kind, source, SHA-256, options, who started it);
-2. parses and validates the file (``tariffs.loaders``: pure parsers feeding COPY);
+2. parses and validates the file (``costsvc.staging.loaders``: the pure parsers of ``tariffs`` feeding COPY);
 3. in ONE transaction creates a tariff version, stages its rows, activates it and
    sends ``NOTIFY tariffs_changed`` (delivered on commit) — so estimates never
    see a half-imported tariff, and a run that dies anywhere leaves nothing;
@@ -23,106 +23,26 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
 
 import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
+from costsvc.staging.base import (
+    MAX_STORED_ERRORS,
+    NO_OPTIONS,
+    ImportBusy,
+    ImportNotFound,
+    ImportOptions,
+    ImportOutcome,
+    Loader,
+    StageContext,
+)
 from tariffs.records import FileRejected, RowError
 
 log = logging.getLogger(__name__)
-
-MAX_STORED_ERRORS = 10_000  # every error is counted; the first ones are kept for display
-ImportStatus = Literal["queued", "running", "succeeded", "rejected", "failed"]
-
-
-class ImportOptions(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
-    allow_partial: bool = False
-    payer_id: str | None = None  # TiC files, negotiated-rate HPT mapping, allowed amounts
-    program_id: str | None = None  # HPT: the hospital-based program the file prices
-    payer_names: dict[str, str] | None = None  # HPT: payer name in the file -> our payer_id
-
-
-NO_OPTIONS = ImportOptions()  # frozen: one shared default
-
-
-class ImportOutcome(msgspec.Struct):
-    import_id: uuid.UUID
-    kind: str
-    status: ImportStatus
-    deduplicated: bool = False  # True: this file was already imported (or is queued); nothing new ran
-    version_id: int | None = None
-    rows_read: int = 0
-    rows_accepted: int = 0
-    rows_rejected: int = 0
-    errors: list[RowError] = []
-    message: str | None = None
-
-
-class ImportNotFound(Exception):
-    pass
-
-
-class ImportBusy(Exception):
-    """Another process is running this import right now."""
-
-
-class StageContext:
-    """What a loader gets while its version is being staged (inside the transaction)."""
-
-    def __init__(self, conn: asyncpg.Connection, version_id: int, path: Path, display_name: str,
-                 options: ImportOptions):
-        self.conn = conn
-        self.version_id = version_id
-        self.path = path
-        self.display_name = display_name
-        self.options = options
-        self.rows_read = 0
-        self.rows_accepted = 0
-        self.error_count = 0
-        self.errors: list[RowError] = []
-        self._keys: dict[str, set[tuple[str, str]]] = {}
-        self._written_keys: dict[str, set[tuple[str, str]]] = {}
-
-    def error(self, error: RowError) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_STORED_ERRORS:
-            self.errors.append(error)
-
-    def extend_errors(self, errors: Iterable[RowError]) -> None:
-        for e in errors:
-            self.error(e)
-
-    def key(self, scope: str, key1: str, key2: str = "") -> None:
-        """Declare that this version carries tariffs for (scope, key1, key2)."""
-        self._keys.setdefault(scope, set()).add((key1, key2))
-
-    def keys(self, scope: str, pairs: Iterable[tuple[str, str]]) -> None:
-        self._keys.setdefault(scope, set()).update(pairs)
-
-    async def copy(self, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
-        await self.conn.copy_records_to_table(table, records=rows, columns=columns)
-
-    async def write_keys(self) -> None:
-        """Write the keys declared since the last call (a loader that stages in
-        batches may call it after each; the pipeline calls it before activating)."""
-        # COPY: the version is new in this transaction, so its keys cannot conflict
-        # (those already written are skipped); sorted, they go into the primary key's
-        # index in order.
-        v = self.version_id
-        rows = []
-        for scope, pairs in sorted(self._keys.items()):
-            written = self._written_keys.setdefault(scope, set())
-            new = pairs - written
-            written |= new
-            rows += [(v, scope, a, b) for a, b in sorted(new)]
-        self._keys.clear()
-        if rows:
-            await self.copy("tariff_version_keys", ["version_id", "scope", "key1", "key2"], rows)
-
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
@@ -133,7 +53,11 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def dedupe_key(kind: str, sha256: str, options: ImportOptions) -> str:
-    return f"{kind}:{sha256}:{options.payer_id or ''}:{options.program_id or ''}"
+    """What makes two imports the same: the kind, the content, and every option that
+    changes what the import stages (``allow_partial`` does not: it only decides
+    whether a file with bad rows is staged at all, and a rejected file is not live)."""
+    scope = msgspec.json.encode(msgspec.structs.replace(options, allow_partial=False), order="sorted").decode()
+    return f"{kind}:{sha256}:{scope}"
 
 
 async def create_import(
@@ -141,6 +65,7 @@ async def create_import(
     kind: str,
     path: str | os.PathLike[str],
     *,
+    loaders: Mapping[str, Loader],
     options: ImportOptions = NO_OPTIONS,
     source: str | None = None,
     started_by: str = "cli",
@@ -152,14 +77,12 @@ async def create_import(
     ``created`` is False when the same file (kind, SHA-256, scope) was already
     imported or is queued/running: the existing import is returned instead —
     even one whose run died (the CLI and the refresh then run it themselves; the
-    API re-enqueues it: ``jobs.enqueue.revive_if_stuck``).  ``path`` (absolute) is
+    API re-enqueues it: ``costsvc.services.imports``).  ``path`` (absolute) is
     recorded as the file the job reads, so that a lost job can be enqueued again;
     ``import_id`` lets the caller store the file under the id before recording it.
     """
-    from tariffs.loaders import LOADERS
-
-    if kind not in LOADERS:
-        raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(sorted(LOADERS))}")
+    if kind not in loaders:
+        raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(sorted(loaders))}")
     path = Path(path)
     digest = sha256 or sha256_of(path)
     key = dedupe_key(kind, digest, options)
@@ -207,10 +130,10 @@ async def _record_errors(conn: asyncpg.Connection, import_id: uuid.UUID, errors:
         )
 
 
-async def run_import(conn: asyncpg.Connection, import_id: uuid.UUID, path: str | os.PathLike[str]) -> ImportOutcome:
+async def run_import(
+    conn: asyncpg.Connection, import_id: uuid.UUID, path: str | os.PathLike[str], *, loaders: Mapping[str, Loader]
+) -> ImportOutcome:
     """Validate, stage and activate one recorded import.  Safe to call again."""
-    from tariffs.loaders import LOADERS
-
     row = await conn.fetchrow(Q.get_import, import_id)
     if row is None:
         raise ImportNotFound(str(import_id))
@@ -219,12 +142,12 @@ async def run_import(conn: asyncpg.Connection, import_id: uuid.UUID, path: str |
     if not await conn.fetchval(Q.try_lock_import, import_id):
         raise ImportBusy(str(import_id))
     try:
-        return await _run_locked(conn, row, Path(path), LOADERS[row["kind"]])
+        return await _run_locked(conn, row, Path(path), loaders[row["kind"]])
     finally:
         await conn.fetchval(Q.unlock_import, import_id)
 
 
-async def _run_locked(conn: asyncpg.Connection, row: asyncpg.Record, path: Path, loader: Any) -> ImportOutcome:
+async def _run_locked(conn: asyncpg.Connection, row: asyncpg.Record, path: Path, loader: Loader) -> ImportOutcome:
     import_id = row["import_id"]
     options = msgspec.convert(row["options"] or {}, ImportOptions)
     display_name = row["source"]
@@ -247,7 +170,8 @@ async def _run_locked(conn: asyncpg.Connection, row: asyncpg.Record, path: Path,
             rejected = ctx.error_count
             await conn.execute(
                 Q.finish_import, import_id, "succeeded", ctx.rows_read, ctx.rows_accepted, rejected, version_id,
-                f"activated version {version_id}" + (f"; {rejected} row(s) skipped" if rejected else ""),
+                "; ".join([f"activated version {version_id}", *([f"{rejected} row(s) skipped"] if rejected else []),
+                           *ctx.notes]),
             )
     except (FileRejected, _Rejected) as exc:
         if isinstance(exc, FileRejected):
@@ -281,14 +205,15 @@ async def import_file(
     kind: str,
     path: str | os.PathLike[str],
     *,
+    loaders: Mapping[str, Loader],
     options: ImportOptions = NO_OPTIONS,
     source: str | None = None,
     started_by: str = "cli",
 ) -> ImportOutcome:
     """Create and run an import in this process (the CLI and eager mode)."""
     import_id, status, created = await create_import(
-        conn, kind, path, options=options, source=source, started_by=started_by
+        conn, kind, path, loaders=loaders, options=options, source=source, started_by=started_by
     )
     if not created and status == "succeeded":
         return await get_outcome(conn, import_id, deduplicated=True)
-    return await run_import(conn, import_id, path)
+    return await run_import(conn, import_id, path, loaders=loaders)

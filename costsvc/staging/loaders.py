@@ -22,7 +22,8 @@ import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
-from tariffs.pipeline import MAX_STORED_ERRORS, ImportOptions, StageContext
+from costsvc.staging.base import MAX_STORED_ERRORS, ImportOptions, Loader, StageContext
+from tariffs.options import normalize_payer_names, payer_name_key
 from tariffs.records import (
     FeeLineRecord,
     FileRejected,
@@ -34,10 +35,9 @@ from tariffs.records import (
     RowError,
 )
 
-FEE_LINE_COLUMNS = [
-    "version_id", "program_id", "level_of_care", "billing_code", "description", "frequency",
-    "gross_charge", "cash_price", "effective_date", "line",
-]
+# The COPY column lists: a version id, then the record's fields in order (the fee
+# schedule reader's COPY text follows FeeLineRecord's field order too).
+FEE_LINE_COLUMNS = ["version_id", *FeeLineRecord.__struct_fields__]
 if TYPE_CHECKING:  # pandas is imported only by the loaders that read tables
     from tariffs.csv_files import FeeChunk, FeeScheduleReader, NegotiatedRatesReader
 
@@ -207,12 +207,12 @@ class StreamedTabularLoader:
         raise NotImplementedError
 
     async def prepare(self, path: Path, display_name: str, options: ImportOptions) -> Any:
-        from tariffs import tabular
+        from tariffs.tabular import reader as tabular
 
         return await asyncio.to_thread(self.open, path, display_name, tabular.CHUNK_ROWS)
 
     async def stage(self, ctx: StageContext, reader: Any) -> None:
-        from tariffs import tabular
+        from tariffs.tabular import bulk as tabular
 
         partial = ctx.options.allow_partial
         check = await self.begin(ctx, reader)
@@ -437,7 +437,7 @@ async def _stage_reference_rates(ctx: StageContext, parsed: Any) -> None:
     await stage_reference_rates(ctx, good)
 
 
-def _tabular_loaders() -> dict[str, Any]:
+def _tabular_loaders() -> dict[str, Loader]:
     from tariffs import csv_files
 
     return {
@@ -562,13 +562,17 @@ class HptStandardChargesLoader:
             raise FileRejected([RowError(ctx.display_name, None, None,
                                          f"unknown program '{program_id}' (import its fee schedule first)")])
         payers = await known_payers(ctx.conn)
-        names = {name.lower(): pid for name, pid in (ctx.options.payer_names or {}).items() if pid in payers}
+        mapped = normalize_payer_names(ctx.options.payer_names) or {}
+        names = {name: pid for name, pid in mapped.items() if pid in payers}
         for payer_id, name in payers.items():
-            names.setdefault(name.lower(), payer_id)
+            names.setdefault(payer_name_key(name), payer_id)
         current = await ctx.conn.fetch(Q.program_current_fee_lines, program_id)
         codes = frozenset(r["billing_code"] for r in current) or None  # None: the built-in behavioral set
-        result = await asyncio.to_thread(parse_hpt, str(ctx.path), program_id=program_id, payer_names=names,
-                                         billing_codes=codes, display_name=ctx.display_name)
+        result = await asyncio.to_thread(
+            parse_hpt, str(ctx.path), program_id=program_id, payer_names=names, billing_codes=codes,
+            program_levels={r["level_of_care"] for r in current}, display_name=ctx.display_name,
+        )  # fmt: skip
+        ctx.notes.extend(result.notes)  # e.g. which encoding a file that is not UTF-8 was read in
         ctx.rows_read = result.rows_read
         ctx.extend_errors(result.errors)
         ctx.error_count += result.error_count - len(result.errors)
@@ -580,7 +584,7 @@ class HptStandardChargesLoader:
         ctx.rows_accepted = rates_before  # rows are the file's items, counted once as fee lines
 
 
-LOADERS: dict[str, Any] = {
+LOADERS: dict[str, Loader] = {
     **_tabular_loaders(),
     "tic_in_network": TicInNetworkLoader(),
     "tic_allowed_amounts": TicAllowedAmountsLoader(),
