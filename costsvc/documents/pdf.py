@@ -27,9 +27,20 @@ def _texts(view: GfeView) -> Iterable[str]:
         yield item.item.description
 
 
-@lru_cache(maxsize=65536)
+# Width of a word in a font style and size, shared by every document: the fonts are the
+# same files for all of them.  Keyed by value only (never by a document, which holds PHI).
+_widths: dict[tuple[str, float, str], float] = {}
+_MAX_WIDTHS = 50_000
+
+
 def _word_width(font_key: str, size: float, word: str, measure: Callable[[str], float]) -> float:
-    return measure(word)
+    key = (font_key, size, word)
+    width = _widths.get(key)
+    if width is None:
+        if len(_widths) >= _MAX_WIDTHS:
+            _widths.clear()
+        width = _widths[key] = measure(word)
+    return width
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +101,12 @@ class _Document(FPDF):
         """One line of text in a box.  ``text()`` is a tenth of the cost of ``cell()``; only
         a line with characters the main font lacks goes through ``cell()`` (the fallback)."""
         if set(text) <= _covered_characters():
-            left = x + self.c_margin if align != "R" else x + width - self.c_margin - self.get_string_width(text)
+            if align == "R":
+                measured = _word_width(f"{self.font_family}/{self.font_style}", self.font_size_pt, text,
+                                       self.get_string_width)
+                left = x + width - self.c_margin - measured
+            else:
+                left = x + self.c_margin
             self.text(left, y + 0.5 * height + 0.3 * self.font_size, text)
         else:
             self.set_xy(x, y)
