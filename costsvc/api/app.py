@@ -17,6 +17,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from costsvc import __version__
+from costsvc.api.documents import DocumentController, warm_documents
 from costsvc.api.estimates import EstimateController
 from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
@@ -72,8 +73,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     return Litestar(
         route_handlers=[health, ready, EstimateController, ReferenceController, ImportController,
-                        VerificationController, AuditController],
+                        VerificationController, AuditController, DocumentController],
         lifespan=[lifespan],
+        on_startup=[warm_documents],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["GET", "POST"]),

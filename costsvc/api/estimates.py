@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
+from costsvc.api.documents import FHIR, advanced_eob_response, not_acceptable, wants_fhir
 from costsvc.api.problems import problem_for
 from costsvc.auth import current_principal, role_satisfies
 from costsvc.services import estimates as service
@@ -64,6 +65,13 @@ class EstimateController(Controller):
 
     @get("/{estimate_id:str}", summary="A stored estimate")
     async def get_estimate(self, request: Request, estimate_id: FromPath[str]) -> Response[bytes]:
+        """`?format=fhir` or `Accept: application/fhir+json`: an insured estimate as an Advanced EOB."""
+        if request.query_params.get("format") is not None or "accept" in request.headers:
+            fhir = wants_fhir(request)
+            if fhir is None:
+                return not_acceptable(request, [JSON, FHIR])
+            if fhir:
+                return await advanced_eob_response(request, estimate_id)
         return Response(await service.fetch(request.app.state.pool, estimate_id), media_type=JSON)
 
     @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once")
