@@ -56,8 +56,22 @@ async def rotate_verifications(conn: asyncpg.Connection, vault: PhiVault, batch:
         after = ids[-1]
 
 
+async def rotate_gfes(conn: asyncpg.Connection, vault: PhiVault, batch: int = BATCH) -> int:
+    done, after = 0, None
+    while True:
+        async with conn.transaction():
+            rows = await conn.fetch(Q.gfe_phi_batch, after, batch)
+            if not rows:
+                return done
+            ids = [r["gfe_id"] for r in rows]
+            await conn.execute(Q.gfe_phi_update, ids, [vault.rotate(r["phi"]) for r in rows])
+        done += len(rows)
+        after = ids[-1]
+
+
 ROTATORS: dict[str, Callable[[asyncpg.Connection, PhiVault], Awaitable[int]]] = {
     "verifications": rotate_verifications,
+    "gfes": rotate_gfes,
 }
 
 

@@ -17,3 +17,15 @@ WHERE issued_on BETWEEN $1 AND $2
   AND ($3::timestamptz IS NULL OR (issued_at, gfe_id) > ($3, $4))
 ORDER BY issued_at, gfe_id
 LIMIT $5;
+
+-- name: gfe_phi_batch
+-- PHI rotation (costsvc/services/phi_rotation.py): the next batch, locked.
+SELECT gfe_id, phi FROM gfes
+WHERE $1::text IS NULL OR gfe_id > $1
+ORDER BY gfe_id LIMIT $2
+FOR UPDATE;
+
+-- name: gfe_phi_update
+UPDATE gfes g SET phi = u.phi
+FROM unnest($1::text[], $2::bytea[]) AS u (gfe_id, phi)
+WHERE g.gfe_id = u.gfe_id;

@@ -23,6 +23,13 @@ async def _record_under(db_url: str, keys: str, staff_key: str, count: int) -> N
             body = {**BODY, "notes": f"called twice {i}"}
             r = await client.post("/v1/verifications", json=body, headers=bearer(staff_key))
             assert r.status_code == 201, r.text
+        estimate = await client.post("/v1/estimates", json={"program_id": "sunrise-recovery", "level_of_care": "iop"})
+        assert estimate.status_code == 201, estimate.text
+        gfe = await client.post(f"/v1/estimates/{estimate.json()['estimate_id']}/gfe", json=GFE)
+        assert gfe.status_code == 201, gfe.text
+
+
+GFE = {"patient": {"name": "Jordan Rivera", "date_of_birth": "1990-04-12"}, "requested_by": "patient"}
 
 
 async def test_rotation_moves_every_token_to_the_new_key(db_url):
@@ -33,13 +40,14 @@ async def test_rotation_moves_every_token_to_the_new_key(db_url):
     # the operator's procedure: new key first, old kept for reading, then rotate
     rotated = await asyncio.to_thread(_costsvc, db_url, "phi", "rotate", COSTSVC_PHI_KEY=f"{new},{old}")
     assert rotated.returncode == 0, rotated.stderr
-    assert "3 verifications row(s)" in rotated.stdout
+    assert "3 verifications row(s)" in rotated.stdout and "1 gfes row(s)" in rotated.stdout
 
     only_new = PhiVault.from_config(new)
     only_old = PhiVault.from_config(old)
     conn = await asyncpg.connect(db_url)
     try:
         rows = await conn.fetch("SELECT member_id_enc, member_id_hash, patient_enc, notes_enc FROM verifications")
+        (gfe_phi,) = [r["phi"] for r in await conn.fetch("SELECT phi FROM gfes")]
     finally:
         await conn.close()
     assert len(rows) == 3
@@ -50,6 +58,10 @@ async def test_rotation_moves_every_token_to_the_new_key(db_url):
         assert r["member_id_hash"] == only_new.lookup_hash(MEMBER)
         with pytest.raises(PhiDecryptError):
             only_old.decrypt(r["member_id_enc"])
+
+    assert "Jordan Rivera" in only_new.decrypt_text(gfe_phi)
+    with pytest.raises(PhiDecryptError):
+        only_old.decrypt(gfe_phi)
 
     # the old key dropped: the service still reads and finds everything
     app = create_app(Settings(phi_keys=new), database_url=db_url)
