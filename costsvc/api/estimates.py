@@ -1,4 +1,9 @@
-"""Estimate endpoints: thin handlers over ``costsvc.services.estimates``."""
+"""Estimate endpoints: thin handlers over ``costsvc.services.estimates``.
+
+Bodies are checked by ``costsvc.api.body`` before a handler runs (``opt["body_type"]``);
+estimates are returned as the bytes the service encoded, and documented by the
+``Estimate`` schema.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,63 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Operation, Parameter, Schema
 from litestar.params import FromPath, JSONBody
 
-from costsvc.api.problems import NotFound, domain_problem, invalid_problem, not_found_problem
-from costsvc.api.schemas import BatchRequest, CompareRequest, EstimateRequest
-from costsvc.api.validation import RequestInvalid
+from costsvc.api.problems import (
+    BODY_STATUSES,
+    NotFound,
+    Problem,
+    domain_problem,
+    problem_responses,
+    service_problem,
+    shown,
+)
+from costsvc.api.schemas import (
+    BatchRequest,
+    BatchResults,
+    CompareRequest,
+    Comparison,
+    Estimate,
+    EstimateRequest,
+)
 from costsvc.domain.episode import episode_for_level
 from costsvc.domain.errors import DomainError
 from costsvc.services import estimates as service
+from costsvc.services.errors import InvalidInput, ServiceError
 
 JSON = "application/json"
+INCLUDE_VALUES = ("claims",)
+
+
+class EstimateOperation(Operation):
+    """Documents ``?include=``, which the handler reads itself (see ``create_estimate``)."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [*(self.parameters or []), Parameter(
+            name="include", param_in="query", required=False,
+            description="`claims` adds the claim-by-claim detail.",
+            schema=Schema(type="string", enum=list(INCLUDE_VALUES)),  # type: ignore[arg-type]
+        )]
+
+
+def _include(request: Request[Any, Any, Any]) -> str | None:
+    include = request.query_params.get("include")
+    if include is not None and include not in INCLUDE_VALUES:
+        raise InvalidInput.one("include", f"must be one of {', '.join(INCLUDE_VALUES)}")
+    return include
 
 
 class EstimateController(Controller):
     path = "/v1/estimates"
     tags = ["estimates"]
 
-    @post(status_code=201, opt={"body_type": EstimateRequest}, summary="Price one episode")
+    @post(status_code=201, opt={"body_type": EstimateRequest}, summary="Price one episode",
+          operation_class=EstimateOperation,
+          responses={201: ResponseSpec(Estimate, description="The estimate, stored (its URL in Location)",
+                                       generate_examples=False),
+                     **problem_responses(*BODY_STATUSES, 404)})
     async def create_estimate(
         self,
         request: Request,
@@ -37,7 +82,7 @@ class EstimateController(Controller):
         # Litestar's injection built a State and parsed the query on every call, a
         # third of this endpoint's cost.
         state = request.app.state
-        include = request.query_params.get("include")
+        include = _include(request)
         priced = service.price(
             state.catalog.current, program_id=data.program_id, level_of_care=data.level_of_care,
             coverage=data.coverage, episode=data.episode, household=data.household,
@@ -47,19 +92,25 @@ class EstimateController(Controller):
         return Response(priced.body, status_code=201, media_type=JSON,
                         headers={"Location": f"/v1/estimates/{priced.estimate_id}"})
 
-    @get("/{estimate_id:str}", summary="A stored estimate")
+    @get("/{estimate_id:str}", summary="A stored estimate",
+         responses={200: ResponseSpec(Estimate, description="The estimate as it was returned when created",
+                                      generate_examples=False),
+                    **problem_responses(404, 422)})
     async def get_estimate(self, request: Request, estimate_id: FromPath[str]) -> Response[bytes]:
         state = request.app.state
         try:
             key = uuid.UUID(estimate_id)
         except ValueError:
-            raise NotFound(f"no estimate '{estimate_id}'", field="estimate_id") from None
+            raise NotFound(f"no estimate '{shown(estimate_id)}'", field="estimate_id") from None
         body = await service.fetch(state.pool, key)
         if body is None:
             raise NotFound(f"no estimate '{estimate_id}'", field="estimate_id")
         return Response(body, media_type=JSON)
 
-    @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once")
+    @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once",
+          responses={200: ResponseSpec(BatchResults, description="One result per item, in item order",
+                                       generate_examples=False),
+                     **problem_responses(*BODY_STATUSES)})
     async def batch(self, request: Request, data: JSONBody[BatchRequest]) -> Response[bytes]:
         state = request.app.state
         catalog = state.catalog.current
@@ -74,12 +125,8 @@ class EstimateController(Controller):
                     coverage=data.coverage, episode=data.episode, household=data.household,
                     payment_plan=data.payment_plan, today=today,
                 )
-            except NotFound as exc:
-                results.append({"error": not_found_problem(exc, instance)})
-            except RequestInvalid as exc:
-                results.append({"error": invalid_problem(exc.errors, instance)})
-            except DomainError as exc:
-                results.append({"error": domain_problem(exc, instance)})
+            except (ServiceError, DomainError) as exc:
+                results.append({"error": _item_problem(exc, instance)})
             else:
                 stored.append(priced)
                 results.append(msgspec.Raw(priced.body))
@@ -87,7 +134,10 @@ class EstimateController(Controller):
         return Response(msgspec.json.encode({"results": results}), media_type=JSON)
 
     @post("/compare", status_code=200, opt={"body_type": CompareRequest},
-          summary="One estimate per level the program offers, cheapest first")
+          summary="One estimate per level the program offers, cheapest first",
+          responses={200: ResponseSpec(Comparison, description="The program's levels, cheapest first",
+                                       generate_examples=False),
+                     **problem_responses(*BODY_STATUSES, 404)})
     async def compare(self, request: Request, data: JSONBody[CompareRequest]) -> Response[bytes]:
         state = request.app.state
         catalog = state.catalog.current
@@ -106,3 +156,9 @@ class EstimateController(Controller):
         body = msgspec.json.encode({"program_id": data.program_id,
                                     "estimates": [msgspec.Raw(p.body) for p in priced]})
         return Response(body, media_type=JSON)
+
+
+def _item_problem(exc: ServiceError | DomainError, instance: str) -> Problem:
+    if isinstance(exc, DomainError):
+        return domain_problem(exc, instance)
+    return service_problem(exc, instance)

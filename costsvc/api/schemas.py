@@ -8,20 +8,28 @@ coverage tables store have one shape.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 
+from costsvc.api.problems import Problem
+from costsvc.domain.levels import LevelInfo
 from costsvc.domain.model import (
     Accumulators,
     Benefits,
     EpisodeRequest,
+    FeeLine,
     Household,
+    Identifier,
     InputStruct,
     LevelOfCare,
     Money,
     NetworkChoice,
+    PaymentPlanPolicy,
+    PricedEpisode,
+    SlidingTier,
     Tier,
 )
 
@@ -34,7 +42,7 @@ US_STATES = frozenset(
     "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
 )
 
-Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Slug = Identifier
 
 
 class CoverageRequest(InputStruct):
@@ -79,16 +87,62 @@ class BatchRequest(InputStruct):
     payment_plan: PaymentPlanRequest | None = None
 
 
-# ---------------------------------------------------------------- responses (documentation)
+# ---------------------------------------------------------------- responses
+# Typed so that the OpenAPI document shows every field; estimates are encoded once by
+# the service (``Priced.body``) and only documented by ``Estimate``.
+
+
+class Estimate(PricedEpisode, kw_only=True):
+    """A priced episode: what it will cost, claim by claim summed up, with the notices that apply.
+    Money is a string with exactly two decimals."""
+
+    estimate_id: uuid.UUID
+    created_at: dt.datetime
+    plan_id: str | None
+    payer_id: str | None
+
+
+class BatchItemError(msgspec.Struct):
+    """A batch item that could not be priced, in its place in ``results``."""
+
+    error: Problem
+
+
+class BatchResults(msgspec.Struct):
+    """One result per item, in item order: an estimate, or ``{"error": problem}``."""
+
+    results: Annotated[
+        list[Any],
+        msgspec.Meta(
+            max_length=MAX_BATCH_ITEMS,
+            extra_json_schema={"items": {"anyOf": [{"$ref": "#/components/schemas/Estimate"},
+                                                   {"$ref": "#/components/schemas/BatchItemError"}]}},
+        ),
+    ]
+
+
+class Comparison(msgspec.Struct):
+    """One estimate per level of care the program offers, cheapest first."""
+
+    program_id: str
+    estimates: list[Estimate]
 
 
 class PayerOut(msgspec.Struct):
+    """A payer with stored plans."""
+
     payer_id: str
     name: str
     plans: int
 
 
+class PayerList(msgspec.Struct):
+    payers: list[PayerOut]
+
+
 class PlanOut(msgspec.Struct):
+    """A stored plan and its benefits (the ``plan_id`` to send in ``coverage``)."""
+
     plan_id: str
     payer_id: str
     plan_name: str
@@ -97,13 +151,51 @@ class PlanOut(msgspec.Struct):
     benefits: Benefits
 
 
+class PlanList(msgspec.Struct):
+    plans: list[PlanOut]
+
+
+class PlanPage(msgspec.Struct):
+    """A page of plans: ``total`` matched, ``plans`` from ``offset``."""
+
+    total: int
+    offset: int
+    limit: int
+    plans: list[PlanOut]
+
+
+class ProgramSummary(msgspec.Struct):
+    """A program as a search result: what to send as ``program_id`` and the levels it offers."""
+
+    program_id: str
+    name: str
+    state: str
+    levels_of_care: list[LevelOfCare]
+    in_network_payers: list[str]
+
+
+class ProgramPage(msgspec.Struct):
+    """A page of programs: ``total`` matched, ``programs`` from ``offset``."""
+
+    total: int
+    offset: int
+    limit: int
+    programs: list[ProgramSummary]
+
+
+class LevelList(msgspec.Struct):
+    levels_of_care: list[LevelInfo]
+
+
 class ProgramOut(msgspec.Struct):
+    """A program, the levels it offers, its fee schedule and its self-pay policies."""
+
     program_id: str
     name: str
     state: str
     npi: str | None
     tin: str | None
-    levels_of_care: list[str]
-    fee_schedule: dict[str, list[dict[str, Any]]]
-    sliding_scale: list[dict[str, Any]] | None
-    payment_plans: dict[str, Any]
+    levels_of_care: list[LevelOfCare]
+    fee_schedule: dict[LevelOfCare, list[FeeLine]]
+    sliding_scale: list[SlidingTier] | None
+    payment_plans: PaymentPlanPolicy

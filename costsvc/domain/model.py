@@ -19,43 +19,90 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from costsvc.domain.money import AmountSyntaxError, parse_amount
+
+MONEY_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
+PERCENT_PATTERN = MONEY_PATTERN
+
 Money = Annotated[
     Decimal,
     msgspec.Meta(
         extra={"kind": "money"},
-        extra_json_schema={"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["1234.50"]},
-        description="Money: a decimal string, at most two decimals, never negative.",
+        extra_json_schema={"type": "string", "pattern": MONEY_PATTERN, "maxLength": 20, "examples": ["1234.50"]},
+        description="Money: a string of ASCII digits with at most two decimals (`\"1234.5\"`), never negative.",
     ),
 ]
 Percent = Annotated[
     Decimal,
     msgspec.Meta(
         extra={"kind": "percent"},
-        description="Percentage: a decimal string or number, 0-100 (`\"20\"` is 20 %).",
+        extra_json_schema={
+            "anyOf": [
+                {"type": "string", "pattern": PERCENT_PATTERN, "maxLength": 20},
+                {"type": "number", "minimum": 0, "maximum": 100},
+            ],
+            "examples": ["20"],
+        },
+        description="Percentage, 0-100 (`\"20\"` is 20 %): a decimal string or a JSON number, at most two decimals.",
     ),
 ]
 
 MONEY_CEILING = Decimal("100000000")  # $100M: no episode, deductible or income here is larger
 _CENT = Decimal("0.01")
+_PERCENT_CEILINGS = {"percent": Decimal(100), "allowed_percent": Decimal(1000)}
+
+#: Identifiers sent in requests (program, plan, payer ids): what a URL path segment can carry.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+Identifier = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN,
+        extra={"hint": "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"},
+        examples=["sunrise-recovery"],
+    ),
+]
 
 
-def amount_problem(kind: str, value: Decimal) -> str | None:
-    """What is wrong with a Money or Percent value, or None when it is acceptable."""
-    if not isinstance(value, Decimal):
-        value = Decimal(value)
-    if not value.is_finite():
-        return "must be a finite number"
-    if value < 0:
-        return "must not be negative"
+def _amount_text(kind: str, value: object) -> str | AmountSyntaxError:
+    """The text of an amount as the request wrote it (a JSON string, or a number for
+    percentages), or the reason it cannot be one."""
+    if isinstance(value, str):
+        return value
+    if kind != "money" and type(value) in (int, float):
+        return repr(value)  # what the JSON said: 20, 12.5, 1e-05 (rejected: an exponent)
     if kind == "money":
-        if value > MONEY_CEILING:
+        return AmountSyntaxError('must be a string such as "1234.50" (JSON numbers lose cents)')
+    return AmountSyntaxError('must be a number or a string such as "20"')
+
+
+def amount_problem(kind: str, value: object) -> str | None:
+    """What is wrong with a Money or Percent value, or None when it is acceptable.
+
+    ``value`` is what a request sent (checked against the one amount grammar,
+    ``parse_amount``) or a Decimal already converted (checked for range only)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return "must be a finite number"
+        if value.is_signed():
+            return "must not be negative"
+        number = value
+    else:
+        text = _amount_text(kind, value)
+        if isinstance(text, AmountSyntaxError):
+            return text.reason
+        if len(text) > 20:
+            return "must have at most 20 characters"
+        try:
+            number = parse_amount(text, places=2)
+        except AmountSyntaxError as exc:
+            return exc.reason
+    if kind == "money":
+        if number > MONEY_CEILING:
             return f"must not exceed {MONEY_CEILING}"
-        if value != value.quantize(_CENT, rounding="ROUND_DOWN"):
-            return "must have at most two decimals"
-    elif kind == "percent" and value > 100:
-        return "must be between 0 and 100"
-    elif kind == "allowed_percent" and value > 1000:
-        return "must be between 0 and 1000"
+        if number != number.quantize(_CENT, rounding="ROUND_DOWN"):
+            return "has more than 2 decimals"
+    elif kind in _PERCENT_CEILINGS and number > _PERCENT_CEILINGS[kind]:
+        return f"must be between 0 and {_PERCENT_CEILINGS[kind]}"
     return None
 
 
@@ -89,6 +136,13 @@ AllowedPercent = Annotated[
     Decimal,
     msgspec.Meta(
         extra={"kind": "allowed_percent"},
+        extra_json_schema={
+            "anyOf": [
+                {"type": "string", "pattern": PERCENT_PATTERN, "maxLength": 20},
+                {"type": "number", "minimum": 0, "maximum": 1000},
+            ],
+            "examples": ["150"],
+        },
         description="Percentage for an allowed-amount rule, 0-1000 (150 % of a reference rate is common).",
     ),
 ]
@@ -127,7 +181,7 @@ class LevelBenefit(InputStruct):
     copay_unit: CopayUnit = "per_day"
     deductible_applies: bool = True
     coinsurance_pct: Percent = Decimal("0")
-    limit_units: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    limit_units: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
     prior_auth: bool = False
 
 
@@ -140,8 +194,11 @@ class NetworkBenefits(InputStruct):
 
 
 class Benefits(InputStruct):
-    payer_id: str | None = None
-    plan_year_start: Annotated[str, msgspec.Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")] = "01-01"
+    payer_id: Identifier | None = None
+    plan_year_start: Annotated[
+        str,
+        msgspec.Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", extra={"hint": "a month and day written MM-DD"}),
+    ] = "01-01"
     in_network: NetworkBenefits | None = None
     out_of_network: NetworkBenefits | None = None
 
@@ -157,7 +214,7 @@ class Accumulators(InputStruct):
     as_of: dt.date | None = None
     in_network: NetworkAccumulators = msgspec.field(default_factory=NetworkAccumulators)
     out_of_network: NetworkAccumulators = msgspec.field(default_factory=NetworkAccumulators)
-    units_used: dict[LevelOfCare, Annotated[int, msgspec.Meta(ge=0)]] = {}
+    units_used: dict[LevelOfCare, Annotated[int, msgspec.Meta(ge=0, le=100_000)]] = {}
 
 
 # --------------------------------------------------------------------------- tariffs
@@ -210,16 +267,16 @@ class PaymentPlanPolicy(InputStruct, frozen=True):
 
 class EpisodeRequest(InputStruct):
     start_date: dt.date | None = None
-    weeks: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    weeks: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
     days_per_week: Annotated[int, msgspec.Meta(ge=1, le=7)] | None = None
     sessions_per_week: Annotated[int, msgspec.Meta(ge=1, le=14)] | None = None
-    days: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
 
 
 class Household(InputStruct):
     size: Annotated[int, msgspec.Meta(ge=1, le=50)]
     annual_income: Money
-    state: Annotated[str, msgspec.Meta(min_length=2, max_length=2)]
+    state: Annotated[str, msgspec.Meta(min_length=2, max_length=2, examples=["CA"])]
 
 
 class PricingRequest(msgspec.Struct):

@@ -18,9 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from costsvc.api.problems import NotFound
 from costsvc.api.schemas import US_STATES, CoverageRequest, PaymentPlanRequest
-from costsvc.api.validation import FieldError, RequestInvalid
 from costsvc.catalog import Catalog
 from costsvc.db.queries import Q
 from costsvc.domain.engine import price_episode
@@ -33,6 +31,7 @@ from costsvc.domain.model import (
     PricedEpisode,
     PricingRequest,
 )
+from costsvc.services.errors import FieldProblem, InvalidInput, NotFound
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
 
@@ -60,20 +59,20 @@ def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tu
         return None, None
     if coverage.plan_id is not None and coverage.benefits is not None:
         message = "send either coverage.plan_id or coverage.benefits, not both"
-        raise RequestInvalid([FieldError("coverage.plan_id", message), FieldError("coverage.benefits", message)])
+        raise InvalidInput([FieldProblem("coverage.plan_id", message), FieldProblem("coverage.benefits", message)])
     if coverage.plan_id is not None:
         plan = catalog.plans.get(coverage.plan_id)
         if plan is None:
             raise NotFound(f"unknown plan '{coverage.plan_id}'", field="coverage.plan_id")
         return plan.benefits, plan.plan_id
     if coverage.benefits is None:
-        raise RequestInvalid([FieldError("coverage", "needs plan_id or benefits (omit coverage for self-pay)")])
+        raise InvalidInput([FieldProblem("coverage", "needs plan_id or benefits (omit coverage for self-pay)")])
     return coverage.benefits, None
 
 
 def _check_household(household: Household | None) -> None:
     if household is not None and household.state.upper() not in US_STATES:
-        raise RequestInvalid([FieldError("household.state", f"unknown state '{household.state}'")])
+        raise InvalidInput([FieldProblem("household.state", f"unknown state '{household.state}'")])
 
 
 def build_pricing_request(
