@@ -24,7 +24,6 @@ from costsvc.api.problems import (
     domain_problem,
     problem_responses,
     service_problem,
-    shown,
 )
 from costsvc.api.schemas import (
     BatchRequest,
@@ -92,17 +91,12 @@ class EstimateController(Controller):
         return Response(priced.body, status_code=201, media_type=JSON,
                         headers={"Location": f"/v1/estimates/{priced.estimate_id}"})
 
-    @get("/{estimate_id:str}", summary="A stored estimate",
+    @get("/{estimate_id:uuid}", summary="A stored estimate",
          responses={200: ResponseSpec(Estimate, description="The estimate as it was returned when created",
                                       generate_examples=False),
-                    **problem_responses(404, 422)})
-    async def get_estimate(self, request: Request, estimate_id: FromPath[str]) -> Response[bytes]:
-        state = request.app.state
-        try:
-            key = uuid.UUID(estimate_id)
-        except ValueError:
-            raise NotFound(f"no estimate '{shown(estimate_id)}'", field="estimate_id") from None
-        body = await service.fetch(state.pool, key)
+                    **problem_responses(404, 405, 422, s405="GET of /v1/estimates/batch or /compare: POST only.")})
+    async def get_estimate(self, request: Request, estimate_id: FromPath[uuid.UUID]) -> Response[bytes]:
+        body = await service.fetch(request.app.state.pool, estimate_id)
         if body is None:
             raise NotFound(f"no estimate '{estimate_id}'", field="estimate_id")
         return Response(body, media_type=JSON)
@@ -118,7 +112,7 @@ class EstimateController(Controller):
         results: list[Any] = []
         stored: list[service.Priced] = []
         for index, item in enumerate(data.items):
-            instance = f"/v1/estimates/batch#items[{index}]"
+            instance = f"#/items/{index}"  # a JSON Pointer into this request's body
             try:
                 priced = service.price(
                     catalog, program_id=item.program_id, level_of_care=item.level_of_care,

@@ -131,7 +131,36 @@ FIELD_DESCRIPTIONS: dict[str, dict[str, str]] = {
 _DECIMAL_NOT_MONEY = {("SelfPay", "fpl_percent"), ("SelfPay", "discount_percent"), ("PaymentPlanQuote", "apr")}
 
 
+def _state_pattern() -> str:
+    from costsvc.api.schemas import US_STATES
+
+    # Any case: the service reads "ca" as "CA".  ECMA regexes have no inline (?i).
+    return "^(?:" + "|".join(f"[{a.upper()}{a.lower()}][{b.upper()}{b.lower()}]" for a, b in sorted(US_STATES)) + ")$"
+
+
+def _schema_rules() -> dict[str, dict[str, Any]]:
+    """What the service checks beyond each field's own type, said in JSON Schema."""
+    return {
+        # exactly one of plan_id and benefits (services.estimates._coverage_benefits)
+        "CoverageRequest": {"oneOf": [
+            {"required": ["plan_id"], "properties": {"plan_id": {"type": "string"}}},
+            {"required": ["benefits"], "properties": {"benefits": {"type": "object"}}},
+        ]},
+    }
+
+
+def _free_text(schema: dict[str, Any]) -> None:
+    """Strings without a grammar of their own: no control characters (costsvc.api.validation)."""
+    from costsvc.api.validation import NO_CONTROL_PATTERN
+
+    for prop in schema.get("properties", {}).values():
+        for variant in [prop, *prop.get("anyOf", [])]:
+            if variant.get("type") == "string" and not {"pattern", "enum", "format"} & variant.keys():
+                variant["pattern"] = NO_CONTROL_PATTERN
+
+
 def _own_types() -> list[Any]:
+    from costsvc.api.health import Ready
     from costsvc.api.problems import Problem
     from costsvc.api.schemas import (
         BatchItemError,
@@ -150,7 +179,7 @@ def _own_types() -> list[Any]:
     )
 
     return [EstimateRequest, BatchRequest, CompareRequest, Estimate, BatchResults, BatchItemError, Comparison,
-            Problem, LevelList, PayerList, PlanList, PlanPage, ProgramOut, ProgramPage]
+            Problem, Ready, LevelList, PayerList, PlanList, PlanPage, ProgramOut, ProgramPage]
 
 
 def _decimal_strings(name: str, schema: dict[str, Any]) -> None:
@@ -175,17 +204,30 @@ def complete_document(app: Litestar) -> None:
     # The plugin keeps the document it serves: completed here in place, once.
     document = app.plugins.get("OpenAPIPlugin").provide_openapi_schema()
     _, components = msgspec.json.schema_components(_own_types(), ref_template="#/components/schemas/{name}")
+    rules = _schema_rules()
     for name, schema in components.items():
         _decimal_strings(name, schema)
+        if schema.get("additionalProperties") is False:  # a request struct
+            _free_text(schema)
+        schema.update(rules.get(name, {}))
+        if name == "Household":
+            schema["properties"]["state"]["pattern"] = _state_pattern()
         for field, description in FIELD_DESCRIPTIONS.get(name, {}).items():
             prop = schema.get("properties", {}).get(field)
             if prop is not None:
                 prop.setdefault("description", description)
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    from costsvc.api.validation import NO_CONTROL_PATTERN
+
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 _drop_litestar_defaults(operation["responses"])
+                for parameter in operation.get("parameters", []):
+                    schema = parameter.get("schema", {})
+                    for variant in [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]:
+                        if variant.get("type") == "string" and not {"pattern", "enum", "format"} & variant.keys():
+                            variant["pattern"] = NO_CONTROL_PATTERN
 
 
 def _drop_litestar_defaults(responses: dict[str, Any]) -> None:

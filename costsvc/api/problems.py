@@ -53,7 +53,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: Annotated[str, msgspec.Meta(description="What went wrong with this request, in a sentence.",
                                         examples=["1 invalid field: household.annual_income"])]
     instance: Annotated[str, msgspec.Meta(
-        description="The path of the request (a batch item: its path and `#items[i]`).",
+        description="The path of the request; for a batch item, a JSON Pointer to the item in the request (`#/items/3`).",
         examples=["/v1/estimates"])]
     errors: Annotated[list[FieldProblemOut], msgspec.Meta(
         max_length=MAX_REPORTED,

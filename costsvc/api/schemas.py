@@ -46,11 +46,23 @@ Slug = Identifier
 
 
 class CoverageRequest(InputStruct):
+    """A stored plan (``plan_id``) or benefits sent inline (``benefits``): exactly one."""
+
     plan_id: Slug | None = None
     benefits: Benefits | None = None
     network: NetworkChoice = "auto"
     tier: Tier = "individual"
     accumulators: Accumulators | None = None
+
+    @staticmethod
+    def cross_field_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
+        plan_id, benefits = raw.get("plan_id"), raw.get("benefits")
+        if plan_id is not None and benefits is not None:
+            message = "send either coverage.plan_id or coverage.benefits, not both"
+            return [("plan_id", message), ("benefits", message)]
+        if plan_id is None and benefits is None:
+            return [("", "needs plan_id or benefits (omit coverage for self-pay)")]
+        return []
 
 
 class PaymentPlanRequest(InputStruct):

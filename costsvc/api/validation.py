@@ -46,6 +46,8 @@ MAX_PATH_CHARS = 200
 FieldError = FieldProblem  # the name the controllers used before the services layer existed
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The JSON Schema pattern of text without control characters (documented on free-text fields).
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 class RequestInvalid(InvalidInput):
@@ -107,6 +109,9 @@ def _int_checker(meta: msgspec.Meta | None) -> Check:
     message = _describe_int_bounds(ge, le)
 
     def check(value: Any, path: str, problems: Problems) -> None:
+        # JSON does not tell 3 from 3.0 (JSON Schema's "integer" admits both; so does msgspec).
+        if type(value) is float and value.is_integer():
+            value = int(value)
         if type(value) is not int or (ge is not None and value < ge) or (le is not None and value > le):
             problems.add(path, message)
 
@@ -205,6 +210,8 @@ def _struct_checker(cls: type[msgspec.Struct]) -> Check:
     strict = cls.__struct_config__.forbid_unknown_fields
     fields: list[tuple[str, bool, Check]] = []
     known: set[str] = set()
+    # A struct may state rules across its fields, over the decoded JSON (CoverageRequest).
+    cross_field = getattr(cls, "cross_field_problems", None)
 
     def check(value: Any, path: str, problems: Problems) -> None:
         if not fields and msgspec.structs.fields(cls):  # resolved lazily: structs may refer to themselves
@@ -214,11 +221,15 @@ def _struct_checker(cls: type[msgspec.Struct]) -> Check:
         if type(value) is not dict:
             problems.add(path, "must be an object")
             return
+        before = problems.total
         for name, required, field_check in fields:
             if name in value:
                 field_check(value[name], _join(path, name), problems)
             elif required:
                 problems.add(_join(path, name), "is required")
+        if cross_field is not None and problems.total == before:
+            for field, message in cross_field(value):
+                problems.add(_join(path, field) if field else path, message)
         if strict:
             for name in value:
                 if name not in known:

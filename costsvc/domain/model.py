@@ -21,15 +21,18 @@ import msgspec
 
 from costsvc.domain.money import AmountSyntaxError, parse_amount
 
-MONEY_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
-PERCENT_PATTERN = MONEY_PATTERN
+#: At most nine digits before the point: below $1 billion, beyond any episode, deductible or income.
+MONEY_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"
+#: Percentages carry up to three decimals: what the tariff tables store (numeric(7, 3)).
+PERCENT_PLACES = 3
+PERCENT_PATTERN = r"^[0-9]+(\.[0-9]{1,3})?$"
 
 Money = Annotated[
     Decimal,
     msgspec.Meta(
         extra={"kind": "money"},
         extra_json_schema={"type": "string", "pattern": MONEY_PATTERN, "maxLength": 20, "examples": ["1234.50"]},
-        description="Money: a string of ASCII digits with at most two decimals (`\"1234.5\"`), never negative.",
+        description="Money: a string of ASCII digits (at most 9) with at most two decimals (`\"1234.5\"`).",
     ),
 ]
 Percent = Annotated[
@@ -39,15 +42,15 @@ Percent = Annotated[
         extra_json_schema={
             "anyOf": [
                 {"type": "string", "pattern": PERCENT_PATTERN, "maxLength": 20},
-                {"type": "number", "minimum": 0, "maximum": 100},
+                {"type": "integer", "minimum": 0, "maximum": 100},
             ],
             "examples": ["20"],
         },
-        description="Percentage, 0-100 (`\"20\"` is 20 %): a decimal string or a JSON number, at most two decimals.",
+        description="Percentage, 0-100 (`\"20\"` is 20 %): a decimal string (at most three decimals) or a whole JSON number.",
     ),
 ]
 
-MONEY_CEILING = Decimal("100000000")  # $100M: no episode, deductible or income here is larger
+MONEY_CEILING = Decimal("999999999.99")  # what MONEY_PATTERN admits
 _CENT = Decimal("0.01")
 _PERCENT_CEILINGS = {"percent": Decimal(100), "allowed_percent": Decimal(1000)}
 
@@ -64,14 +67,16 @@ Identifier = Annotated[
 
 
 def _amount_text(kind: str, value: object) -> str | AmountSyntaxError:
-    """The text of an amount as the request wrote it (a JSON string, or a number for
-    percentages), or the reason it cannot be one."""
+    """The text of an amount as the request wrote it (a JSON string, or a whole JSON
+    number for percentages), or the reason it cannot be one."""
     if isinstance(value, str):
         return value
-    if kind != "money" and type(value) in (int, float):
-        return repr(value)  # what the JSON said: 20, 12.5, 1e-05 (rejected: an exponent)
     if kind == "money":
         return AmountSyntaxError('must be a string such as "1234.50" (JSON numbers lose cents)')
+    if type(value) is int or (type(value) is float and value.is_integer()):
+        return "-" if repr(value).startswith("-") else str(int(value))  # "-": negative, -0.0 included
+    if type(value) is float:
+        return AmountSyntaxError('must be a whole number, or a string such as "12.5" for a fraction')
     return AmountSyntaxError('must be a number or a string such as "20"')
 
 
@@ -92,8 +97,10 @@ def amount_problem(kind: str, value: object) -> str | None:
             return text.reason
         if len(text) > 20:
             return "must have at most 20 characters"
+        if kind == "money" and len(text.partition(".")[0]) > 9:
+            return "must have at most 9 digits before the decimal point"
         try:
-            number = parse_amount(text, places=2)
+            number = parse_amount(text, places=2 if kind == "money" else PERCENT_PLACES)
         except AmountSyntaxError as exc:
             return exc.reason
     if kind == "money":
@@ -139,7 +146,7 @@ AllowedPercent = Annotated[
         extra_json_schema={
             "anyOf": [
                 {"type": "string", "pattern": PERCENT_PATTERN, "maxLength": 20},
-                {"type": "number", "minimum": 0, "maximum": 1000},
+                {"type": "integer", "minimum": 0, "maximum": 1000},
             ],
             "examples": ["150"],
         },
@@ -276,7 +283,8 @@ class EpisodeRequest(InputStruct):
 class Household(InputStruct):
     size: Annotated[int, msgspec.Meta(ge=1, le=50)]
     annual_income: Money
-    state: Annotated[str, msgspec.Meta(min_length=2, max_length=2, examples=["CA"])]
+    state: Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$", examples=["CA"],
+                                       extra={"hint": "a two-letter US state code"})]
 
 
 class PricingRequest(msgspec.Struct):
