@@ -11,6 +11,7 @@ in the open, each shortened (``shown``); internals never reach a problem.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import msgspec
@@ -207,15 +208,21 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
     return problem_response(invalid_problem(problems.items, _instance(request), total=problems.total))
 
 
+def _is_generic(status: int, detail: str | None) -> bool:
+    """Litestar's detail is often just the status's name: ours says more."""
+    if not detail:
+        return True
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return detail.casefold() in {_TITLES.get(status, "").casefold(), phrase.casefold()}
+
+
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
-    detail = exc.detail if exc.detail and exc.detail != _TITLES.get(status) else None
-    code = None
-    if status == 400 and detail:
-        code = getattr(exc, "problem_code", None) or "bad-request"
-        detail = shown(detail, 500)
-    if status in (401, 403, 404, 405, 413):
-        detail = _DEFAULT_DETAILS[status] if status != 401 or not detail else detail
+    detail = None if _is_generic(status, exc.detail) else shown(exc.detail, 500)
+    code = getattr(exc, "problem_code", None)
     headers = dict(exc.headers) if getattr(exc, "headers", None) else None
     return problem_response(problem(status, detail, type_=code, instance=_instance(request)), headers)
 

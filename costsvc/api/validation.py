@@ -103,7 +103,7 @@ def _describe_int_bounds(ge: int | None, le: int | None) -> str:
     return "must be a whole number"
 
 
-def _int_checker(meta: msgspec.Meta | None) -> Check:
+def _int_checker(meta: msgspec.Meta | None, lax: bool) -> Check:
     ge = meta.ge if meta is not None else None
     le = meta.le if meta is not None else None
     message = _describe_int_bounds(ge, le)
@@ -111,6 +111,8 @@ def _int_checker(meta: msgspec.Meta | None) -> Check:
     def check(value: Any, path: str, problems: Problems) -> None:
         # JSON does not tell 3 from 3.0 (JSON Schema's "integer" admits both; so does msgspec).
         if type(value) is float and value.is_integer():
+            value = int(value)
+        elif lax and type(value) is str and value.isascii() and value.lstrip("-").isdigit():
             value = int(value)
         if type(value) is not int or (ge is not None and value < ge) or (le is not None and value > le):
             problems.add(path, message)
@@ -168,6 +170,14 @@ def _bool_check(value: Any, path: str, problems: Problems) -> None:
         problems.add(path, "must be true or false")
 
 
+_FORM_BOOLEANS = frozenset({"true", "false", "1", "0"})
+
+
+def _form_bool_check(value: Any, path: str, problems: Problems) -> None:
+    if type(value) is not bool and not (type(value) is str and value.lower() in _FORM_BOOLEANS):
+        problems.add(path, "must be true or false")
+
+
 def _amount_checker(kind: str) -> Check:
     def check(value: Any, path: str, problems: Problems) -> None:
         problem = amount_problem(kind, value)
@@ -206,7 +216,7 @@ def _not_null_checker(inner: Check) -> Check:
     return check
 
 
-def _struct_checker(cls: type[msgspec.Struct]) -> Check:
+def _struct_checker(cls: type[msgspec.Struct], lax: bool) -> Check:
     strict = cls.__struct_config__.forbid_unknown_fields
     fields: list[tuple[str, bool, Check]] = []
     known: set[str] = set()
@@ -216,7 +226,7 @@ def _struct_checker(cls: type[msgspec.Struct]) -> Check:
     def check(value: Any, path: str, problems: Problems) -> None:
         if not fields and msgspec.structs.fields(cls):  # resolved lazily: structs may refer to themselves
             for f in msgspec.structs.fields(cls):
-                fields.append((f.encode_name, f.required, _checker(f.type)))
+                fields.append((f.encode_name, f.required, _checker(f.type, lax)))
                 known.add(f.encode_name)
         if type(value) is not dict:
             problems.add(path, "must be an object")
@@ -238,9 +248,9 @@ def _struct_checker(cls: type[msgspec.Struct]) -> Check:
     return check
 
 
-def _dict_checker(key_type: Any, value_type: Any) -> Check:
-    key_check = _checker(key_type)
-    value_check = _checker(value_type)
+def _dict_checker(key_type: Any, value_type: Any, lax: bool) -> Check:
+    key_check = _checker(key_type, lax)
+    value_check = _checker(value_type, lax)
     allowed = typing.get_args(key_type) if typing.get_origin(key_type) is Literal else None
     key_message = f"is not a valid key; expected one of {', '.join(allowed)}" if allowed else "is not a valid key"
 
@@ -259,8 +269,8 @@ def _dict_checker(key_type: Any, value_type: Any) -> Check:
     return check
 
 
-def _list_checker(item_type: Any, meta: msgspec.Meta | None) -> Check:
-    item_check = _checker(item_type)
+def _list_checker(item_type: Any, meta: msgspec.Meta | None, lax: bool) -> Check:
+    item_check = _checker(item_type, lax)
     low = meta.min_length if meta is not None else None
     high = meta.max_length if meta is not None else None
     size_message = _length_words(low, high, "items")
@@ -283,8 +293,9 @@ def _any_check(value: Any, path: str, problems: Problems) -> None:
 
 
 @cache
-def _checker(annotation: Any) -> Check:
-    """The check of one annotation, built once."""
+def _checker(annotation: Any, lax: bool = False) -> Check:
+    """The check of one annotation, built once.  ``lax``: form fields, where booleans and
+    integers arrive as text ("true", "3")."""
     meta: msgspec.Meta | None = None
     if typing.get_origin(annotation) is typing.Annotated:
         annotation, *metas = typing.get_args(annotation)
@@ -299,22 +310,22 @@ def _checker(annotation: Any) -> Check:
         others = [a for a in args if a is not type(None)]
         if len(others) != 1:
             raise TypeError(f"validate: unions of several types are not supported ({annotation})")
-        inner = _checker(others[0])
+        inner = _checker(others[0], lax)
         return _optional_checker(inner) if type(None) in args else _not_null_checker(inner)
     if origin is Literal:
         return _literal_checker(typing.get_args(annotation))
     if origin is dict:
         key_type, value_type = typing.get_args(annotation)
-        return _dict_checker(key_type, value_type)
+        return _dict_checker(key_type, value_type, lax)
     if origin in (list, tuple):
         args = typing.get_args(annotation)
-        return _list_checker(args[0] if args else Any, meta)
+        return _list_checker(args[0] if args else Any, meta, lax)
     if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
-        return _not_null_checker(_struct_checker(annotation))
+        return _not_null_checker(_struct_checker(annotation, lax))
     if annotation is bool:
-        return _not_null_checker(_bool_check)
+        return _not_null_checker(_form_bool_check if lax else _bool_check)
     if annotation is int:
-        return _not_null_checker(_int_checker(meta))
+        return _not_null_checker(_int_checker(meta, lax))
     if annotation is str:
         return _not_null_checker(_str_checker(meta))
     if annotation is dt.date:
@@ -326,9 +337,9 @@ def _checker(annotation: Any) -> Check:
     raise TypeError(f"validate: no check for {annotation!r}")
 
 
-def problems_of(data: Any, annotation: Any, path: str = "") -> Problems:
+def problems_of(data: Any, annotation: Any, path: str = "", *, lax: bool = False) -> Problems:
     problems = Problems()
-    _checker(annotation)(data, path, problems)
+    _checker(annotation, lax)(data, path, problems)
     return problems
 
 
@@ -336,8 +347,11 @@ T = typing.TypeVar("T")
 
 
 def validate(data: Any, annotation: type[T], path: str = "") -> T:
-    """Return ``data`` converted to ``annotation`` or raise RequestInvalid with every error."""
-    problems = problems_of(data, annotation, path)
+    """Return ``data`` converted to ``annotation`` or raise RequestInvalid with every error.
+
+    Lax about booleans and integers written as text, as form fields are (the import
+    API's multipart fields); JSON bodies are checked strictly (``problems_of``)."""
+    problems = problems_of(data, annotation, path, lax=True)
     if problems.total:
         raise RequestInvalid(problems.items, problems.total)
     return msgspec.convert(data, annotation, strict=False)

@@ -1,6 +1,11 @@
-"""API fuzzing: schemathesis generates requests from our own OpenAPI document and
-checks that none of them makes the server fail (no 5xx), against a real server on a
-real PostgreSQL."""
+"""The OpenAPI document, validated, and the server held to it.
+
+schemathesis generates requests from our own document (valid and invalid ones) and
+runs every check it has against a real server on a real PostgreSQL: no 5xx, every
+status and content type documented, every response valid against its schema,
+schema-violating requests rejected, schema-valid ones accepted (settings and the
+one exception in tests/api/schemathesis.toml), unsupported methods 405.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,33 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.server import _serve, _stop, _wait_ready
+from openapi_spec_validator import validate
+
+from tests.server import _get, _serve, _stop, _wait_ready
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+SETTINGS = Path(__file__).with_name("schemathesis.toml")
+#: Examples per operation and phase: the whole run stays well under a minute on two cores.
+MAX_EXAMPLES = "15"
+# The import routes are being rewritten (typed responses, their own strictness):
+# checked here once that lands.
+EXCLUDED = "^/v1/imports"
 
 
-def test_no_generated_request_makes_the_server_fail(db_url):
+def test_openapi_is_valid_and_the_server_conforms_to_it(db_url):
     env = {**os.environ, "DATABASE_URL": db_url, "COSTSVC_SEED_DEMO": "false", "COSTSVC_LOG_LEVEL": "WARNING"}
     env.pop("COSTSVC_EMBEDDED_URL", None)
     proc, base = _serve(env)
     try:
         _wait_ready(base, proc)
+        validate(_get(f"{base}/schema/openapi.json"))  # raises on any violation of OpenAPI 3.1
         run = subprocess.run(
-            [SCHEMATHESIS, "run", f"{base}/schema/openapi.json", "--checks", "not_a_server_error",
-             "--max-examples", "25", "--seed", "20261127", "--request-timeout", "10"],
+            [SCHEMATHESIS, "--config-file", str(SETTINGS), "run", f"{base}/schema/openapi.json",
+             "--checks", "all", "--max-examples", MAX_EXAMPLES, "--seed", "20261127",
+             "--request-timeout", "10", "--exclude-path-regex", EXCLUDED],
             capture_output=True, text=True, timeout=600,
         )
-        assert run.returncode == 0, run.stdout[-4000:]
-        assert " passed" in run.stdout
+        assert run.returncode == 0, run.stdout[-6000:]
+        assert "No issues found" in run.stdout, run.stdout[-3000:]
     finally:
         _stop(proc)
