@@ -312,6 +312,7 @@ class PricingRequest(msgspec.Struct):
     sliding_policy: tuple[SlidingTier, ...] | None = None
     payment_plan_policy: PaymentPlanPolicy = PaymentPlanPolicy()
     down_payment: Decimal = Decimal("0")
+    plan_effective_date: dt.date | None = None  # a stored plan's; None for inline benefits
 
 
 # --------------------------------------------------------------------------- result side

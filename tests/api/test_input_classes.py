@@ -278,3 +278,25 @@ async def test_page_bounds_property(db_url):
                 assert (r.json()["limit"], r.json()["offset"]) == tuple(numbers)
 
         check()
+
+
+# ----------------------------------------------------------------------------- dates
+
+
+async def test_a_start_before_any_tariff_gets_a_clear_notice(client):
+    early = {"program_id": "sunrise-recovery", "level_of_care": "iop", "coverage": {"plan_id": "acme-ppo-gold"},
+             "episode": {"start_date": "2020-01-06", "weeks": 2, "days_per_week": 3}}
+    e = (await client.post("/v1/estimates", json=early)).json()
+    notice = next(n for n in e["notices"] if n["code"] == "starts_before_tariffs")
+    assert "2020-01-06" in notice["message"] and "2026-01-01" in notice["message"]
+    on_time = {**early, "episode": {"start_date": "2026-03-02", "weeks": 2, "days_per_week": 3}}
+    e = (await client.post("/v1/estimates", json=on_time)).json()
+    assert "starts_before_tariffs" not in {n["code"] for n in e["notices"]}
+    # the same class on the other pricing routes
+    batch = {"coverage": {"plan_id": "acme-ppo-gold"}, "episode": early["episode"],
+             "items": [{"program_id": "sunrise-recovery", "level_of_care": "iop"}]}
+    item = (await client.post("/v1/estimates/batch", json=batch)).json()["results"][0]
+    assert "starts_before_tariffs" in {n["code"] for n in item["notices"]}
+    compared = (await client.post("/v1/estimates/compare", json={k: v for k, v in early.items()
+                                                                  if k != "level_of_care"})).json()
+    assert all("starts_before_tariffs" in {n["code"] for n in c["notices"]} for c in compared["estimates"])
