@@ -149,14 +149,13 @@ def _schema_rules() -> dict[str, dict[str, Any]]:
     }
 
 
-def _free_text(schema: dict[str, Any]) -> None:
-    """Strings without a grammar of their own: no control characters (costsvc.api.validation)."""
+def _forbid_controls(schema: dict[str, Any]) -> None:
+    """A string without a grammar of its own admits no control characters (costsvc.api.validation)."""
     from costsvc.api.validation import NO_CONTROL_PATTERN
 
-    for prop in schema.get("properties", {}).values():
-        for variant in [prop, *prop.get("anyOf", [])]:
-            if variant.get("type") == "string" and not {"pattern", "enum", "format"} & variant.keys():
-                variant["pattern"] = NO_CONTROL_PATTERN
+    for variant in [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]:
+        if variant.get("type") == "string" and not {"pattern", "enum", "format"} & variant.keys():
+            variant["pattern"] = NO_CONTROL_PATTERN
 
 
 def _own_types() -> list[Any]:
@@ -208,7 +207,8 @@ def complete_document(app: Litestar) -> None:
     for name, schema in components.items():
         _decimal_strings(name, schema)
         if schema.get("additionalProperties") is False:  # a request struct
-            _free_text(schema)
+            for prop in schema.get("properties", {}).values():
+                _forbid_controls(prop)
         schema.update(rules.get(name, {}))
         if name == "Household":
             schema["properties"]["state"]["pattern"] = _state_pattern()
@@ -217,17 +217,12 @@ def complete_document(app: Litestar) -> None:
             if prop is not None:
                 prop.setdefault("description", description)
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
-    from costsvc.api.validation import NO_CONTROL_PATTERN
-
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 _drop_litestar_defaults(operation["responses"])
                 for parameter in operation.get("parameters", []):
-                    schema = parameter.get("schema", {})
-                    for variant in [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]:
-                        if variant.get("type") == "string" and not {"pattern", "enum", "format"} & variant.keys():
-                            variant["pattern"] = NO_CONTROL_PATTERN
+                    _forbid_controls(parameter.get("schema", {}))
 
 
 def _drop_litestar_defaults(responses: dict[str, Any]) -> None:

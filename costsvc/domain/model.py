@@ -35,20 +35,24 @@ Money = Annotated[
         description="Money: a string of ASCII digits (at most 9) with at most two decimals (`\"1234.5\"`).",
     ),
 ]
-Percent = Annotated[
-    Decimal,
-    msgspec.Meta(
-        extra={"kind": "percent"},
+
+
+def _percent(kind: str, maximum: int, example: str, description: str) -> msgspec.Meta:
+    """A percentage: the amount grammar with three decimals as a string, or a whole JSON number."""
+    return msgspec.Meta(
+        extra={"kind": kind},
         extra_json_schema={
             "anyOf": [
                 {"type": "string", "pattern": PERCENT_PATTERN, "maxLength": 20},
-                {"type": "integer", "minimum": 0, "maximum": 100},
+                {"type": "integer", "minimum": 0, "maximum": maximum},
             ],
-            "examples": ["20"],
+            "examples": [example],
         },
-        description="Percentage, 0-100 (`\"20\"` is 20 %): a decimal string (at most three decimals) or a whole JSON number.",
-    ),
-]
+        description=description + " A decimal string (at most three decimals) or a whole JSON number.",
+    )
+
+
+Percent = Annotated[Decimal, _percent("percent", 100, "20", "Percentage, 0-100 (`\"20\"` is 20 %).")]
 
 MONEY_CEILING = Decimal("999999999.99")  # what MONEY_PATTERN admits
 _CENT = Decimal("0.01")
@@ -139,20 +143,9 @@ class InputStruct(msgspec.Struct, forbid_unknown_fields=True):
 
 
 # An allowed-amount rule may exceed 100 % of a reference (e.g. 150 % of Medicare).
-AllowedPercent = Annotated[
-    Decimal,
-    msgspec.Meta(
-        extra={"kind": "allowed_percent"},
-        extra_json_schema={
-            "anyOf": [
-                {"type": "string", "pattern": PERCENT_PATTERN, "maxLength": 20},
-                {"type": "integer", "minimum": 0, "maximum": 1000},
-            ],
-            "examples": ["150"],
-        },
-        description="Percentage for an allowed-amount rule, 0-1000 (150 % of a reference rate is common).",
-    ),
-]
+AllowedPercent = Annotated[Decimal, _percent(
+    "allowed_percent", 1000, "150",
+    "Percentage for an allowed-amount rule, 0-1000 (150 % of a reference rate is common).")]
 
 LevelOfCare = Literal["detox", "residential", "php", "iop", "outpatient"]
 LEVELS_OF_CARE: tuple[LevelOfCare, ...] = ("detox", "residential", "php", "iop", "outpatient")
