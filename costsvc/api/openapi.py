@@ -121,6 +121,81 @@ FIELD_DESCRIPTIONS: dict[str, dict[str, str]] = {
                          "final_payment": "The last payment (clears the balance).",
                          "total_interest": "Interest over the plan.", "total_paid": "Everything paid."},
     "Notice": {"code": "A stable code to switch on.", "message": "The notice, to show."},
+    # requests
+    "EstimateRequest": {
+        "program_id": "The program to price (GET /v1/programs lists them).",
+        "level_of_care": "The level of care to price.",
+        "coverage": "The insurance to price with; absent or null prices self-pay.",
+        "episode": "The episode's start and length; absent fields take the level's defaults.",
+        "household": "Size, income and state: adds the sliding-scale self-pay price.",
+        "payment_plan": "The down payment the payment-plan quotes assume.",
+    },
+    "CompareRequest": {"program_id": "The program to price at every level it offers.",
+                       "coverage": "As in an estimate request.", "episode": "As in an estimate request; "
+                       "only the fields that size each level apply to it.",
+                       "household": "As in an estimate request.", "payment_plan": "As in an estimate request."},
+    "BatchRequest": {"items": "The programs and levels to price, 1-200, each with the shared coverage, "
+                              "episode, household and payment plan.",
+                     "coverage": "As in an estimate request, for every item.",
+                     "episode": "As in an estimate request, for every item.",
+                     "household": "As in an estimate request, for every item.",
+                     "payment_plan": "As in an estimate request, for every item."},
+    "BatchItem": {"program_id": "A program id.", "level_of_care": "A level of care."},
+    "CoverageRequest": {"plan_id": "A stored plan (GET /v1/plans); or send benefits.",
+                        "benefits": "Benefits verified by staff, sent inline; or send plan_id.",
+                        "network": "Price in or out of network; auto: in network when the payer has rates there.",
+                        "tier": "Which deductible and out-of-pocket maximum apply.",
+                        "accumulators": "What the member has met this plan year."},
+    "EpisodeRequest": {"start_date": "First day of care (default: today).",
+                       "weeks": "Length in weeks (php, iop, outpatient).",
+                       "days_per_week": "Treatment days a week (php, iop).",
+                       "sessions_per_week": "Sessions a week (outpatient).",
+                       "days": "Consecutive days (detox, residential)."},
+    "Household": {"size": "People in the household.", "annual_income": "Household income a year.",
+                  "state": "Two-letter US state (50 states and DC)."},
+    "PaymentPlanRequest": {"down_payment": "Paid up front; the quotes finance the rest."},
+    "Benefits": {"payer_id": "The payer: its negotiated rates decide in or out of network.",
+                 "plan_year_start": "When the plan year starts, MM-DD.",
+                 "in_network": "Benefits in network.", "out_of_network": "Benefits out of network."},
+    "NetworkBenefits": {"deductible": "Deductibles.", "oop_max": "Out-of-pocket maximums.",
+                        "allowed": "How the allowed amount is found without a negotiated rate.",
+                        "balance_billing": "Whether the provider may bill above the allowed amount.",
+                        "levels": "Cost-sharing per level of care."},
+    "LevelBenefit": {"covered": "Whether the level is covered.", "copay": "Copay per copay_unit.",
+                     "copay_unit": "What a copay is charged per.",
+                     "deductible_applies": "Whether claims go to the deductible first.",
+                     "coinsurance_pct": "The patient's share after the deductible.",
+                     "limit_units": "Units covered a plan year (null: no limit).",
+                     "prior_auth": "Whether prior authorization is required."},
+    "Amounts": {"individual": "For one member.", "family": "For the family."},
+    "AllowedRule": {"method": "What the allowed amount is a percentage of.", "percent": "The percentage."},
+    "Accumulators": {"as_of": "The date the amounts were read.", "in_network": "Met in network.",
+                     "out_of_network": "Met out of network.", "units_used": "Units used per level this plan year."},
+    "NetworkAccumulators": {"deductible_met": "Individual deductible met.", "oop_met": "Individual out-of-pocket met.",
+                            "family_deductible_met": "Family deductible met.",
+                            "family_oop_met": "Family out-of-pocket met."},
+    # discovery and reference
+    "ProgramSummary": {"program_id": "The id to send as program_id.", "name": "The program's name.",
+                       "state": "Two-letter state.", "levels_of_care": "The levels it offers.",
+                       "in_network_payers": "Payers with negotiated rates there."},
+    "ProgramPage": {"total": "Programs matched.", "offset": "Programs skipped.", "limit": "Page size.",
+                    "programs": "This page."},
+    "PlanPage": {"total": "Plans matched.", "offset": "Plans skipped.", "limit": "Page size.", "plans": "This page."},
+    "PlanOut": {"plan_id": "The id to send as coverage.plan_id.", "payer_id": "The plan's payer.",
+                "plan_name": "The plan's name.", "plan_type": "HMO, PPO, EPO, HDHP...",
+                "effective_date": "When these benefits take effect.", "benefits": "The plan's benefits."},
+    "PayerList": {"payers": "Payers, by id."},
+    "ProgramOut": {"program_id": "The program's id.", "name": "The program's name.", "state": "Two-letter state.",
+                   "npi": "National Provider Identifier, when known.", "tin": "Tax id, when known.",
+                   "levels_of_care": "The levels it offers.", "fee_schedule": "Its fee lines, per level.",
+                   "sliding_scale": "Its sliding-fee tiers (null: the service's default policy).",
+                   "payment_plans": "Its payment-plan terms."},
+    "PayerOut": {"payer_id": "The payer's id.", "name": "The payer's name.", "plans": "How many plans are stored."},
+    "FeeLine": {"billing_code": "HCPCS/CPT or revenue code.", "description": "What the line is.",
+                "frequency": "Billed per service or once per episode.", "gross_charge": "The program's charge.",
+                "cash_price": "The self-pay price, when it differs."},
+    "Comparison": {"program_id": "The program compared.", "estimates": "One estimate per level, cheapest first."},
+    "BatchResults": {"results": "One per item, in item order: an estimate or {\"error\": problem}."},
     "Claim": {"date": "Date of service.", "billing_code": "Billing code.", "frequency": "Per service or per episode.",
               "billed": "Gross charge.", "allowed": "Allowed amount.", "plan_pays": "What the plan pays.",
               "patient_pays": "What the patient pays.", "deductible": "Of which deductible.",
@@ -198,6 +273,46 @@ def _decimal_strings(name: str, schema: dict[str, Any]) -> None:
                 variant.update(MONEY_OUT if money else DECIMAL_OUT)
 
 
+#: Real documents from the demo data (an estimate, a request, pages): each field's example.
+EXAMPLES_FILE = Path(__file__).resolve().parent / "examples.json"
+
+
+def _attach_examples(components: dict[str, Any], name: str, value: Any, seen: set[str]) -> None:
+    """Give every property of ``name`` met in ``value`` an example, following refs and arrays."""
+    schema = components.get(name)
+    if schema is None or not isinstance(value, dict) or name in seen:
+        return
+    seen = seen | {name}
+    for field, item in value.items():
+        prop = schema.get("properties", {}).get(field)
+        if prop is None:
+            continue
+        ref = _ref_of(prop)
+        if ref is not None and isinstance(item, dict):
+            _attach_examples(components, ref, item, seen)
+            if isinstance(prop.get("additionalProperties"), dict):  # a map of structs (or of lists of them)
+                for member in item.values():
+                    _attach_examples(components, ref, member[0] if isinstance(member, list) and member
+                                     else member, seen)
+        elif ref is not None and isinstance(item, list) and item:
+            for member in item[:1]:
+                _attach_examples(components, ref, member, seen)
+        elif not isinstance(item, dict | list) or not item or ref is None:
+            prop.setdefault("examples", [item])
+
+
+def _ref_of(prop: dict[str, Any]) -> str | None:
+    """The component a property refers to, directly, through null, an array or a map."""
+    pending = [prop]
+    while pending:
+        node = pending.pop()
+        if "$ref" in node:
+            return node["$ref"].rsplit("/", 1)[-1]
+        pending.extend(n for n in (*node.get("anyOf", []), node.get("items"), node.get("additionalProperties"))
+                       if isinstance(n, dict))
+    return None
+
+
 def complete_document(app: Litestar) -> None:
     """Replace Litestar's schemas of our Structs by msgspec's, before the first request."""
     # The plugin keeps the document it serves: completed here in place, once.
@@ -216,6 +331,8 @@ def complete_document(app: Litestar) -> None:
             prop = schema.get("properties", {}).get(field)
             if prop is not None:
                 prop.setdefault("description", description)
+    for name, example in msgspec.json.decode(EXAMPLES_FILE.read_bytes()).items():
+        _attach_examples(components, name, example, set())
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():

@@ -10,6 +10,7 @@ one exception in tests/api/schemathesis.toml), unsupported methods 405.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,10 @@ def test_openapi_is_valid_and_the_server_conforms_to_it(db_url):
             capture_output=True, text=True, timeout=600,
         )
         assert run.returncode == 0, run.stdout[-6000:]
-        assert "No issues found" in run.stdout, run.stdout[-3000:]
+        # Every generated case passed every check.  (schemathesis may warn that POST
+        # /v1/estimates refuses much generated data: the pricing rules the schema
+        # cannot say, see tests/api/schemathesis.toml.)
+        summary = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
+        assert summary and summary[1] == summary[2] and int(summary[1]) > 500, run.stdout[-3000:]
     finally:
         _stop(proc)
