@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -42,6 +43,7 @@ JSON = "application/json"
 INCLUDE_VALUES = ("claims",)
 
 
+@dataclass
 class EstimateOperation(Operation):
     """Documents ``?include=``, which the handler reads itself (see ``create_estimate``)."""
 

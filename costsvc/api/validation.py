@@ -67,20 +67,37 @@ class Problems:
         self.items: list[FieldProblem] = []
         self.total = 0
 
-    def add(self, path: str, message: str) -> None:
+    def add(self, path: Path, message: str) -> None:
         self.total += 1
         if len(self.items) < MAX_REPORTED:
-            if len(path) > MAX_PATH_CHARS:
-                path = path[: MAX_PATH_CHARS - 1] + "…"
-            self.items.append(FieldProblem(path, message))
+            text = render_path(path)
+            if len(text) > MAX_PATH_CHARS:
+                text = text[: MAX_PATH_CHARS - 1] + "…"
+            self.items.append(FieldProblem(text, message))
 
 
-def _join(path: str, name: str | int) -> str:
-    if isinstance(name, int):
-        return f"{path}[{name}]"
-    if len(name) > MAX_PATH_CHARS:
-        name = name[:MAX_PATH_CHARS] + "…"
-    return f"{path}.{name}" if path else name
+#: A field's path, built as ``(parent, name)`` pairs and written out only for a problem.
+Path = str | tuple[Any, str | int]
+
+
+def _join(path: Path, name: str | int) -> Path:
+    return (path, name)
+
+
+def render_path(path: Path) -> str:
+    """``coverage.benefits.in_network.levels.iop.copay``, ``items[3].program_id``."""
+    names: list[str | int] = []
+    while isinstance(path, tuple):
+        path, name = path
+        names.append(name)
+    text = path
+    for name in reversed(names):
+        if isinstance(name, int):
+            text = f"{text}[{name}]"
+        else:
+            name = name if len(name) <= MAX_PATH_CHARS else name[:MAX_PATH_CHARS] + "…"
+            text = f"{text}.{name}" if text else name
+    return text
 
 
 def text_problem(value: str) -> str | None:
@@ -90,7 +107,7 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-Check = Callable[[Any, str, Problems], None]
+Check = Callable[[Any, Path, Problems], None]
 
 
 def _describe_int_bounds(ge: int | None, le: int | None) -> str:
@@ -108,7 +125,7 @@ def _int_checker(meta: msgspec.Meta | None, lax: bool) -> Check:
     le = meta.le if meta is not None else None
     message = _describe_int_bounds(ge, le)
 
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         # JSON does not tell 3 from 3.0 (JSON Schema's "integer" admits both; so does msgspec).
         if type(value) is float and value.is_integer():
             value = int(value)
@@ -140,7 +157,7 @@ def _str_checker(meta: msgspec.Meta | None) -> Check:
     length_message = _length_words(low, high, "characters")
     pattern_message = f"must be {hint}" if hint else f"must match the pattern {pattern.pattern}" if pattern else ""
 
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         if type(value) is not str:
             problems.add(path, "must be a string")
             return
@@ -155,7 +172,7 @@ def _str_checker(meta: msgspec.Meta | None) -> Check:
     return check
 
 
-def _date_check(value: Any, path: str, problems: Problems) -> None:
+def _date_check(value: Any, path: Path, problems: Problems) -> None:
     if type(value) is str and len(value) == 10 and value.isascii():
         try:
             dt.date.fromisoformat(value)
@@ -165,7 +182,7 @@ def _date_check(value: Any, path: str, problems: Problems) -> None:
     problems.add(path, "must be a calendar date written YYYY-MM-DD")
 
 
-def _bool_check(value: Any, path: str, problems: Problems) -> None:
+def _bool_check(value: Any, path: Path, problems: Problems) -> None:
     if type(value) is not bool:
         problems.add(path, "must be true or false")
 
@@ -173,13 +190,13 @@ def _bool_check(value: Any, path: str, problems: Problems) -> None:
 _FORM_BOOLEANS = frozenset({"true", "false", "1", "0"})
 
 
-def _form_bool_check(value: Any, path: str, problems: Problems) -> None:
+def _form_bool_check(value: Any, path: Path, problems: Problems) -> None:
     if type(value) is not bool and not (type(value) is str and value.lower() in _FORM_BOOLEANS):
         problems.add(path, "must be true or false")
 
 
 def _amount_checker(kind: str) -> Check:
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         problem = amount_problem(kind, value)
         if problem:
             problems.add(path, problem)
@@ -191,7 +208,7 @@ def _literal_checker(allowed: tuple[Any, ...]) -> Check:
     choices = frozenset(allowed)
     message = f"must be one of {', '.join(map(str, allowed))}"
 
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         if type(value) is not str or value not in choices:
             problems.add(path, message)
 
@@ -199,7 +216,7 @@ def _literal_checker(allowed: tuple[Any, ...]) -> Check:
 
 
 def _optional_checker(inner: Check) -> Check:
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         if value is not None:
             inner(value, path, problems)
 
@@ -207,7 +224,7 @@ def _optional_checker(inner: Check) -> Check:
 
 
 def _not_null_checker(inner: Check) -> Check:
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         if value is None:
             problems.add(path, "must not be null")
         else:
@@ -223,7 +240,7 @@ def _struct_checker(cls: type[msgspec.Struct], lax: bool) -> Check:
     # A struct may state rules across its fields, over the decoded JSON (CoverageRequest).
     cross_field = getattr(cls, "cross_field_problems", None)
 
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         if not fields and msgspec.structs.fields(cls):  # resolved lazily: structs may refer to themselves
             for f in msgspec.structs.fields(cls):
                 fields.append((f.encode_name, f.required, _checker(f.type, lax)))
@@ -254,7 +271,7 @@ def _dict_checker(key_type: Any, value_type: Any, lax: bool) -> Check:
     allowed = typing.get_args(key_type) if typing.get_origin(key_type) is Literal else None
     key_message = f"is not a valid key; expected one of {', '.join(allowed)}" if allowed else "is not a valid key"
 
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         if type(value) is not dict:
             problems.add(path, "must be an object")
             return
@@ -275,7 +292,7 @@ def _list_checker(item_type: Any, meta: msgspec.Meta | None, lax: bool) -> Check
     high = meta.max_length if meta is not None else None
     size_message = _length_words(low, high, "items")
 
-    def check(value: Any, path: str, problems: Problems) -> None:
+    def check(value: Any, path: Path, problems: Problems) -> None:
         if type(value) is not list:
             problems.add(path, "must be an array")
             return
@@ -288,7 +305,7 @@ def _list_checker(item_type: Any, meta: msgspec.Meta | None, lax: bool) -> Check
     return check
 
 
-def _any_check(value: Any, path: str, problems: Problems) -> None:
+def _any_check(value: Any, path: Path, problems: Problems) -> None:
     return None
 
 
