@@ -11,6 +11,7 @@ in the open, each shortened (``shown``); internals never reach a problem.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -177,34 +178,51 @@ def handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response
     return problem_response(domain_problem(exc, _instance(request)))
 
 
-def _parameter_problems(exc: ValidationException) -> Problems:
-    """Litestar's own validation (query and path parameters): each parameter named, in words."""
+def _parameter_problems(request: Request[Any, Any, Any], exc: ValidationException) -> Problems:
+    """Litestar's own validation (query and path parameters): each parameter named as the
+    client wrote it, and the programmer's wording ("Expected `int` >= 1") made a sentence."""
     problems = Problems()
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
         if isinstance(item, dict):
-            key = str(item.get("key") or "")
+            key = _public_name(request, str(item.get("key") or ""))
             problems.add(key, _parameter_message(str(item.get("message") or "")))
     if not problems.total:
         problems.add("", "is not valid")
     return problems
 
 
+def _public_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The query name of a handler argument (``program_state`` is ``?state=``)."""
+    field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    definition = getattr(field, "kwarg_definition", None)
+    return getattr(definition, "name", None) or getattr(definition, "query", None) or key
+
+
+_PARAMETER_WORDING = (
+    (re.compile(r"Expected `int` >= (-?\d+)"), "must be a whole number of at least {0}"),
+    (re.compile(r"Expected `int` <= (-?\d+)"), "must be a whole number of at most {0}"),
+    (re.compile(r"Expected `int`"), "must be a whole number"),
+    (re.compile(r"Expected `str` of length >= (\d+)"), "must have at least {0} character(s)"),
+    (re.compile(r"Expected `str` of length <= (\d+)"), "must have at most {0} characters"),
+    (re.compile(r"Expected `str` matching regex"), "does not have the documented form"),
+    (re.compile(r"Invalid enum value|Expected `(?:str|null)`"), "must be one of the documented values"),
+    (re.compile(r"Missing required"), "is required"),
+)
+
+
 def _parameter_message(message: str) -> str:
-    # Litestar words these for programmers ("Expected `int`, got `str`"); what a caller can act on:
-    if "Expected `int`" in message or "int" in message and "got" in message:
-        return "must be a whole number in the documented range"
-    if "Missing required" in message:
-        return "is required"
-    if "Invalid enum value" in message or "Expected `str` matching" in message:
-        return "is not one of the documented values"
-    return "is not valid: " + shown(message, 200)
+    for pattern, sentence in _PARAMETER_WORDING:
+        found = pattern.search(message)
+        if found:
+            return sentence.format(*found.groups())
+    return "is not valid"
 
 
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     # Bodies are validated before Litestar sees them (costsvc.api.body); what reaches here
     # is a query or path parameter.
-    problems = _parameter_problems(exc)
+    problems = _parameter_problems(request, exc)
     return problem_response(invalid_problem(problems.items, _instance(request), total=problems.total))
 
 

@@ -252,6 +252,10 @@ async def test_enums_and_ranges_are_checked_before_anything_runs(client):
             assert field in _fields(_is_problem(r, 422)), (url, query, r.text)
     r = await client.get("/v1/programs?level_of_care=spa-weekend")
     assert _fields(_is_problem(r, 422)) == {"level_of_care"}
+    # named as the client wrote it, in a sentence
+    problem = _is_problem(await client.get("/v1/programs?state=C1&limit=0"), 422)
+    assert {(e["field"], e["message"]) for e in problem["errors"]} == {
+        ("state", "does not have the documented form"), ("limit", "must be a whole number of at least 1")}
 
 
 async def test_page_bounds_property(db_url):
