@@ -267,10 +267,11 @@ class PaymentPlanPolicy(InputStruct, frozen=True):
 
 class EpisodeRequest(InputStruct):
     start_date: dt.date | None = None
-    weeks: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    # At most what the engine prices (episode.MAX_WEEKS, MAX_UNITS): said here, the schema says it too.
+    weeks: Annotated[int, msgspec.Meta(ge=1, le=104)] | None = None
     days_per_week: Annotated[int, msgspec.Meta(ge=1, le=7)] | None = None
     sessions_per_week: Annotated[int, msgspec.Meta(ge=1, le=14)] | None = None
-    days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    days: Annotated[int, msgspec.Meta(ge=1, le=730)] | None = None
 
 
 class Household(InputStruct):

@@ -102,3 +102,19 @@ def test_unavailable_answers_503_with_retry_after():
     assert r.status_code == 503 and r.headers["retry-after"] == "9"
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["type"] == PROBLEM_BASE + "unavailable"
+
+
+def test_episode_bounds_are_the_engines():
+    import typing
+
+    import msgspec
+
+    from costsvc.domain.episode import MAX_UNITS, MAX_WEEKS
+    from costsvc.domain.model import EpisodeRequest
+
+    def upper(field: str) -> int:
+        annotation = next(f.type for f in msgspec.structs.fields(EpisodeRequest) if f.name == field)
+        inner = next(a for a in typing.get_args(annotation) if a is not type(None))
+        return next(m.le for m in typing.get_args(inner)[1:] if isinstance(m, msgspec.Meta))
+
+    assert (upper("weeks"), upper("days")) == (MAX_WEEKS, MAX_UNITS)
