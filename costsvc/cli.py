@@ -134,7 +134,9 @@ def _print_outcome(outcome: object) -> None:
 def cmd_embedded_stop(args: argparse.Namespace) -> int:
     from costsvc.db.embedded import stop_embedded
 
-    stop_embedded(get_settings().data_dir)
+    data_dir = get_settings().data_dir
+    stopped = stop_embedded(data_dir)
+    print(f"embedded PostgreSQL in {data_dir}/pg: {'stopped' if stopped else 'not running'}")
     return 0
 
 

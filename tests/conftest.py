@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,13 +28,15 @@ def _with_database(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url() -> str:
+def server_url() -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return url
-    from costsvc.db.embedded import start_embedded
+        yield url
+        return
+    from costsvc.db.embedded import start_embedded, stop_embedded
 
-    return start_embedded(ROOT / ".data" / "test")
+    yield start_embedded(ROOT / ".data" / "test")
+    stop_embedded(ROOT / ".data" / "test")  # `make test` leaves no server running
 
 
 class DatabaseFactory:

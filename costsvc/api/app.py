@@ -12,15 +12,13 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 
-from costsvc import __version__
+from costsvc.api.body import check_request
 from costsvc.api.documents import DocumentController, warm_documents
 from costsvc.api.estimates import EstimateController
 from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
+from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
 from costsvc.api.verifications import AuditController, VerificationController
@@ -71,23 +69,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         finally:
             await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, ready, EstimateController, ReferenceController, ImportController,
-                        VerificationController, AuditController, DocumentController],
+                        VerificationController, AuditController, DocumentController, *docs_static_router()],
         lifespan=[lifespan],
         on_startup=[warm_documents],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_request=check_request,
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["GET", "POST"]),
-        openapi_config=OpenAPIConfig(
-            title="costsvc",
-            version=__version__,
-            description="What will treatment cost me, with my insurance or without it?",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-            components=Components(security_schemes={
-                "apiKey": SecurityScheme(type="http", scheme="bearer", description="costsvc API key"),
-            }),
-        ),
+        openapi_config=openapi_config(),
         debug=False,
     )
+    complete_document(app)
+    return app

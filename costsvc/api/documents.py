@@ -13,13 +13,24 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Parameter, Schema
 from litestar.params import FromPath, JSONBody
 
-from costsvc.api.problems import PROBLEM_JSON, handle_service, invalid_problem, problem, problem_response
+from costsvc.api.problems import (
+    BODY_STATUSES,
+    PROBLEM_JSON,
+    handle_service_error,
+    invalid_problem,
+    problem,
+    problem_response,
+    problem_responses,
+)
 from costsvc.api.validation import FieldError
 from costsvc.auth import require_role
 from costsvc.documents import fhir
@@ -117,12 +128,34 @@ def phi_vault(request: Request[Any, Any, Any]) -> PhiVault | None:
     return request.app.state.phi_vault
 
 
+@dataclass
+class GfeRenderingOperation(Operation):
+    """The three renderings of ``GET /v1/gfe/{id}``, which the handler chooses itself."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [*(self.parameters or []), Parameter(
+            name="format", param_in="query", required=False, description="Instead of `Accept`.",
+            schema=Schema(type=OpenAPIType.STRING, enum=sorted(FORMATS)),
+        )]
+        self.responses = {**(self.responses or {}), "200": OpenAPIResponse(
+            description="The GFE: a print-ready page, a PDF, or a Da Vinci PCT GFE Bundle",
+            content={
+                HTML: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+                PDF: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format="binary")),
+                FHIR: OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT)),
+            },
+        )}
+
+
 class DocumentController(Controller):
     path = "/v1"
     tags = ["documents"]
 
     @post("/estimates/{estimate_id:str}/gfe", status_code=201, opt={"body_type": GfeRequest},
-          summary="Issue a Good Faith Estimate (No Surprises Act) from a stored estimate")
+          summary="Issue a Good Faith Estimate (No Surprises Act) from a stored estimate",
+          responses={201: ResponseSpec(GfeIssued, description="The GFE and the links to its renderings",
+                                       generate_examples=False),
+                     **problem_responses(*BODY_STATUSES, 404, 503)})
     async def issue_gfe(self, request: Request, estimate_id: FromPath[str],
                         data: JSONBody[GfeRequest]) -> Response[bytes]:
         """Re-prices the estimate as self-pay; stores the patient's name, date of birth and
@@ -146,7 +179,8 @@ class DocumentController(Controller):
         return Response(_encoder.encode(body), status_code=201, media_type=JSON,
                         headers={"Location": f"/v1/gfe/{content.gfe_id}", "Cache-Control": "no-store"})
 
-    @get("/gfe/{gfe_id:str}", summary="A Good Faith Estimate as HTML, PDF or FHIR (by Accept or ?format=)")
+    @get("/gfe/{gfe_id:str}", summary="A Good Faith Estimate as HTML, PDF or FHIR (by Accept or ?format=)",
+         operation_class=GfeRenderingOperation, responses=problem_responses(404, 406, 422, 503))
     async def read_gfe(self, request: Request, gfe_id: FromPath[str]) -> Response[bytes]:
         media_type = negotiate(request, FORMATS, HTML)
         if media_type is None:
@@ -156,7 +190,10 @@ class DocumentController(Controller):
         return Response(body, media_type=media_type, headers={**PRIVATE, **headers})
 
     @get("/gfe", guards=[require_role("staff")], summary="Good Faith Estimates issued in a date range (staff)",
-         security=[{"apiKey": []}])
+         security=[{"apiKey": []}],
+         responses={200: ResponseSpec(service.GfePage, description="GFEs issued in the range, without PHI",
+                                      generate_examples=False),
+                    **problem_responses(401, 403, 422)})
     async def list_gfes(self, request: Request) -> Response[bytes]:
         """``from`` and ``to`` (ISO dates, inclusive; default today), ``limit`` (1-500, default
         100), ``cursor`` (the previous page's ``next_cursor``).  No PHI: names are not listed."""
@@ -222,6 +259,6 @@ async def advanced_eob_response(request: Request[Any, Any, Any], estimate_id: st
     except Conflict as exc:
         return not_acceptable(request, [JSON], exc.detail)
     except ServiceError as exc:
-        return handle_service(request, exc)
+        return handle_service_error(request, exc)
     return Response(fhir.encode(bundle), media_type=FHIR, headers={"Vary": "Accept"})
 

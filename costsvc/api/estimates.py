@@ -1,24 +1,55 @@
-"""Estimate endpoints: thin handlers over ``costsvc.services.estimates``."""
+"""Estimate endpoints: thin handlers over ``costsvc.services.estimates``.
+
+Bodies are checked by ``costsvc.api.body`` before a handler runs (``opt["body_type"]``);
+estimates are returned as the bytes the service encoded, and documented by the
+``Estimate`` schema.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import PermissionDeniedException
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Operation, Parameter, Schema
 from litestar.params import FromPath, JSONBody
 
 from costsvc.api.documents import FHIR, advanced_eob_response, not_acceptable, wants_fhir
-from costsvc.api.problems import problem_for
+from costsvc.api.problems import BODY_STATUSES, problem_for, problem_responses
+from costsvc.api.schemas import BatchResults, Comparison, Estimate
 from costsvc.auth import current_principal, role_satisfies
 from costsvc.services import estimates as service
 from costsvc.services import verifications
+from costsvc.services.errors import InvalidInput
 from costsvc.services.requests import BatchRequest, CompareRequest, CoverageRequest, EstimateRequest
 
 JSON = "application/json"
+INCLUDE_VALUES = ("claims",)
 T = TypeVar("T", EstimateRequest, BatchRequest, CompareRequest)
+
+
+@dataclass
+class EstimateOperation(Operation):
+    """Documents ``?include=``, which the handler reads itself (see ``create_estimate``)."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [*(self.parameters or []), Parameter(
+            name="include", param_in="query", required=False,
+            description="`claims` adds the claim-by-claim detail.",
+            schema=Schema(type="string", enum=list(INCLUDE_VALUES)),  # type: ignore[arg-type]
+        )]
+
+
+def _include(request: Request[Any, Any, Any]) -> str | None:
+    include = request.query_params.get("include")
+    if include is not None and include not in INCLUDE_VALUES:
+        raise InvalidInput.one("include", f"must be one of {', '.join(INCLUDE_VALUES)}")
+    return include
 
 
 async def verified_coverage(request: Request, coverage: CoverageRequest | None) -> CoverageRequest | None:
@@ -43,7 +74,11 @@ class EstimateController(Controller):
     path = "/v1/estimates"
     tags = ["estimates"]
 
-    @post(status_code=201, opt={"body_type": EstimateRequest}, summary="Price one episode")
+    @post(status_code=201, opt={"body_type": EstimateRequest}, summary="Price one episode",
+          operation_class=EstimateOperation,
+          responses={201: ResponseSpec(Estimate, description="The estimate, stored (its URL in Location)",
+                                       generate_examples=False),
+                     **problem_responses(*BODY_STATUSES, 401, 403, 404)})
     async def create_estimate(
         self,
         request: Request,
@@ -56,31 +91,37 @@ class EstimateController(Controller):
         # Litestar's injection built a State and parsed the query on every call, a
         # third of this endpoint's cost.
         state = request.app.state
-        include = request.query_params.get("include")
+        include = _include(request)
         data = await _with_verification(request, data)
         priced = service.price(state.catalog.current, data, dt.date.today(), include_claims=include == "claims")
         await state.estimate_writer.store([priced])
         return Response(priced.body, status_code=201, media_type=JSON,
                         headers={"Location": f"/v1/estimates/{priced.estimate_id}"})
 
-    @get("/{estimate_id:str}", summary="A stored estimate")
-    async def get_estimate(self, request: Request, estimate_id: FromPath[str]) -> Response[bytes]:
+    @get("/{estimate_id:uuid}", summary="A stored estimate",
+         responses={200: ResponseSpec(Estimate, description="The estimate as it was returned when created",
+                                      generate_examples=False),
+                    **problem_responses(404, 405, 406, 422, s405="GET of /v1/estimates/batch or /compare: POST only.")})
+    async def get_estimate(self, request: Request, estimate_id: FromPath[uuid.UUID]) -> Response[bytes]:
         """`?format=fhir` or `Accept: application/fhir+json`: an insured estimate as an Advanced EOB."""
         if request.query_params.get("format") is not None or "accept" in request.headers:
             fhir = wants_fhir(request)
             if fhir is None:
                 return not_acceptable(request, [JSON, FHIR])
             if fhir:
-                return await advanced_eob_response(request, estimate_id)
-        return Response(await service.fetch(request.app.state.pool, estimate_id), media_type=JSON)
+                return await advanced_eob_response(request, str(estimate_id))
+        return Response(await service.fetch(request.app.state.pool, str(estimate_id)), media_type=JSON)
 
-    @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once")
+    @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once",
+          responses={200: ResponseSpec(BatchResults, description="One result per item, in item order",
+                                       generate_examples=False),
+                     **problem_responses(*BODY_STATUSES, 401, 403, 404)})
     async def batch(self, request: Request, data: JSONBody[BatchRequest]) -> Response[bytes]:
         state = request.app.state
         data = await _with_verification(request, data)
         outcomes = service.price_batch(state.catalog.current, data, dt.date.today())
         results: list[Any] = [
-            {"error": problem_for(o, f"/v1/estimates/batch#items[{index}]")} if isinstance(o, Exception)
+            {"error": problem_for(o, f"#/items/{index}")} if isinstance(o, Exception)  # a JSON Pointer into the body
             else msgspec.Raw(o.body)
             for index, o in enumerate(outcomes)
         ]
@@ -88,7 +129,10 @@ class EstimateController(Controller):
         return Response(msgspec.json.encode({"results": results}), media_type=JSON)
 
     @post("/compare", status_code=200, opt={"body_type": CompareRequest},
-          summary="One estimate per level the program offers, cheapest first")
+          summary="One estimate per level the program offers, cheapest first",
+          responses={200: ResponseSpec(Comparison, description="The program's levels, cheapest first",
+                                       generate_examples=False),
+                     **problem_responses(*BODY_STATUSES, 401, 403, 404)})
     async def compare(self, request: Request, data: JSONBody[CompareRequest]) -> Response[bytes]:
         state = request.app.state
         data = await _with_verification(request, data)

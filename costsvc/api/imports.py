@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, HttpMethod, Request, Response, get, post, route
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException
@@ -35,7 +35,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import FromPath, FromQuery, QueryParameter
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
-from costsvc.api.problems import problem, problem_response
+from costsvc.api.problems import problem, problem_response, problem_responses
 from costsvc.api.validation import FieldError, RequestInvalid, validate
 from costsvc.auth import current_principal, require_role
 from costsvc.services.imports import (
@@ -238,6 +238,7 @@ class UploadOperation(Operation):
                 "multipart/form-data": OpenAPIMediaType(
                     schema=Schema(
                         type=OpenAPIType.OBJECT,
+                        additional_properties=False,
                         required=["kind"],
                         properties={
                             **fields,
@@ -252,6 +253,7 @@ class UploadOperation(Operation):
                 "application/json": OpenAPIMediaType(
                     schema=Schema(
                         type=OpenAPIType.OBJECT,
+                        additional_properties=False,
                         required=["kind", "source_path"],
                         properties={
                             **fields,
@@ -271,6 +273,12 @@ class ImportController(Controller):
     guards = [require_role("admin")]
     security = [{"apiKey": []}]
 
+    @route("/", http_method=HttpMethod.OPTIONS, include_in_schema=False)
+    async def allowed_methods(self) -> Response[None]:
+        """Litestar 2 builds the automatic OPTIONS answer of a path from the first route it
+        made for it, so on a path with a GET and a POST it says POST only."""
+        return Response(None, status_code=204, headers={"Allow": "GET, OPTIONS, POST"})
+
     @post(
         "/",
         status_code=202,
@@ -278,6 +286,7 @@ class ImportController(Controller):
         operation_class=UploadOperation,
         summary="Import a tariff file (upload, or a server-side path)",
         responses={
+            **problem_responses(400, 401, 403, 413, 415, 422, 503),
             202: ResponseSpec(ImportOut, description="Recorded and enqueued"),
             200: ResponseSpec(ImportOut, description="The same file was imported or queued already"),
             # 202 with deduplicated: true — the same file's earlier import was stuck and is re-enqueued
@@ -311,7 +320,8 @@ class ImportController(Controller):
         headers = {"Location": f"/v1/imports/{submitted.import_.import_id}"}
         return _json(submitted.import_, 202 if submitted.enqueued else 200, headers, background)
 
-    @get("/", summary="Imports, newest first (filter by kind and status)")
+    @get("/", summary="Imports, newest first (filter by kind and status)",
+         responses=problem_responses(400, 401, 403, 422))
     async def list_imports(
         self,
         state: State,
@@ -322,7 +332,8 @@ class ImportController(Controller):
     ) -> ImportPage:
         return await state.imports.list(kind, status, limit, offset)
 
-    @get("/{import_id:uuid}", summary="One import: status, counts, the version it created, its row errors")
+    @get("/{import_id:uuid}", summary="One import: status, counts, the version it created, its row errors",
+         responses=problem_responses(400, 401, 403, 404, 422))
     async def get_import(
         self,
         state: State,
@@ -336,7 +347,8 @@ class ImportController(Controller):
         "/{import_id:uuid}/activate",
         status_code=200,
         summary="Make the version this import created current again (roll back or forward)",
-        responses={200: ResponseSpec(ImportOut, description="The import, its version now current")},
+        responses={200: ResponseSpec(ImportOut, description="The import, its version now current"),
+                   **problem_responses(401, 403, 404, 409)},
     )
     async def activate(self, state: State, import_id: FromPath[uuid.UUID]) -> ImportOut:
         return await state.imports.activate(import_id)

@@ -12,10 +12,11 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, HttpMethod, Request, Response, get, post, route
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
-from costsvc.api.problems import problem, problem_response
+from costsvc.api.problems import problem, problem_response, problem_responses
 from costsvc.api.validation import validate
 from costsvc.auth import ApiKeyPrincipal, current_principal, require_role
 from costsvc.services import verifications as service
@@ -30,6 +31,10 @@ async def actor_of(request: Request[Any, Any, Any]) -> service.Actor:
     principal: ApiKeyPrincipal = await current_principal(request)
     client = request.client.host if request.client else None
     return service.Actor(principal.key_id, principal.name, client)
+
+
+class VerificationList(msgspec.Struct):
+    verifications: list[service.Verification]
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -83,7 +88,16 @@ class VerificationController(Controller):
     guards = [require_role("staff")]  # noqa: RUF012 - Litestar's declaration style
     security = [{"apiKey": []}]  # noqa: RUF012
 
-    @post(status_code=201, summary="Record a verification (JSON, or an X12 271 as application/edi-x12)")
+    @route("/", http_method=HttpMethod.OPTIONS, include_in_schema=False)
+    async def allowed_methods(self) -> Response[None]:
+        """Litestar 2 builds the automatic OPTIONS answer of a path from the first route it
+        made for it, so on a path with a GET and a POST it says POST only."""
+        return Response(None, status_code=204, headers={"Allow": "GET, OPTIONS, POST"})
+
+    @post(status_code=201, summary="Record a verification (JSON, or an X12 271 as application/edi-x12)",
+          responses={201: ResponseSpec(VerificationList, description="One verification per person in the body",
+                                       generate_examples=False),
+                     **problem_responses(400, 401, 403, 404, 413, 415, 422, 503)})
     async def create(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         state = request.app.state
         vault = service.require_vault(state.phi_vault)
@@ -106,7 +120,10 @@ class VerificationController(Controller):
         headers = {"Location": f"{self.path}/{stored[0].verification_id}"} if len(stored) == 1 else None
         return _json({"verifications": stored}, 201, headers)
 
-    @get(summary="Verifications, newest first (cursor pagination; no PHI in the query)")
+    @get(summary="Verifications, newest first (cursor pagination; no PHI in the query)",
+         responses={200: ResponseSpec(service.VerificationPage, description="A page, newest first",
+                                      generate_examples=False),
+                    **problem_responses(400, 401, 403, 422, 503)})
     async def list_verifications(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         q = _query(request, ("plan_id", "status", "from", "to", "limit", "cursor"))
         status = q.get("status")
@@ -120,7 +137,10 @@ class VerificationController(Controller):
         state = request.app.state
         return _json(await service.page(state.pool, state.phi_vault, filters, await actor_of(request)))
 
-    @post("/search", status_code=200, summary="A member's verifications, found through the keyed hash")
+    @post("/search", status_code=200, summary="A member's verifications, found through the keyed hash",
+          responses={200: ResponseSpec(VerificationList, description="The member's verifications, newest first",
+                                       generate_examples=False),
+                     **problem_responses(400, 401, 403, 413, 415, 422, 503)})
     async def search(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         _query(request, ())
         data = validate(_decode_json(await request.body()), service.MemberSearch)
@@ -128,7 +148,9 @@ class VerificationController(Controller):
         found = await service.search(state.pool, state.phi_vault, data.member_id, await actor_of(request))
         return _json({"verifications": found})
 
-    @get("/{verification_id:str}", summary="One verification (?reveal=member_id shows it whole, audited)")
+    @get("/{verification_id:str}", summary="One verification (?reveal=member_id shows it whole, audited)",
+         responses={200: ResponseSpec(service.Verification, description="The verification", generate_examples=False),
+                    **problem_responses(401, 403, 404, 422, 503)})
     async def get_verification(self, request: Request[Any, Any, Any], verification_id: FromPath[str]) -> Response[bytes]:
         reveal = service.parse_reveal(_query(request, ("reveal",)).get("reveal"))
         state = request.app.state
@@ -141,7 +163,10 @@ class AuditController(Controller):
     guards = [require_role("admin")]  # noqa: RUF012
     security = [{"apiKey": []}]  # noqa: RUF012
 
-    @get(summary="Audit records of verification access, newest first (admin)")
+    @get(summary="Audit records of verification access, newest first (admin)",
+         responses={200: ResponseSpec(service.AuditPage, description="A page of audit records, newest first",
+                                      generate_examples=False),
+                    **problem_responses(400, 401, 403, 422, 503)})
     async def audit(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         q = _query(request, ("from", "to", "key_id", "limit", "cursor"))
         key_id = None

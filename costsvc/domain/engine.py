@@ -80,6 +80,7 @@ _ZERO_ACC = AccumulatedAmounts(ZERO, ZERO, ZERO, ZERO)
 
 # Order in which notices are listed (each at most once).
 _NOTICE_ORDER = (
+    "starts_before_tariffs",
     "out_of_network",
     "not_covered",
     "prior_authorization_required",
@@ -540,6 +541,7 @@ def price_episode(req: PricingRequest) -> PricedEpisode:
             start = ep.start_date
             has_rate = any(_valid_on(start, r.effective_date, r.expiration_date) for r in req.negotiated_rates)
             network = "in_network" if has_rate else "out_of_network"
+        _early_start_notice(notices, req, ep.start_date)
         network_status = network
         plan = _Plan(req, network)
         _attach_allowed(all_lines, req, plan)
@@ -678,6 +680,23 @@ def _lines(claims: list[Claim], lines: list[_Line]) -> list[EstimateLine]:
         for (code, freq), (desc, qty, billed, allowed, plan_pays, patient) in agg.items()
         if qty
     ]
+
+
+def _early_start_notice(notices: dict[str, str], req: PricingRequest, start: dt.date) -> None:
+    """An episode starting before the plan or any of its payer's rates with the program
+    takes effect is priced, but the caller must see why it prices as it does."""
+    rates_from = min((r.effective_date for r in req.negotiated_rates), default=None)
+    reasons = []
+    if req.plan_effective_date is not None and start < req.plan_effective_date:
+        reasons.append(f"the plan's benefits on file take effect {req.plan_effective_date.isoformat()}")
+    if rates_from is not None and start < rates_from:
+        reasons.append(f"the first negotiated rate of this payer with this program takes effect "
+                       f"{rates_from.isoformat()} (it is priced without one: out of network unless chosen)")
+    if reasons:
+        notices["starts_before_tariffs"] = (
+            f"The episode starts {start.isoformat()}, before " + "; and ".join(reasons)
+            + ". Check the start date: an estimate from a later date may differ."
+        )
 
 
 def _insured_notices(notices: dict[str, str], req: PricingRequest, plan: _Plan, ep: Episode, run: _Run,

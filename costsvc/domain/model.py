@@ -19,44 +19,100 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from costsvc.domain.money import CENT
+from costsvc.domain.money import CENT, AmountSyntaxError, parse_amount
+
+#: At most nine digits before the point: below $1 billion, beyond any episode, deductible or income.
+MONEY_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"
+#: Percentages carry up to three decimals: what the tariff tables store (numeric(7, 3)).
+PERCENT_PLACES = 3
+PERCENT_PATTERN = r"^[0-9]+(\.[0-9]{1,3})?$"
 
 Money = Annotated[
     Decimal,
     msgspec.Meta(
         extra={"kind": "money"},
-        extra_json_schema={"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["1234.50"]},
-        description="Money: a decimal string, at most two decimals, never negative.",
+        extra_json_schema={"type": "string", "pattern": MONEY_PATTERN, "maxLength": 20, "examples": ["1234.50"]},
+        description="Money: a string of ASCII digits (at most 9) with at most two decimals (`\"1234.5\"`).",
     ),
 ]
-Percent = Annotated[
-    Decimal,
+
+
+def _percent(kind: str, maximum: int, example: str, description: str) -> msgspec.Meta:
+    """A percentage: the amount grammar with three decimals as a string, or a whole JSON number."""
+    return msgspec.Meta(
+        extra={"kind": kind},
+        extra_json_schema={
+            "anyOf": [
+                {"type": "string", "pattern": PERCENT_PATTERN, "maxLength": 20},
+                {"type": "integer", "minimum": 0, "maximum": maximum},
+            ],
+            "examples": [example],
+        },
+        description=description + " A decimal string (at most three decimals) or a whole JSON number.",
+    )
+
+
+Percent = Annotated[Decimal, _percent("percent", 100, "20", "Percentage, 0-100 (`\"20\"` is 20 %).")]
+
+MONEY_CEILING = Decimal("999999999.99")  # what MONEY_PATTERN admits
+_PERCENT_CEILINGS = {"percent": Decimal(100), "allowed_percent": Decimal(1000)}
+
+#: Identifiers sent in requests (program, plan, payer ids): what a URL path segment can carry.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+Identifier = Annotated[
+    str,
     msgspec.Meta(
-        extra={"kind": "percent"},
-        description="Percentage: a decimal string or number, 0-100 (`\"20\"` is 20 %).",
+        min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN,
+        extra={"hint": "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"},
+        examples=["sunrise-recovery"],
     ),
 ]
 
-MONEY_CEILING = Decimal("100000000")  # $100M: no episode, deductible or income here is larger
 
-
-def amount_problem(kind: str, value: Decimal) -> str | None:
-    """What is wrong with a Money or Percent value, or None when it is acceptable."""
-    if not isinstance(value, Decimal):
-        value = Decimal(value)
-    if not value.is_finite():
-        return "must be a finite number"
-    if value < 0:
-        return "must not be negative"
+def _amount_text(kind: str, value: object) -> str | AmountSyntaxError:
+    """The text of an amount as the request wrote it (a JSON string, or a whole JSON
+    number for percentages), or the reason it cannot be one."""
+    if isinstance(value, str):
+        return value
     if kind == "money":
-        if value > MONEY_CEILING:
+        return AmountSyntaxError('must be a string such as "1234.50" (JSON numbers lose cents)')
+    if type(value) is int or (type(value) is float and value.is_integer()):
+        return "-" if repr(value).startswith("-") else str(int(value))  # "-": negative, -0.0 included
+    if type(value) is float:
+        return AmountSyntaxError('must be a whole number, or a string such as "12.5" for a fraction')
+    return AmountSyntaxError('must be a number or a string such as "20"')
+
+
+def amount_problem(kind: str, value: object) -> str | None:
+    """What is wrong with a Money or Percent value, or None when it is acceptable.
+
+    ``value`` is what a request sent (checked against the one amount grammar,
+    ``parse_amount``) or a Decimal already converted (checked for range only)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return "must be a finite number"
+        if value.is_signed():
+            return "must not be negative"
+        number = value
+    else:
+        text = _amount_text(kind, value)
+        if isinstance(text, AmountSyntaxError):
+            return text.reason
+        if len(text) > 20:
+            return "must have at most 20 characters"
+        if kind == "money" and len(text.partition(".")[0]) > 9:
+            return "must have at most 9 digits before the decimal point"
+        try:
+            number = parse_amount(text, places=2 if kind == "money" else PERCENT_PLACES)
+        except AmountSyntaxError as exc:
+            return exc.reason
+    if kind == "money":
+        if number > MONEY_CEILING:
             return f"must not exceed {MONEY_CEILING}"
-        if value != value.quantize(CENT, rounding="ROUND_DOWN"):
-            return "must have at most two decimals"
-    elif kind == "percent" and value > 100:
-        return "must be between 0 and 100"
-    elif kind == "allowed_percent" and value > 1000:
-        return "must be between 0 and 1000"
+        if number != number.quantize(CENT, rounding="ROUND_DOWN"):
+            return "has more than 2 decimals"
+    elif kind in _PERCENT_CEILINGS and number > _PERCENT_CEILINGS[kind]:
+        return f"must be between 0 and {_PERCENT_CEILINGS[kind]}"
     return None
 
 
@@ -86,13 +142,9 @@ class InputStruct(msgspec.Struct, forbid_unknown_fields=True):
 
 
 # An allowed-amount rule may exceed 100 % of a reference (e.g. 150 % of Medicare).
-AllowedPercent = Annotated[
-    Decimal,
-    msgspec.Meta(
-        extra={"kind": "allowed_percent"},
-        description="Percentage for an allowed-amount rule, 0-1000 (150 % of a reference rate is common).",
-    ),
-]
+AllowedPercent = Annotated[Decimal, _percent(
+    "allowed_percent", 1000, "150",
+    "Percentage for an allowed-amount rule, 0-1000 (150 % of a reference rate is common).")]
 
 LevelOfCare = Literal["detox", "residential", "php", "iop", "outpatient"]
 LEVELS_OF_CARE: tuple[LevelOfCare, ...] = ("detox", "residential", "php", "iop", "outpatient")
@@ -116,13 +168,6 @@ RateType = Literal["dollar", "percent_of_billed"]
 AllowedMethod = Literal["percent_of_billed", "percent_of_reference"]
 GuidelineRegion = Literal["48", "AK", "HI"]
 
-# The 50 states and DC: the regions the HHS poverty guidelines cover (AK and HI
-# have their own; the rest share the "48 states + DC" guideline).
-US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
-    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
-)
-
 
 # --------------------------------------------------------------------------- benefits
 
@@ -145,7 +190,7 @@ class LevelBenefit(InputStruct):
     copay_unit: CopayUnit = "per_day"
     deductible_applies: bool = True
     coinsurance_pct: Percent = Decimal("0")
-    limit_units: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    limit_units: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
     prior_auth: bool = False
 
 
@@ -158,8 +203,11 @@ class NetworkBenefits(InputStruct):
 
 
 class Benefits(InputStruct):
-    payer_id: str | None = None
-    plan_year_start: Annotated[str, msgspec.Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")] = "01-01"
+    payer_id: Identifier | None = None
+    plan_year_start: Annotated[
+        str,
+        msgspec.Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", extra={"hint": "a month and day written MM-DD"}),
+    ] = "01-01"
     in_network: NetworkBenefits | None = None
     out_of_network: NetworkBenefits | None = None
 
@@ -175,7 +223,7 @@ class Accumulators(InputStruct):
     as_of: dt.date | None = None
     in_network: NetworkAccumulators = msgspec.field(default_factory=NetworkAccumulators)
     out_of_network: NetworkAccumulators = msgspec.field(default_factory=NetworkAccumulators)
-    units_used: dict[LevelOfCare, Annotated[int, msgspec.Meta(ge=0)]] = {}
+    units_used: dict[LevelOfCare, Annotated[int, msgspec.Meta(ge=0, le=100_000)]] = {}
 
 
 # --------------------------------------------------------------------------- tariffs
@@ -228,16 +276,18 @@ class PaymentPlanPolicy(InputStruct, frozen=True):
 
 class EpisodeRequest(InputStruct):
     start_date: dt.date | None = None
-    weeks: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    # At most what the engine prices (episode.MAX_WEEKS, MAX_UNITS): said here, the schema says it too.
+    weeks: Annotated[int, msgspec.Meta(ge=1, le=104)] | None = None
     days_per_week: Annotated[int, msgspec.Meta(ge=1, le=7)] | None = None
     sessions_per_week: Annotated[int, msgspec.Meta(ge=1, le=14)] | None = None
-    days: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    days: Annotated[int, msgspec.Meta(ge=1, le=730)] | None = None
 
 
 class Household(InputStruct):
     size: Annotated[int, msgspec.Meta(ge=1, le=50)]
     annual_income: Money
-    state: Annotated[str, msgspec.Meta(min_length=2, max_length=2)]
+    state: Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$", examples=["CA"],
+                                       extra={"hint": "a two-letter US state code"})]
 
 
 class PricingRequest(msgspec.Struct):
@@ -265,6 +315,7 @@ class PricingRequest(msgspec.Struct):
     sliding_policy: tuple[SlidingTier, ...] | None = None
     payment_plan_policy: PaymentPlanPolicy = PaymentPlanPolicy()
     down_payment: Decimal = Decimal("0")
+    plan_effective_date: dt.date | None = None  # a stored plan's; None for inline benefits
 
 
 # --------------------------------------------------------------------------- result side

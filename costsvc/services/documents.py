@@ -149,6 +149,9 @@ async def issue_gfe(pool: asyncpg.Pool, catalog: Catalog, vault: PhiVault | None
         provider=provider_of(catalog, priced.program_id, priced.level_of_care),
         calendar=calendar if calendar is not None else gfe.us_federal_holidays(), fpl_percent=carried_fpl,
     )
+    if content.valid_until < content.issued_on:
+        raise InvalidInput.one("scheduled_date", "the episode would be over before this GFE is issued; "
+                               "a GFE covers services still to come")
     phi = gfe.GfePhi(name=gfe.normalize_name(cmd.name), date_of_birth=cmd.date_of_birth,
                      diagnosis_codes=[gfe.normalize_diagnosis_code(c) for c in cmd.diagnosis_codes])
     await pool.execute(

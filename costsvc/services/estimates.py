@@ -120,6 +120,7 @@ def build_pricing_request(
         sliding_policy=catalog.sliding_policy_for(program_id),
         payment_plan_policy=catalog.payment_plan_policy_for(program_id),
         down_payment=payment_plan.down_payment if payment_plan else Decimal("0"),
+        plan_effective_date=plan.effective_date if plan_id and (plan := catalog.plans.get(plan_id)) else None,
     )
     return pricing, plan_id
 

@@ -10,7 +10,7 @@ staff send inline and what the coverage tables store have one shape.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -19,6 +19,7 @@ from costsvc.domain.model import (
     Benefits,
     EpisodeRequest,
     Household,
+    Identifier,
     InputStruct,
     LevelOfCare,
     Money,
@@ -28,18 +29,31 @@ from costsvc.domain.model import (
 
 MAX_BATCH_ITEMS = 200
 
-Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Slug = Identifier
 
 
 class CoverageRequest(InputStruct):
+    """A stored plan (``plan_id``), benefits sent inline (``benefits``), or a recorded
+    verification (``verification_id``, staff or admin key): exactly one."""
+
     plan_id: Slug | None = None
     benefits: Benefits | None = None
     network: NetworkChoice = "auto"
     tier: Tier = "individual"
     accumulators: Accumulators | None = None
-    # A recorded verification (staff/admin key): its effective benefits and accumulators,
-    # instead of plan_id/benefits (docs/VERIFICATION.md).
-    verification_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    # A recorded verification: its effective benefits and accumulators (docs/VERIFICATION.md).
+    verification_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+
+    @staticmethod
+    def cross_field_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
+        """What the body validator adds to the schema's checks (the rules across fields)."""
+        given = [name for name in ("plan_id", "benefits", "verification_id") if raw.get(name) is not None]
+        if len(given) > 1:
+            message = "send one of coverage.plan_id, coverage.benefits or coverage.verification_id"
+            return [(name, message) for name in given]
+        if not given:
+            return [("", "needs plan_id, benefits or verification_id (omit coverage for self-pay)")]
+        return []
 
 
 class PaymentPlanRequest(InputStruct):

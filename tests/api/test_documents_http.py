@@ -258,3 +258,11 @@ async def test_no_phi_key_refuses_to_store(client):
     r = await client.post(f"/v1/estimates/{e['estimate_id']}/gfe", json=GFE)
     assert r.status_code == 503 and "COSTSVC_PHI_KEY" in r.json()["detail"]
     assert msgspec.json.decode(r.content)["type"].endswith("/unavailable")
+
+
+async def test_an_episode_over_before_the_gfe_is_issued_is_422(api):
+    e = await estimate(api, {"program_id": "sunrise-recovery", "level_of_care": "iop"})
+    r = await api.post(f"/v1/estimates/{e['estimate_id']}/gfe",
+                       json={**GFE, "scheduled_date": "2000-01-03", "requested_on": "2000-01-03"})
+    assert r.status_code == 422, r.text
+    assert [x["field"] for x in r.json()["errors"]] == ["scheduled_date"]

@@ -320,3 +320,17 @@ async def test_level_not_offered_is_422(client):
     r = await client.post("/v1/estimates", json={**IOP_PPO, "level_of_care": "detox"})
     assert r.status_code == 422
     assert _fields(r) == {"level_of_care"}
+
+
+async def test_docs_pages_load_only_from_this_service(client):
+    import re as _re
+
+    for page in ("/schema", "/schema/swagger"):
+        html = (await client.get(page)).text
+        assert "<html" in html.lower()
+        refs = _re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+        assert refs and not [r for r in refs if r.startswith(("http:", "https:", "//"))], refs
+        for ref in refs:
+            asset = await client.get(ref)
+            assert asset.status_code == 200 and len(asset.content) > 100, ref
+    assert "fonts.googleapis" not in (await client.get("/schema")).text

@@ -1,0 +1,117 @@
+"""The JSON request body, checked by class before any handler runs.
+
+A route declares the Struct its body must fit with ``opt={"body_type": T}``; the
+app's ``before_request`` hook (``check_request``) then answers, in this order:
+
+- 415 when the body is not ``application/json`` (``+json`` types included);
+- 400 when the body is empty ("a body is required");
+- 413 when it is larger than the limit (Litestar, while reading it);
+- 400 when it is not JSON (with the position msgspec reports) or is nested deeper
+  than ``MAX_JSON_DEPTH`` (msgspec would recurse until Python gives up);
+- 422 listing every invalid field (``costsvc.api.validation``).
+
+It reads the body with ``request.json()``, whose result Litestar keeps for the
+handler's ``data`` parameter: the body is decoded once.  On every route, query
+parameters are checked for control characters first (422).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import ClientException, HTTPException, SerializationException
+
+from costsvc.api.validation import Problems, RequestInvalid, problems_of, text_problem
+
+#: The deepest nesting of arrays and objects a request body may have.
+MAX_JSON_DEPTH = 32
+
+
+class BadBody(ClientException):
+    """A 400 about the body itself; ``problem_code`` is the problem type's slug."""
+
+    def __init__(self, detail: str, problem_code: str):
+        super().__init__(detail)
+        self.problem_code = problem_code
+
+
+def is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` nests arrays/objects deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if type(node) is dict:
+            stack.extend((child, depth + 1) for child in node.values() if type(child) in (dict, list))
+        elif type(node) is list:
+            stack.extend((child, depth + 1) for child in node if type(child) in (dict, list))
+    return False
+
+
+async def decode_body(request: Request[Any, Any, Any]) -> Any:
+    """The request's decoded JSON, or BadBody (400) saying what is wrong with it.
+
+    Decoded by ``request.json()``, which keeps the result for Litestar's extraction of
+    the handler's ``data``: the body is decoded once."""
+    body = await request.body()
+    if not body.strip():
+        raise _body_required()
+    # Nesting can be no deeper than the number of brackets: most bodies need no walk.
+    might_nest = body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
+    try:
+        data = await request.json()
+    except RecursionError:
+        raise _too_deep() from None
+    except SerializationException as exc:
+        reason = str(exc).removeprefix("JSON is malformed: ").rstrip(".")
+        raise BadBody(f"The request body is not valid JSON: {reason}.", "malformed-json") from None
+    if might_nest and depth_exceeds(data, MAX_JSON_DEPTH):
+        raise _too_deep()
+    return data
+
+
+def _body_required() -> BadBody:
+    return BadBody("The request body is required: send a JSON object.", "body-required")
+
+
+def _too_deep() -> BadBody:
+    return BadBody(f"The request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.",
+                   "nesting-too-deep")
+
+
+def check_query(request: Request[Any, Any, Any]) -> None:
+    """Control characters in any query parameter: 422 naming it."""
+    problems = Problems()
+    for name, value in request.query_params.multi_items():
+        if text_problem(name):
+            problems.add("(query)", "has a parameter name with control characters")
+        elif text_problem(value):
+            problems.add(name, "must not contain control characters")
+    if problems.total:
+        raise RequestInvalid(problems.items, problems.total)
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """The app's ``before_request`` hook (see the module docstring)."""
+    if request.scope.get("query_string"):
+        check_query(request)
+    body_type = request.route_handler.opt.get("body_type")
+    if body_type is None:
+        return None
+    content_type = request.headers.get("content-type")
+    if content_type is None or not is_json_media_type(content_type):
+        if content_type is None and not (await request.body()).strip():
+            raise _body_required()
+        raise HTTPException(status_code=415, detail="Send the request body as application/json.")
+    data = await decode_body(request)
+    problems = problems_of(data, body_type)
+    if problems.total:
+        raise RequestInvalid(problems.items, problems.total)
+    return None
