@@ -247,6 +247,10 @@ class PricingRequest(msgspec.Struct):
     sliding_policy: tuple[SlidingTier, ...] | None = None
     payment_plan_policy: PaymentPlanPolicy = PaymentPlanPolicy()
     down_payment: Decimal = Decimal("0")
+    # List every claim in the result (``PricedEpisode.claims``).  The engine prices runs of
+    # equal claims without visiting them; listing them is the only part of an estimate
+    # whose cost grows with the episode's length.
+    include_claims: bool = True
 
 
 # --------------------------------------------------------------------------- result side
