@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from itertools import groupby
 from operator import attrgetter
 
@@ -328,51 +329,102 @@ class _Run:
 class _Calendar:
     """The per-service units of an episode in claim order ("slots"), with their dates.
 
-    Slot ``s`` is the ``s``-th unit by date (unit order unless more than 7 a week).
-    ``first_slot_on_or_after`` and the month table let a run of equal claims be split
-    at a date, or spread over months, without visiting its claims.
+    Slot ``s`` is the ``s``-th unit by date: unit ``s`` itself unless more than 7 units
+    a week share dates (then the dates are sorted once).  ``first_slot_on_or_after``
+    and the month table let a run of equal claims be split at a date, or spread over
+    months, without visiting its claims.
     """
 
-    __slots__ = ("dates", "month_keys", "month_starts", "n")
+    __slots__ = ("ep", "month_keys", "month_starts", "n", "per_week", "sorted_dates", "start")
 
     def __init__(self, ep: Episode):
-        dates = ep.dates if ep.dates_sorted else tuple(sorted(ep.dates))
-        self.dates = dates
-        self.n = n = len(dates)
-        starts: list[int] = []
-        keys: list[tuple[int, int]] = []
-        s = 0
-        while s < n:
-            d = dates[s]
-            starts.append(s)
-            keys.append((d.year, d.month))
-            if d.month == 12:
-                if d.year == _MAX_DATE.year:
-                    break
-                following = dt.date(d.year + 1, 1, 1)
-            else:
-                following = dt.date(d.year, d.month + 1, 1)
-            s = bisect_left(dates, following, s)
-        self.month_starts = starts
-        self.month_keys = keys
+        self.ep = ep
+        self.start = ep.start_date
+        self.per_week = ep.per_week
+        self.n = ep.units
+        self.sorted_dates = None if ep.dates_sorted else tuple(sorted(ep.dates))
+        self.month_starts: list[int] | None = None
+        self.month_keys: list[tuple[int, int]] = []
+
+    def date(self, slot: int) -> dt.date:
+        if self.sorted_dates is not None:
+            return self.sorted_dates[slot]
+        return self.start + dt.timedelta(days=self.ep.offset(slot))
 
     def first_slot_on_or_after(self, day: dt.date) -> int:
-        return bisect_left(self.dates, day)
+        if self.sorted_dates is not None:
+            return bisect_left(self.sorted_dates, day)
+        days = (day - self.start).days
+        f = self.per_week
+        if f is None:
+            slot = days
+        else:
+            week, weekday = divmod(days, 7)
+            slot = week * f + (weekday if weekday < f else f)
+        return min(max(slot, 0), self.n)
 
-    def spread(self, months: dict[tuple[int, int], Decimal], slot: int, count: int, each: Decimal) -> None:
-        """Add ``each`` per slot to its month, for ``count`` slots from ``slot``."""
-        starts = self.month_starts
-        i = bisect_right(starts, slot) - 1
-        end = slot + count
-        keys = self.month_keys
+    def _months(self) -> None:
+        if self.sorted_dates is None:
+            self.month_starts, self.month_keys = _month_table(self.start, self.n, self.per_week)
+            return
+        starts: list[int] = []
+        keys: list[tuple[int, int]] = []
+        slot, n = 0, self.n
+        while slot < n:
+            d = self.date(slot)
+            starts.append(slot)
+            keys.append((d.year, d.month))
+            slot = self.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else n
+        self.month_starts, self.month_keys = starts, keys
+
+    def spread(self, months: dict[tuple[int, int], Decimal], runs: list[tuple[int, int, Decimal]]) -> None:
+        """Add to ``months`` each run's amount per slot, for (first slot, slots, amount) in slot order."""
+        if self.month_starts is None:
+            self._months()
+        starts, keys = self.month_starts, self.month_keys
         last = len(starts) - 1
-        while slot < end:
-            month_end = starts[i + 1] if i < last else self.n
-            upto = month_end if month_end < end else end
-            key = keys[i]
-            months[key] = months.get(key, ZERO) + each * (upto - slot)
-            slot = upto
-            i += 1
+        i = 0
+        for slot, count, each in runs:
+            end = slot + count
+            while i < last and starts[i + 1] <= slot:
+                i += 1
+            while slot < end:
+                month_end = starts[i + 1] if i < last else self.n
+                upto = month_end if month_end < end else end
+                key = keys[i]
+                months[key] = months.get(key, ZERO) + each * (upto - slot)
+                slot = upto
+                if slot == month_end:
+                    i += 1
+
+
+_LAST_MONTH = dt.date(_MAX_DATE.year, 12, 1)
+
+
+def _next_month(d: dt.date) -> dt.date:
+    return dt.date(d.year + 1, 1, 1) if d.month == 12 else dt.date(d.year, d.month + 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def _month_table(start: dt.date, units: int, per_week: int | None) -> tuple[list[int], list[tuple[int, int]]]:
+    """(first slot of each month, its (year, month)) for units laid out by the formula.
+    Pure calendar arithmetic, shared by every estimate with the same start and length."""
+    cal = _Calendar.__new__(_Calendar)
+    cal.start, cal.n, cal.per_week, cal.sorted_dates = start, units, per_week, None
+    starts: list[int] = []
+    keys: list[tuple[int, int]] = []
+    slot = 0
+    while slot < units:
+        d = start + dt.timedelta(days=slot if per_week is None else 7 * (slot // per_week) + slot % per_week)
+        starts.append(slot)
+        keys.append((d.year, d.month))
+        slot = cal.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else units
+    return starts, keys
+
+
+@lru_cache(maxsize=4096)
+def _month_label(key: tuple[int, int]) -> str:
+    return f"{key[0]:04d}-{key[1]:02d}"
 
 
 def _lines_table(lines: list[_Line]) -> dict[tuple[str, str], list]:
@@ -432,6 +484,9 @@ class _RunPricer:
         self.req, self.plan, self.ep = req, plan, ep
         self.per_episode, self.per_service = per_episode, per_service
         self.want_claims = want_claims
+        # the level's terms, read once per claim
+        self.copay, self.per_admission, self.ded_applies = plan.copay, plan.per_admission, plan.ded_applies
+        self.pct, self.balance_billing = plan.pct, plan.balance_billing
         acc = req.accumulators
         self.met = _met(getattr(acc, plan.network), f"coverage.accumulators.{plan.network}")
         ded_met, oop_met, fded_met, foop_met = self.met
@@ -453,89 +508,121 @@ class _RunPricer:
         self.table = _lines_table(all_lines)
         self.months: dict[tuple[int, int], Decimal] = {}
         self.runs: list[tuple[int, int, list[_Priced]]] = []  # (first slot, units, the unit's claims)
+        self.paid: list[tuple[int, int, Decimal]] = []  # (first slot, units, patient pays per unit)
         self.episode_claims: list[_Priced] = []
 
     # ------------------------------------------------------------------ one claim, one unit
 
-    def _claim(self, ln: _Line, covered: bool, day: dt.date, D: Decimal, O: Decimal):
-        """One claim priced from remainders (D, O): (priced claim, D after, O after)."""
+    def _claim(self, ln: _Line, A: Decimal, D: Decimal, O: Decimal):
+        """One covered claim with allowed amount ``A``, priced from remainders (D, O):
+        (priced claim, D after, O after).  Steps 2–6 of estimates.md."""
         B = ln.billed
-        if not covered:
-            return (ln, B, ZERO, ZERO, B, ZERO, ZERO, ZERO, B, ZERO), D, O
-        plan = self.plan
-        A, flags = _allowed_on(ln, day)
-        if flags:
-            self.flags.update(flags)
-        c = plan.copay if (self.first or not plan.per_admission) else ZERO
-        c = min(c, A, O)
+        c = self.copay if (self.first or not self.per_admission) else ZERO
+        if c > A:
+            c = A
+        if c > O:
+            c = O
         O -= c
-        if plan.ded_applies:
-            d = min(A - c, D, O)
+        if self.ded_applies:
+            d = A - c
+            if d > D:
+                d = D
+            if d > O:
+                d = O
             D -= d
             O -= d
         else:
             d = ZERO
-        k = min(((A - c - d) * plan.pct).quantize(CENT, ROUND_HALF_UP), O) if plan.pct else ZERO
-        O -= k
+        if self.pct:
+            k = ((A - c - d) * self.pct).quantize(CENT, ROUND_HALF_UP)
+            if k > O:
+                k = O
+            O -= k
+        else:
+            k = ZERO
         share = c + d + k
-        bb = B - A if plan.balance_billing else ZERO
+        bb = B - A if self.balance_billing else ZERO
         return (ln, B, A, A - share, share + bb, d, c, k, ZERO, bb), D, O
+
+    def _allowed(self, ln: _Line, day: dt.date) -> Decimal:
+        A, flags = _allowed_on(ln, day)
+        if flags:
+            self.flags.update(flags)
+        return A
 
     def _add(self, priced: list[_Priced], times: int) -> None:
         """Count ``times`` copies of ``priced`` into the totals and the lines."""
         totals, table = self.totals, self.table
         for ln, B, A, plan_pays, patient, d, c, k, nc, bb in priced:
             row = table[(ln.code, ln.frequency)]
-            if times == 1:
-                row[1] += 1
-                row[2] += B
-                row[3] += A
-                row[4] += plan_pays
-                row[5] += patient
-                for i, v in enumerate((B, A, d, c, k, nc, bb)):
-                    totals[i] += v
-            else:
-                row[1] += times
-                row[2] += B * times
-                row[3] += A * times
-                row[4] += plan_pays * times
-                row[5] += patient * times
-                for i, v in enumerate((B, A, d, c, k, nc, bb)):
-                    if v:
-                        totals[i] += v * times
+            row[1] += times
+            row[2] += B * times
+            row[3] += A * times
+            row[4] += plan_pays * times
+            row[5] += patient * times
+            totals[0] += B * times
+            totals[1] += A * times
+            if d:
+                totals[2] += d * times
+            if c:
+                totals[3] += c * times
+            if k:
+                totals[4] += k * times
+            if nc:
+                totals[5] += nc * times
+            if bb:
+                totals[6] += bb * times
 
     # ------------------------------------------------------------------ runs of units
 
     def _units(self, cal: _Calendar, slot: int, end: int, covered: bool) -> None:
         """Price units ``slot``..``end`` - 1, all under the same terms, in as few steps as possible."""
-        per_service = self.per_service
+        if slot >= end:
+            return
+        if not covered:  # owed in full, nothing accumulates: one step
+            priced = [(ln, ln.billed, ZERO, ZERO, ln.billed, ZERO, ZERO, ZERO, ln.billed, ZERO)
+                      for ln in self.per_service]
+            self.first = False
+            self._step(slot, end - slot, priced, sum((p[1] for p in priced), ZERO))
+            return
+        day = cal.date(slot)
+        terms = [(ln, self._allowed(ln, day)) for ln in self.per_service]  # constant over the run
+        admission = self.plan.per_admission and not self.per_episode
         while slot < end:
-            day = cal.dates[slot]
             D0, O0 = D, O = self.D, self.O
             priced = []
-            dD = dO = ZERO  # what one unit takes from the remainders (O may be infinite)
-            for ln in per_service:
-                p, D, O = self._claim(ln, covered, day, D, O)
+            dD = dO = patient = ZERO  # what one unit takes from the remainders (O may be infinite)
+            for ln, A in terms:
+                p, D, O = self._claim(ln, A, D, O)
                 priced.append(p)
                 self.first = False
                 dD += p[5]
                 dO += p[5] + p[6] + p[7]
+                patient += p[4]
             times = end - slot
-            if self.plan.per_admission and slot == 0 and not self.per_episode:
+            if admission and slot == 0:
                 times = 1  # the admission copay makes the first unit unlike the next
             if dD:
                 times = min(times, int(D0 // dD))
             if dO and O0.is_finite():
                 times = min(times, int(O0 // dO))
-            self.D = D0 - dD * times
-            self.O = O0 - dO * times
-            self.ded_acc += dD * times
-            self.oop_acc += dO * times
-            self._add(priced, times)
-            cal.spread(self.months, slot, times, sum((p[4] for p in priced), ZERO))
-            if self.want_claims:
-                self.runs.append((slot, times, priced))
+            if times > 1:
+                self.D = D0 - dD * times
+                self.O = O0 - dO * times
+                self.ded_acc += dD * times
+                self.oop_acc += dO * times
+            else:
+                self.D, self.O = D, O
+                self.ded_acc += dD
+                self.oop_acc += dO
+            self._step(slot, times, priced, patient)
             slot += times
+
+    def _step(self, slot: int, times: int, priced: list[_Priced], patient: Decimal) -> None:
+        self._add(priced, times)
+        self.paid.append((slot, times, patient))
+        if self.want_claims:
+            self.runs.append((slot, times, priced))
 
     def _reset(self) -> None:
         plan = self.plan
@@ -551,7 +638,10 @@ class _RunPricer:
         covered = plan.covered
         start = ep.start_date
         for ln in self.per_episode:  # on the start date, never subject to the unit limit
-            p, self.D, self.O = self._claim(ln, covered, start, self.D, self.O)
+            if covered:
+                p, self.D, self.O = self._claim(ln, self._allowed(ln, start), self.D, self.O)
+            else:
+                p = (ln, ln.billed, ZERO, ZERO, ln.billed, ZERO, ZERO, ZERO, ln.billed, ZERO)
             self.first = False
             share = p[5] + p[6] + p[7]
             self.ded_acc += p[5]
@@ -563,7 +653,7 @@ class _RunPricer:
         next_reset = plan.plan_year_of(start)[1]
         if self.per_service and ep.units:
             cal = _Calendar(ep)
-            last = cal.dates[-1]
+            last = cal.date(cal.n - 1)
             cuts = {0, cal.n}
             reset = next_reset
             while reset is not None and reset <= last:
@@ -580,7 +670,7 @@ class _RunPricer:
             limit = plan.limit
             width = len(self.per_service)
             for seg_start, seg_end in zip(bounds, bounds[1:]):
-                day = cal.dates[seg_start]
+                day = cal.date(seg_start)
                 if next_reset is not None and day >= next_reset:
                     while next_reset is not None and day >= next_reset:
                         next_reset = plan.anchor(next_reset.year + 1)
@@ -597,6 +687,7 @@ class _RunPricer:
                 if split < seg_end:
                     self.limit_hits += (seg_end - split) * width
                     self._units(cal, split, seg_end, False)
+            cal.spread(self.months, self.paid)
         return self._result()
 
     def _result(self) -> _Run:
@@ -625,10 +716,10 @@ class _RunPricer:
         start = self.ep.start_date
         claims = [_dated(start, p) for p in self.episode_claims]
         if self.runs:
-            dates = _Calendar(self.ep).dates
+            cal = _Calendar(self.ep)
             for slot, times, priced in self.runs:
                 for s in range(slot, slot + times):
-                    day = dates[s]
+                    day = cal.date(s)
                     claims.extend(_dated(day, p) for p in priced)
         return claims
 
@@ -702,7 +793,7 @@ def _self_pay_run(ep: Episode, per_episode: list[_Line], per_service: list[_Line
         unit_price += ln.sp_price
     patient += unit_price * n
     if n:
-        _Calendar(ep).spread(months, 0, n, unit_price)
+        _Calendar(ep).spread(months, [(0, n, unit_price)])
     run = _Run()
     run.billed, run.allowed, run.patient_pays, run.not_covered = billed, ZERO, patient, patient
     run.deductible = run.copay = run.coinsurance = run.balance_bill = ZERO
@@ -821,7 +912,7 @@ def price_with(req: PricingRequest, run: Runner, self_pay_run: SelfPayRunner) ->
         lines=result.lines,
         totals=totals,
         accumulators_after=acc_after,
-        by_month=[MonthTotal(f"{y:04d}-{m:02d}", v) for (y, m), v in sorted(result.months.items())],
+        by_month=[MonthTotal(_month_label(key), v) for key, v in sorted(result.months.items())],
         range=price_range,
         selfpay=selfpay,
         payment_plans=payment_plans(totals.patient_pays, req.down_payment, req.payment_plan_policy),
