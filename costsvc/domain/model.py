@@ -359,8 +359,11 @@ class Claim(msgspec.Struct):
     balance_bill: Decimal = Decimal("0.00")
 
 
-class PricedEpisode(msgspec.Struct):
-    """The engine's answer; the API adds estimate_id and the echo of the request."""
+class PricedEpisode(msgspec.Struct, omit_defaults=True):
+    """The engine's answer; the API adds estimate_id and the echo of the request.
+
+    ``claims`` is the only field with a default: an empty list (claims not asked for)
+    is left out of the encoded document."""
 
     program_id: str
     level_of_care: LevelOfCare

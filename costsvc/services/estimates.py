@@ -54,6 +54,15 @@ def document_head(estimate_id: uuid.UUID, created_at: dt.datetime) -> bytes:
     return f'{{"estimate_id":"{estimate_id}","created_at":"{stamp}"'.encode()
 
 
+def document_tail(priced: PricedEpisode, plan_id: str | None, payer_id: str | None) -> bytes:
+    """The estimate document after its id and time: the priced episode encoded straight from
+    its Structs (``claims`` only when listed), then ``plan_id`` and ``payer_id``.  It starts
+    with the comma that follows ``document_head``."""
+    encoded = _encoder.encode(priced)
+    return b"," + encoded[1:-1] + b',"plan_id":' + _encoder.encode(plan_id) + b',"payer_id":' \
+        + _encoder.encode(payer_id) + b"}"
+
+
 def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tuple[Benefits | None, str | None]:
     """The benefits to price with and the plan they came from (None for inline/self-pay)."""
     if coverage is None:
@@ -164,14 +173,9 @@ def price(
             catalog, program_id=program_id, level_of_care=level_of_care, coverage=coverage,
             episode=episode, household=household, payment_plan=payment_plan, today=today,
         )
+        request.include_claims = include_claims
         priced = price_episode(request)
-        document = msgspec.to_builtins(priced, builtin_types=(Decimal, dt.date))
-        if not include_claims:
-            document.pop("claims", None)
-        document["plan_id"] = plan_id
-        document["payer_id"] = request.benefits.payer_id if request.benefits else None
-        # The encoded document without its opening brace: each estimate prepends its own id.
-        tail = b"," + _encoder.encode(document)[1:]
+        tail = document_tail(priced, plan_id, request.benefits.payer_id if request.benefits else None)
         hit = (priced, tail, hashlib.sha256(tail).digest())
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
