@@ -67,12 +67,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     workers = args.workers or settings.workers
     print(f"costsvc serving on http://{host}:{port} (docs: http://{host}:{port}/schema)", flush=True)
+    if (args.server or "uvicorn") == "granian":
+        _serve_granian(host, port, workers, settings.log_level.lower())
+        return 0
     uvicorn.run(
         "costsvc.api.app:create_app", factory=True, host=host, port=port, workers=workers,
         log_level=settings.log_level.lower(), access_log=False, proxy_headers=True,
         http="httptools", loop="uvloop", timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _serve_granian(host: str, port: int, workers: int, log_level: str) -> None:
+    """The same app on Granian (Rust HTTP server, ASGI interface), for the comparison in
+    docs/PERFORMANCE.md; needs ``pip install granian``."""
+    try:
+        from granian import Granian
+    except ImportError:
+        raise SystemExit("granian is not installed: pip install granian") from None
+    Granian(
+        "costsvc.api.app:create_app", factory=True, address=host, port=port, workers=workers,
+        interface="asgi", loop="uvloop", http="1", websockets=False, log_level=log_level,
+        log_access=False,
+    ).serve()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -327,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
+    p.add_argument("--server", choices=["uvicorn", "granian"], help="ASGI server (default uvicorn)")
     p.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(func=cmd_migrate)
