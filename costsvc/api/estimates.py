@@ -101,7 +101,7 @@ class EstimateController(Controller):
                           payment_plan=data.payment_plan, today=today)
             for level in program.levels
         ]
-        priced.sort(key=lambda p: (p.priced.totals.patient_pays, p.level_of_care))
+        priced.sort(key=lambda p: (p.patient_pays, p.level_of_care))
         await state.estimate_writer.store(priced)
         body = msgspec.json.encode({"program_id": data.program_id,
                                     "estimates": [msgspec.Raw(p.body) for p in priced]})

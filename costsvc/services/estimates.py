@@ -43,7 +43,7 @@ class Priced(msgspec.Struct, frozen=True):
     program_id: str
     level_of_care: str
     body: bytes  # the JSON document returned to the client
-    priced: PricedEpisode
+    patient_pays: Decimal  # totals.patient_pays (compare sorts by it)
     tail: bytes  # the document after its id and time: what is stored, once per distinct answer
     digest: bytes  # SHA-256 of tail
 
@@ -176,15 +176,18 @@ def price(
         request.include_claims = include_claims
         priced = price_episode(request)
         tail = document_tail(priced, plan_id, request.benefits.payer_id if request.benefits else None)
-        hit = (priced, tail, hashlib.sha256(tail).digest())
+        # Only atoms in the memo (bytes, a Decimal): it holds up to 20,000 answers, and a
+        # memo of priced Structs and their lists was what the cyclic collector's full scans
+        # walked (docs/PERFORMANCE.md, "The batch tail").
+        hit = (priced.totals.patient_pays, tail, hashlib.sha256(tail).digest())
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
         memo[key] = hit
-    priced, tail, digest = hit
+    patient_pays, tail, digest = hit
     estimate_id = time_ordered_uuid()
     created_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return Priced(estimate_id, created_at, program_id, level_of_care,
-                  document_head(estimate_id, created_at) + tail, priced, tail, digest)
+                  document_head(estimate_id, created_at) + tail, patient_pays, tail, digest)
 
 
 class EstimateWriter:
