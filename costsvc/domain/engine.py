@@ -480,8 +480,9 @@ class _RunPricer:
     """
 
     def __init__(self, req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line],
-                 per_service: list[_Line], all_lines: list[_Line], want_claims: bool):
+                 per_service: list[_Line], all_lines: list[_Line], want_claims: bool, totals_only: bool = False):
         self.req, self.plan, self.ep = req, plan, ep
+        self.totals_only = totals_only
         self.per_episode, self.per_service = per_episode, per_service
         self.want_claims = want_claims
         # the level's terms, read once per claim
@@ -619,6 +620,13 @@ class _RunPricer:
             slot += times
 
     def _step(self, slot: int, times: int, priced: list[_Priced], patient: Decimal) -> None:
+        if self.totals_only:  # a range point: only its patient_pays is wanted
+            totals = self.totals
+            for p in priced:
+                for i, v in enumerate(p[5:10], 2):
+                    if v:
+                        totals[i] += v * times
+            return
         self._add(priced, times)
         self.paid.append((slot, times, patient))
         if self.want_claims:
@@ -687,7 +695,8 @@ class _RunPricer:
                 if split < seg_end:
                     self.limit_hits += (seg_end - split) * width
                     self._units(cal, split, seg_end, False)
-            cal.spread(self.months, self.paid)
+            if not self.totals_only:
+                cal.spread(self.months, self.paid)
         return self._result()
 
     def _result(self) -> _Run:
@@ -748,7 +757,7 @@ def _units_used_after(req: PricingRequest, counted: int, was_reset: bool) -> dic
 
 
 def _run(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line], per_service: list[_Line],
-         want_claims: bool) -> _Run:
+         want_claims: bool, totals_only: bool = False) -> _Run:
     """Price the insured claims of ``ep`` by runs (``_RunPricer``).
 
     Units sharing a date (more than 7 a week) with several per-service lines do not
@@ -762,7 +771,8 @@ def _run(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line]
         if not want_claims:
             run.claims = []
         return run
-    return _RunPricer(req, plan, ep, per_episode, per_service, per_episode + per_service, want_claims).price()
+    return _RunPricer(req, plan, ep, per_episode, per_service, per_episode + per_service, want_claims,
+                      totals_only).price()
 
 
 def _self_pay_run(ep: Episode, per_episode: list[_Line], per_service: list[_Line], want_claims: bool) -> _Run:
@@ -881,7 +891,7 @@ def price_with(req: PricingRequest, run: Runner, self_pay_run: SelfPayRunner) ->
             if rep is ep:
                 points.append(RangePoint(ep.units, result.patient_pays))
             else:
-                r = run(req, plan, rep, per_episode, per_service, False)
+                r = run(req, plan, rep, per_episode, per_service, False, totals_only=True)
                 points.append(RangePoint(rep.units, r.patient_pays))
         price_range = PriceRange(points[0], points[1])
         _insured_notices(notices, req, plan, ep, result, info.name)

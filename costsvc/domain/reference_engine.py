@@ -80,7 +80,8 @@ def allowed_amount(req: PricingRequest, plan: _Plan, ln: _Line, day: dt.date) ->
 
 
 def run(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line], per_service: list[_Line],
-        want_claims: bool) -> _Run:
+        want_claims: bool, totals_only: bool = False) -> _Run:
+    """``run_claims``; ``want_claims`` and ``totals_only`` (a range point) only trim the result."""
     result = run_claims(req, plan, ep, per_episode, per_service)
     if not want_claims:
         result.claims = []
