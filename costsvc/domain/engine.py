@@ -209,10 +209,7 @@ class _Plan:
     def anchor(self, year: int) -> dt.date | None:
         """The plan-year start in ``year`` (a day past the month's end, e.g. 02-29, is its last day);
         None outside the years ``datetime.date`` can represent."""
-        if not 1 <= year <= _MAX_DATE.year:
-            return None
-        last = calendar.monthrange(year, self.py_month)[1]
-        return dt.date(year, self.py_month, min(self.py_day, last))
+        return _plan_year_start(year, self.py_month, self.py_day)
 
     def plan_year_of(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
         """(start, next start) of the plan year containing ``day``."""
@@ -220,6 +217,14 @@ class _Plan:
         if start is None or start > day:
             return self.anchor(day.year - 1), start
         return start, self.anchor(day.year + 1)
+
+
+@lru_cache(maxsize=1024)
+def _plan_year_start(year: int, month: int, day: int) -> dt.date | None:
+    if not 1 <= year <= _MAX_DATE.year:
+        return None
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day, last))
 
 
 def _amount(x: Decimal | None, default: Decimal, field: str) -> Decimal:
@@ -503,6 +508,8 @@ class _RunPricer:
         self.counted = 0  # covered per-service units of this episode in the current plan year
         self.was_reset = False
         self.first = True  # the episode's first claim is still to come (per-admission copay)
+        self.fresh = False  # at the start of a plan year after a reset
+        self.after_reset: dict[tuple[Decimal, ...], list] = {}  # runs of such a year, by allowed amounts
         self.flags: set[str] = set()
         self.limit_hits = 0
         self.totals = [ZERO] * 7  # billed, allowed, deductible, copay, coinsurance, not covered, balance bill
@@ -589,6 +596,17 @@ class _RunPricer:
         day = cal.date(slot)
         terms = [(ln, self._allowed(ln, day)) for ln in self.per_service]  # constant over the run
         admission = self.plan.per_admission and not self.per_episode
+        # Every plan year after a reset starts from the same remainders: with the same
+        # terms its runs repeat those of the first such year, so they are replayed.
+        recording = None
+        if self.fresh:
+            self.fresh = False
+            key = tuple(A for _ln, A in terms)
+            phases = self.after_reset.get(key)
+            if phases is not None:
+                slot = self._replay(phases, slot, end)
+            else:
+                recording = self.after_reset[key] = []
         while slot < end:
             D0, O0 = D, O = self.D, self.O
             priced = []
@@ -600,13 +618,16 @@ class _RunPricer:
                 dD += p[5]
                 dO += p[5] + p[6] + p[7]
                 patient += p[4]
-            times = end - slot
+            cap = None  # how many such units the remainders allow (None: any number)
             if admission and slot == 0:
-                times = 1  # the admission copay makes the first unit unlike the next
+                cap = 1  # the admission copay makes the first unit unlike the next
             if dD:
-                times = min(times, int(D0 // dD))
+                cap = int(D0 // dD) if cap is None else min(cap, int(D0 // dD))
             if dO and O0.is_finite():
-                times = min(times, int(O0 // dO))
+                cap = int(O0 // dO) if cap is None else min(cap, int(O0 // dO))
+            times = end - slot if cap is None or cap > end - slot else cap
+            if recording is not None:
+                recording.append((cap, priced, dD, dO, patient))
             if times > 1:
                 self.D = D0 - dD * times
                 self.O = O0 - dO * times
@@ -618,6 +639,20 @@ class _RunPricer:
                 self.oop_acc += dO
             self._step(slot, times, priced, patient)
             slot += times
+
+    def _replay(self, phases: list, slot: int, end: int) -> int:
+        """Apply recorded runs (cap, unit's claims, dD, dO, patient pays) from ``slot``; the slot reached."""
+        for cap, priced, dD, dO, patient in phases:
+            times = end - slot if cap is None or cap > end - slot else cap
+            self.D -= dD * times
+            self.O -= dO * times
+            self.ded_acc += dD * times
+            self.oop_acc += dO * times
+            self._step(slot, times, priced, patient)
+            slot += times
+            if slot >= end:
+                break
+        return slot
 
     def _step(self, slot: int, times: int, priced: list[_Priced], patient: Decimal) -> None:
         if self.totals_only:  # a range point: only its patient_pays is wanted
@@ -640,6 +675,7 @@ class _RunPricer:
         self.ded_acc = self.oop_acc = ZERO
         self.used = self.counted = 0
         self.was_reset = True
+        self.fresh = True
 
     def price(self) -> _Run:
         plan, ep = self.plan, self.ep
