@@ -10,10 +10,12 @@ Shape of the work, per request:
    charges quantized to cents, the allowed amount of each line under each
    negotiated rate (and its fallback) computed once, not per claim;
 2. choose the network and the level's benefit (``_Plan``);
-3. run the claims in order through the cost-sharing loop (``_run``), once for the
-   estimate with full detail, and once more per distinct range length with totals
-   only;
-4. self-pay, payment plans, notices and the disclaimer.
+3. price the claims by runs of equal claims (``_RunPricer``, closed form: the cost
+   follows the episode's shape, not its length), once for the estimate and once
+   more per distinct range length with totals only; list the claims only when
+   ``request.include_claims``;
+4. self-pay, payment plans, notices and the disclaimer (``price_with``, shared with
+   the claim-by-claim ``reference_engine`` it is tested against).
 """
 
 # The claim loop caps with `if x > cap: x = cap` rather than min(): 35 ns against 117 ns a
