@@ -53,8 +53,6 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     settings = get_settings()
     url = _database_url()  # starts the embedded server when DATABASE_URL is unset
     asyncio.run(_migrate(url))
@@ -67,9 +65,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     workers = args.workers or settings.workers
     print(f"costsvc serving on http://{host}:{port} (docs: http://{host}:{port}/schema)", flush=True)
-    if (args.server or "uvicorn") == "granian":
+    if (args.server or "granian") == "granian":
         _serve_granian(host, port, workers, settings.log_level.lower())
         return 0
+    import uvicorn
+
     uvicorn.run(
         "costsvc.api.app:create_app", factory=True, host=host, port=port, workers=workers,
         log_level=settings.log_level.lower(), access_log=False, proxy_headers=True,
@@ -79,12 +79,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve_granian(host: str, port: int, workers: int, log_level: str) -> None:
-    """The same app on Granian (Rust HTTP server, ASGI interface), for the comparison in
-    docs/PERFORMANCE.md; needs ``pip install granian``."""
-    try:
-        from granian import Granian
-    except ImportError:
-        raise SystemExit("granian is not installed: pip install granian") from None
+    """The app on Granian (a Rust HTTP server, ASGI interface): the default, faster than
+    uvicorn + httptools on the same bench (docs/PERFORMANCE.md, "ASGI servers")."""
+    from granian import Granian
+
     Granian(
         "costsvc.api.app:create_app", factory=True, address=host, port=port, workers=workers,
         interface="asgi", loop="uvloop", http="1", websockets=False, log_level=log_level,
@@ -344,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
-    p.add_argument("--server", choices=["uvicorn", "granian"], help="ASGI server (default uvicorn)")
+    p.add_argument("--server", choices=["granian", "uvicorn"], help="HTTP server (default granian)")
     p.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(func=cmd_migrate)
