@@ -1,8 +1,8 @@
 """HTTP load benchmark: a real server on the demo data, driven by wrk.
 
-    .venv/bin/python bench/http_bench.py [--duration 5] [--rounds 5] [--workers 1] [--server granian]
+    .venv/bin/python bench/http_bench.py [--duration 5] [--rounds 5] [--workers 1] [--server uvicorn]
 
-Starts `costsvc serve` (one server worker by default; Granian, or uvicorn) on a fresh
+Starts `costsvc serve` (one server worker by default; uvicorn or Granian) on a fresh
 database (DATABASE_URL if set, else the embedded PostgreSQL in bench/.data), seeds
 the demo data, and measures in the same run, interleaved round by round:
 
@@ -275,7 +275,8 @@ def main() -> int:
     parser.add_argument("--batch-connections", type=int, nargs="+", default=[1, 16],
                         help="wrk connections for the batch (each a separate measurement)")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
+                        help="granian needs pip install 'costsvc[granian]'")
     parser.add_argument("--only", nargs="+", help="run only the cases whose name contains one of these words "
                                                   "(and /health, always)")
     parser.add_argument("--warmup", type=int, default=3)

@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     workers = args.workers or settings.workers
     print(f"costsvc serving on http://{host}:{port} (docs: http://{host}:{port}/schema)", flush=True)
-    if (args.server or "granian") == "granian":
+    if args.server == "granian":
         _serve_granian(host, port, workers, settings.log_level.lower())
         return 0
     import uvicorn
@@ -79,9 +79,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve_granian(host: str, port: int, workers: int, log_level: str) -> None:
-    """The app on Granian (a Rust HTTP server, ASGI interface): the default, faster than
-    uvicorn + httptools on the same bench (docs/PERFORMANCE.md, "ASGI servers")."""
-    from granian import Granian
+    """The app on Granian (a Rust HTTP server, ASGI interface).  Not faster than uvicorn +
+    httptools on this service's bench (docs/PERFORMANCE.md), so it stays optional:
+    ``pip install 'costsvc[granian]'``."""
+    try:
+        from granian import Granian
+    except ImportError:
+        raise SystemExit("granian is not installed: pip install 'costsvc[granian]'") from None
 
     Granian(
         "costsvc.api.app:create_app", factory=True, address=host, port=port, workers=workers,
@@ -342,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
-    p.add_argument("--server", choices=["granian", "uvicorn"], help="HTTP server (default granian)")
+    p.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
+                   help="HTTP server (default uvicorn; granian needs the granian extra)")
     p.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(func=cmd_migrate)
