@@ -54,8 +54,6 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     settings = get_settings()
     url = _database_url()  # starts the embedded server when DATABASE_URL is unset
     asyncio.run(_migrate(url))
@@ -68,12 +66,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     workers = args.workers or settings.workers
     print(f"costsvc serving on http://{host}:{port} (docs: http://{host}:{port}/schema)", flush=True)
+    if args.server == "granian":
+        _serve_granian(host, port, workers, settings.log_level.lower())
+        return 0
+    import uvicorn
+
     uvicorn.run(
         "costsvc.api.app:create_app", factory=True, host=host, port=port, workers=workers,
         log_level=settings.log_level.lower(), access_log=False, proxy_headers=True,
         http="httptools", loop="uvloop", timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _serve_granian(host: str, port: int, workers: int, log_level: str) -> None:
+    """The app on Granian (a Rust HTTP server, ASGI interface).  Not faster than uvicorn +
+    httptools on this service's bench (docs/PERFORMANCE.md), so it stays optional:
+    ``pip install 'costsvc[granian]'``."""
+    try:
+        from granian import Granian
+    except ImportError:
+        raise SystemExit("granian is not installed: pip install 'costsvc[granian]'") from None
+
+    Granian(
+        "costsvc.api.app:create_app", factory=True, address=host, port=port, workers=workers,
+        interface="asgi", loop="uvloop", http="1", websockets=False, log_level=log_level,
+        log_access=False,
+    ).serve()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -367,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
+    p.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
+                   help="HTTP server (default uvicorn; granian needs the granian extra)")
     p.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(func=cmd_migrate)

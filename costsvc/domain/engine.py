@@ -10,10 +10,12 @@ Shape of the work, per request:
    charges quantized to cents, the allowed amount of each line under each
    negotiated rate (and its fallback) computed once, not per claim;
 2. choose the network and the level's benefit (``_Plan``);
-3. run the claims in order through the cost-sharing loop (``_run``), once for the
-   estimate with full detail, and once more per distinct range length with totals
-   only;
-4. self-pay, payment plans, notices and the disclaimer.
+3. price the claims by runs of equal claims (``_RunPricer``, closed form: the cost
+   follows the episode's shape, not its length), once for the estimate and once
+   more per distinct range length with totals only; list the claims only when
+   ``request.include_claims``;
+4. self-pay, payment plans, notices and the disclaimer (``price_with``, shared with
+   the claim-by-claim ``reference_engine`` it is tested against).
 """
 
 # The claim loop caps with `if x > cap: x = cap` rather than min(): 35 ns against 117 ns a
@@ -24,7 +26,10 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from bisect import bisect_left
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from itertools import groupby
 from operator import attrgetter
 
@@ -207,10 +212,7 @@ class _Plan:
     def anchor(self, year: int) -> dt.date | None:
         """The plan-year start in ``year`` (a day past the month's end, e.g. 02-29, is its last day);
         None outside the years ``datetime.date`` can represent."""
-        if not 1 <= year <= _MAX_DATE.year:
-            return None
-        last = calendar.monthrange(year, self.py_month)[1]
-        return dt.date(year, self.py_month, min(self.py_day, last))
+        return _plan_year_start(year, self.py_month, self.py_day)
 
     def plan_year_of(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
         """(start, next start) of the plan year containing ``day``."""
@@ -218,6 +220,14 @@ class _Plan:
         if start is None or start > day:
             return self.anchor(day.year - 1), start
         return start, self.anchor(day.year + 1)
+
+
+@lru_cache(maxsize=1024)
+def _plan_year_start(year: int, month: int, day: int) -> dt.date | None:
+    if not 1 <= year <= _MAX_DATE.year:
+        return None
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day, last))
 
 
 def _amount(x: Decimal | None, default: Decimal, field: str) -> Decimal:
@@ -278,7 +288,7 @@ def _attach_allowed(lines: list[_Line], req: PricingRequest, plan: _Plan) -> Non
         )
 
 
-# --------------------------------------------------------------------------- the claim loop
+# --------------------------------------------------------------------------- the claim schedule
 
 
 def _schedule(ep: Episode, per_episode: list[_Line], per_service: list[_Line]):
@@ -286,16 +296,13 @@ def _schedule(ep: Episode, per_episode: list[_Line], per_service: list[_Line]):
 
     By date; per-episode lines first (all on the start date, the earliest date);
     then by billing code.  Units sharing a date (only when more than 7 a week) are
-    billed code by code.
+    billed code by code.  Used where claims are listed one by one: ``include_claims``
+    for self-pay, and the shapes the run engine hands to the reference engine.
     """
     out = [(ep.start_date, ln, -1) for ln in per_episode]
     if not per_service:
         return out
     dates = ep.dates
-    if len(per_service) == 1 and ep.dates_sorted:
-        ln = per_service[0]
-        out.extend([(d, ln, k) for k, d in enumerate(dates)])
-        return out
     units = sorted(range(len(dates)), key=dates.__getitem__) if not ep.dates_sorted else range(len(dates))
     for day, group in groupby(units, key=dates.__getitem__):
         ks = list(group)
@@ -306,7 +313,7 @@ def _schedule(ep: Episode, per_episode: list[_Line], per_service: list[_Line]):
 
 
 class _Run:
-    """What one pass of the claim loop produced."""
+    """What one pricing pass over an episode produced (either engine)."""
 
     __slots__ = (
         "acc_after",
@@ -319,6 +326,7 @@ class _Run:
         "deductible",
         "flags",
         "limit_hits",
+        "lines",
         "months",
         "not_covered",
         "patient_pays",
@@ -326,183 +334,546 @@ class _Run:
     )
 
 
-def _run(
-    req: PricingRequest,
-    plan: _Plan,
-    ep: Episode,
-    per_episode: list[_Line],
-    per_service: list[_Line],
-    detail: bool,
-) -> _Run:
-    """Apply cost sharing claim by claim (estimates.md steps 1–6).
+class _Calendar:
+    """The per-service units of an episode in claim order ("slots"), with their dates.
 
-    Remainders are kept as individual and family values (``INFINITY`` = no cap;
-    the family ones are ``INFINITY`` for tier ``individual``), and the amounts
-    accumulated since the last plan-year reset.
+    Slot ``s`` is the ``s``-th unit by date: unit ``s`` itself unless more than 7 units
+    a week share dates (then the dates are sorted once).  ``first_slot_on_or_after``
+    and the month table let a run of equal claims be split at a date, or spread over
+    months, without visiting its claims.
     """
-    acc = req.accumulators
-    net_acc = getattr(acc, plan.network)
-    ded_met, oop_met, fded_met, foop_met = _met(net_acc, f"coverage.accumulators.{plan.network}")
-    level = req.level_of_care
-    units_used0 = acc.units_used.get(level, 0)
 
-    next_reset = plan.plan_year_of(ep.start_date)[1]
-    ded_ind, oop_ind, ded_fam, oop_fam = plan.ded_ind, plan.oop_ind, plan.ded_fam, plan.oop_fam
-    zero = ZERO
-    D_i = max(ded_ind - ded_met, zero)
-    O_i = max(oop_ind - oop_met, zero)
-    D_f = max(ded_fam - fded_met, zero)
-    O_f = max(oop_fam - foop_met, zero)
-    ded_acc = oop_acc = zero  # accumulated in the current plan year by this episode
-    was_reset = False
+    __slots__ = ("ep", "month_keys", "month_starts", "n", "per_week", "sorted_dates", "start")
 
-    covered_level = plan.covered
-    copay = plan.copay
-    per_admission = plan.per_admission
-    ded_applies = plan.ded_applies
-    pct = plan.pct
-    has_pct = pct != 0
-    limit = plan.limit
-    used = units_used0  # units of this level used in the current plan year
-    counted = 0  # covered per-service units of this episode in the current plan year
-    unit_covered: dict[int, bool] = {}
-    balance_billing = plan.balance_billing
-    half_up = ROUND_HALF_UP
-    cent = CENT
+    def __init__(self, ep: Episode):
+        self.ep = ep
+        self.start = ep.start_date
+        self.per_week = ep.per_week
+        self.n = ep.units
+        self.sorted_dates = None if ep.dates_sorted else tuple(sorted(ep.dates))
+        self.month_starts: list[int] | None = None
+        self.month_keys: list[tuple[int, int]] = []
 
-    t_billed = t_allowed = t_ded = t_copay = t_coins = t_nc = t_bb = zero
-    flags: set[str] = set()
-    limit_hits = 0
-    claims: list[Claim] = []
-    months: dict[tuple[int, int], Decimal] = {}
-    first = True
-    first_service_line = per_service[0] if per_service else None
+    def date(self, slot: int) -> dt.date:
+        if self.sorted_dates is not None:
+            return self.sorted_dates[slot]
+        return self.start + dt.timedelta(days=self.ep.offset(slot))
 
-    for day, ln, k in _schedule(ep, per_episode, per_service):
-        if next_reset is not None and day >= next_reset:
-            # A new plan year: every met amount and units_used start again from 0.
-            while next_reset is not None and day >= next_reset:
-                next_reset = plan.anchor(next_reset.year + 1)
-            D_i, O_i, D_f, O_f = ded_ind, oop_ind, ded_fam, oop_fam
-            ded_met = oop_met = fded_met = foop_met = zero
-            ded_acc = oop_acc = zero
-            used = counted = 0
-            unit_covered.clear()
-            was_reset = True
+    def first_slot_on_or_after(self, day: dt.date) -> int:
+        if self.sorted_dates is not None:
+            return bisect_left(self.sorted_dates, day)
+        days = (day - self.start).days
+        f = self.per_week
+        if f is None:
+            slot = days
+        else:
+            week, weekday = divmod(days, 7)
+            slot = week * f + (weekday if weekday < f else f)
+        return min(max(slot, 0), self.n)
+
+    def _months(self) -> None:
+        if self.sorted_dates is None:
+            self.month_starts, self.month_keys = _month_table(self.start, self.n, self.per_week)
+            return
+        starts: list[int] = []
+        keys: list[tuple[int, int]] = []
+        slot, n = 0, self.n
+        while slot < n:
+            d = self.date(slot)
+            starts.append(slot)
+            keys.append((d.year, d.month))
+            slot = self.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else n
+        self.month_starts, self.month_keys = starts, keys
+
+    def spread(self, months: dict[tuple[int, int], Decimal], runs: list[tuple[int, int, Decimal]]) -> None:
+        """Add to ``months`` each run's amount per slot, for (first slot, slots, amount) in slot order."""
+        if self.month_starts is None:
+            self._months()
+        starts, keys = self.month_starts, self.month_keys
+        last = len(starts) - 1
+        i = 0
+        for slot, count, each in runs:
+            end = slot + count
+            while i < last and starts[i + 1] <= slot:
+                i += 1
+            while slot < end:
+                month_end = starts[i + 1] if i < last else self.n
+                upto = month_end if month_end < end else end
+                key = keys[i]
+                months[key] = months.get(key, ZERO) + each * (upto - slot)
+                slot = upto
+                if slot == month_end:
+                    i += 1
+
+
+_LAST_MONTH = dt.date(_MAX_DATE.year, 12, 1)
+
+
+def _next_month(d: dt.date) -> dt.date:
+    return dt.date(d.year + 1, 1, 1) if d.month == 12 else dt.date(d.year, d.month + 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def _month_table(start: dt.date, units: int, per_week: int | None) -> tuple[list[int], list[tuple[int, int]]]:
+    """(first slot of each month, its (year, month)) for units laid out by the formula.
+    Pure calendar arithmetic, shared by every estimate with the same start and length."""
+    cal = _Calendar.__new__(_Calendar)
+    cal.start, cal.n, cal.per_week, cal.sorted_dates = start, units, per_week, None
+    starts: list[int] = []
+    keys: list[tuple[int, int]] = []
+    slot = 0
+    while slot < units:
+        d = start + dt.timedelta(days=slot if per_week is None else 7 * (slot // per_week) + slot % per_week)
+        starts.append(slot)
+        keys.append((d.year, d.month))
+        slot = cal.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else units
+    return starts, keys
+
+
+@lru_cache(maxsize=4096)
+def _month_label(key: tuple[int, int]) -> str:
+    return f"{key[0]:04d}-{key[1]:02d}"
+
+
+def _lines_table(lines: list[_Line]) -> dict[tuple[str, str], list]:
+    """(code, frequency) -> [description, quantity, billed, allowed, plan_pays, patient_pays]."""
+    table: dict[tuple[str, str], list] = {}
+    for ln in lines:
+        key = (ln.code, ln.frequency)
+        if key not in table:
+            table[key] = [ln.description, 0, ZERO, ZERO, ZERO, ZERO]
+    return table
+
+
+def _estimate_lines(table: dict[tuple[str, str], list]) -> list[EstimateLine]:
+    return [
+        EstimateLine(code, desc, freq, qty, billed, allowed, plan_pays, patient)  # type: ignore[arg-type]
+        for (code, freq), (desc, qty, billed, allowed, plan_pays, patient) in table.items()
+        if qty
+    ]
+
+
+def _allowed_on(ln: _Line, day: dt.date) -> tuple[Decimal, tuple[str, ...]]:
+    """The allowed amount of a covered claim of ``ln`` on ``day``, and the notices it implies."""
+    for eff, exp, amt in ln.rates:  # negotiated rates (in network only), latest effective first
+        if eff <= day <= exp:
+            return amt, ()
+    return ln.fallback, ln.fallback_flags
+
+
+# A priced claim before it is dated: (line, billed, allowed, plan pays, patient pays,
+# deductible, copay, coinsurance, not covered, balance bill).
+_Priced = tuple
+
+
+class _RunPricer:
+    """Cost sharing over runs of equal claims (estimates.md steps 1–6, in closed form).
+
+    The per-service claims of an episode are cut into *segments* at every date where
+    a claim's terms can change: a plan-year start, a negotiated rate's effective or
+    expiration date, the unit where ``limit_units`` runs out.  Within a segment every
+    unit (one claim per per-service line) has the same billed and allowed amounts and
+    the same copay, so consecutive units differ only in the accumulators they meet.
+
+    A unit is priced claim by claim from the current state, consuming ``dD`` of the
+    deductible and ``dO`` of the out-of-pocket remainder.  The next units price
+    identically for as long as both remainders can absorb a whole unit
+    (``floor(D / dD)`` and ``floor(O / dO)`` units): a remainder that caps a claim is
+    exhausted by it, so a capped unit always repeats once, and an uncapped unit
+    repeats exactly until a remainder is too small for it.  Each segment therefore
+    costs a handful of steps (deductible phase, the unit that finishes it,
+    coinsurance phase, the unit that reaches the cap, after the cap), whatever its
+    length.  The claim-by-claim arithmetic is in ``reference_engine``; the properties
+    in tests/unit/test_engine_equivalence.py hold the two equal to the cent.
+    """
+
+    def __init__(self, req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line],
+                 per_service: list[_Line], all_lines: list[_Line], want_claims: bool, totals_only: bool = False):
+        self.req, self.plan, self.ep = req, plan, ep
+        self.totals_only = totals_only
+        self.per_episode, self.per_service = per_episode, per_service
+        self.want_claims = want_claims
+        # the level's terms, read once per claim
+        self.copay, self.per_admission, self.ded_applies = plan.copay, plan.per_admission, plan.ded_applies
+        self.pct, self.balance_billing = plan.pct, plan.balance_billing
+        acc = req.accumulators
+        self.met = _met(getattr(acc, plan.network), f"coverage.accumulators.{plan.network}")
+        ded_met, oop_met, fded_met, foop_met = self.met
+        d_i = max(plan.ded_ind - ded_met, ZERO)
+        d_f = max(plan.ded_fam - fded_met, ZERO)
+        o_i = max(plan.oop_ind - oop_met, ZERO)
+        o_f = max(plan.oop_fam - foop_met, ZERO)
+        # Individual and family remainders move together, so their minimum is all that matters.
+        self.D = d_i if d_i < d_f else d_f
+        self.O = o_i if o_i < o_f else o_f
+        self.ded_acc = self.oop_acc = ZERO  # accumulated in the current plan year by this episode
+        self.used = acc.units_used.get(req.level_of_care, 0)
+        self.counted = 0  # covered per-service units of this episode in the current plan year
+        self.was_reset = False
+        self.first = True  # the episode's first claim is still to come (per-admission copay)
+        self.fresh = False  # at the start of a plan year after a reset
+        self.after_reset: dict[tuple[Decimal, ...], list] = {}  # runs of such a year, by allowed amounts
+        self.flags: set[str] = set()
+        self.limit_hits = 0
+        self.totals = [ZERO] * 7  # billed, allowed, deductible, copay, coinsurance, not covered, balance bill
+        self.table = _lines_table(all_lines)
+        self.months: dict[tuple[int, int], Decimal] = {}
+        self.runs: list[tuple[int, int, list[_Priced]]] = []  # (first slot, units, the unit's claims)
+        self.paid: list[tuple[int, int, Decimal]] = []  # (first slot, units, patient pays per unit)
+        self.episode_claims: list[_Priced] = []
+
+    # ------------------------------------------------------------------ one claim, one unit
+
+    def _claim(self, ln: _Line, A: Decimal, D: Decimal, O: Decimal):
+        """One covered claim with allowed amount ``A``, priced from remainders (D, O):
+        (priced claim, D after, O after).  Steps 2–6 of estimates.md."""
         B = ln.billed
-        t_billed += B
-        covered = covered_level
-        if covered and k >= 0:
-            if limit is None:
-                if ln is first_service_line:
-                    counted += 1
-            else:
-                # The limit is on units (days, sessions): all claims of a unit share its fate.
-                covered = unit_covered.get(k)
-                if covered is None:
-                    covered = used + counted < limit
-                    unit_covered[k] = covered
-                    if covered:
-                        counted += 1
-                if not covered:
-                    limit_hits += 1
-        if not covered:
-            c = d = co = bb = zero
-            A = plan_pays = zero
-            nc = patient = B
+        c = self.copay if (self.first or not self.per_admission) else ZERO
+        if c > A:
+            c = A
+        if c > O:
+            c = O
+        O -= c
+        if self.ded_applies:
+            d = A - c
+            if d > D:
+                d = D
+            if d > O:
+                d = O
+            D -= d
+            O -= d
         else:
-            for eff, exp, amt in ln.rates:  # negotiated rates (in network only)
-                if eff <= day <= exp:
-                    A = amt
-                    break
-            else:
-                A = ln.fallback
-                if ln.fallback_flags:
-                    flags.update(ln.fallback_flags)
-            O = O_i if O_i < O_f else O_f
-            # step 2: copay
-            c = copay if (first or not per_admission) else zero
-            if c > A:
-                c = A
-            if c > O:
-                c = O
-            O -= c
-            # step 3: deductible
-            if ded_applies:
-                d = A - c
-                D = D_i if D_i < D_f else D_f
-                if d > D:
-                    d = D
-                if d > O:
-                    d = O
-                O -= d
-            else:
-                d = zero
-            # step 4: coinsurance
-            if has_pct:
-                co = ((A - c - d) * pct).quantize(cent, half_up)
-                if co > O:
-                    co = O
-            else:
-                co = zero
-            share = c + d + co
-            D_i -= d
-            D_f -= d
-            O_i -= share
-            O_f -= share
-            ded_acc += d
-            oop_acc += share
-            plan_pays = A - share
-            # step 6: balance bill
-            bb = B - A if balance_billing else zero
-            nc = zero
-            patient = share + bb
-            t_allowed += A
-            t_ded += d
-            t_copay += c
-            t_coins += co
-        first = False
-        t_nc += nc
-        t_bb += bb
-        if detail:
-            claims.append(Claim(day, ln.code, ln.frequency, B, A, plan_pays, patient, d, c, co, nc, bb))
-            mk = (day.year, day.month)
-            months[mk] = months.get(mk, zero) + patient
+            d = ZERO
+        if self.pct:
+            k = ((A - c - d) * self.pct).quantize(CENT, ROUND_HALF_UP)
+            if k > O:
+                k = O
+            O -= k
+        else:
+            k = ZERO
+        share = c + d + k
+        bb = B - A if self.balance_billing else ZERO
+        return (ln, B, A, A - share, share + bb, d, c, k, ZERO, bb), D, O
 
-    run = _Run()
-    run.billed, run.allowed, run.deductible, run.copay = t_billed, t_allowed, t_ded, t_copay
-    run.coinsurance, run.not_covered, run.balance_bill = t_coins, t_nc, t_bb
-    run.patient_pays = t_ded + t_copay + t_coins + t_nc + t_bb
-    run.claims = claims
-    run.months = months
-    run.limit_hits = limit_hits
-    if was_reset:
-        flags.add("plan_year_reset")
-    run.flags = flags
-    if detail:
-        after = AccumulatedAmounts(
-            deductible_met=ded_met + ded_acc,
-            oop_met=oop_met + oop_acc,
-            family_deductible_met=fded_met + ded_acc,
-            family_oop_met=foop_met + oop_acc,
+    def _allowed(self, ln: _Line, day: dt.date) -> Decimal:
+        A, flags = _allowed_on(ln, day)
+        if flags:
+            self.flags.update(flags)
+        return A
+
+    def _add(self, priced: list[_Priced], times: int) -> None:
+        """Count ``times`` copies of ``priced`` into the totals and the lines."""
+        totals, table = self.totals, self.table
+        for ln, B, A, plan_pays, patient, d, c, k, nc, bb in priced:
+            row = table[(ln.code, ln.frequency)]
+            row[1] += times
+            row[2] += B * times
+            row[3] += A * times
+            row[4] += plan_pays * times
+            row[5] += patient * times
+            totals[0] += B * times
+            totals[1] += A * times
+            if d:
+                totals[2] += d * times
+            if c:
+                totals[3] += c * times
+            if k:
+                totals[4] += k * times
+            if nc:
+                totals[5] += nc * times
+            if bb:
+                totals[6] += bb * times
+
+    # ------------------------------------------------------------------ runs of units
+
+    def _units(self, cal: _Calendar, slot: int, end: int, covered: bool) -> None:
+        """Price units ``slot``..``end`` - 1, all under the same terms, in as few steps as possible."""
+        if slot >= end:
+            return
+        if not covered:  # owed in full, nothing accumulates: one step
+            priced = [(ln, ln.billed, ZERO, ZERO, ln.billed, ZERO, ZERO, ZERO, ln.billed, ZERO)
+                      for ln in self.per_service]
+            self.first = False
+            self._step(slot, end - slot, priced, sum((p[1] for p in priced), ZERO))
+            return
+        day = cal.date(slot)
+        terms = [(ln, self._allowed(ln, day)) for ln in self.per_service]  # constant over the run
+        admission = self.plan.per_admission and not self.per_episode
+        # Every plan year after a reset starts from the same remainders: with the same
+        # terms its runs repeat those of the first such year, so they are replayed.
+        recording = None
+        if self.fresh:
+            self.fresh = False
+            key = tuple(A for _ln, A in terms)
+            phases = self.after_reset.get(key)
+            if phases is not None:
+                slot = self._replay(phases, slot, end)
+            else:
+                recording = self.after_reset[key] = []
+        while slot < end:
+            D0, O0 = D, O = self.D, self.O
+            priced = []
+            dD = dO = patient = ZERO  # what one unit takes from the remainders (O may be infinite)
+            for ln, A in terms:
+                p, D, O = self._claim(ln, A, D, O)
+                priced.append(p)
+                self.first = False
+                dD += p[5]
+                dO += p[5] + p[6] + p[7]
+                patient += p[4]
+            cap = None  # how many such units the remainders allow (None: any number)
+            if admission and slot == 0:
+                cap = 1  # the admission copay makes the first unit unlike the next
+            if dD:
+                cap = int(D0 // dD) if cap is None else min(cap, int(D0 // dD))
+            if dO and O0.is_finite():
+                cap = int(O0 // dO) if cap is None else min(cap, int(O0 // dO))
+            times = end - slot if cap is None or cap > end - slot else cap
+            if recording is not None:
+                recording.append((cap, priced, dD, dO, patient))
+            if times > 1:
+                self.D = D0 - dD * times
+                self.O = O0 - dO * times
+                self.ded_acc += dD * times
+                self.oop_acc += dO * times
+            else:
+                self.D, self.O = D, O
+                self.ded_acc += dD
+                self.oop_acc += dO
+            self._step(slot, times, priced, patient)
+            slot += times
+
+    def _replay(self, phases: list, slot: int, end: int) -> int:
+        """Apply recorded runs (cap, unit's claims, dD, dO, patient pays) from ``slot``; the slot reached."""
+        for cap, priced, dD, dO, patient in phases:
+            times = end - slot if cap is None or cap > end - slot else cap
+            self.D -= dD * times
+            self.O -= dO * times
+            self.ded_acc += dD * times
+            self.oop_acc += dO * times
+            self._step(slot, times, priced, patient)
+            slot += times
+            if slot >= end:
+                break
+        return slot
+
+    def _step(self, slot: int, times: int, priced: list[_Priced], patient: Decimal) -> None:
+        if self.totals_only:  # a range point: only its patient_pays is wanted
+            totals = self.totals
+            for p in priced:
+                for i, v in enumerate(p[5:10], 2):
+                    if v:
+                        totals[i] += v * times
+            return
+        self._add(priced, times)
+        self.paid.append((slot, times, patient))
+        if self.want_claims:
+            self.runs.append((slot, times, priced))
+
+    def _reset(self) -> None:
+        plan = self.plan
+        self.D = min(plan.ded_ind, plan.ded_fam)
+        self.O = min(plan.oop_ind, plan.oop_fam)
+        self.met = (ZERO, ZERO, ZERO, ZERO)
+        self.ded_acc = self.oop_acc = ZERO
+        self.used = self.counted = 0
+        self.was_reset = True
+        self.fresh = True
+
+    def price(self) -> _Run:
+        plan, ep = self.plan, self.ep
+        covered = plan.covered
+        start = ep.start_date
+        for ln in self.per_episode:  # on the start date, never subject to the unit limit
+            if covered:
+                p, self.D, self.O = self._claim(ln, self._allowed(ln, start), self.D, self.O)
+            else:
+                p = (ln, ln.billed, ZERO, ZERO, ln.billed, ZERO, ZERO, ZERO, ln.billed, ZERO)
+            self.first = False
+            share = p[5] + p[6] + p[7]
+            self.ded_acc += p[5]
+            self.oop_acc += share
+            self._add([p], 1)
+            key = (start.year, start.month)
+            self.months[key] = self.months.get(key, ZERO) + p[4]
+            self.episode_claims.append(p)
+        next_reset = plan.plan_year_of(start)[1]
+        if self.per_service and ep.units:
+            cal = _Calendar(ep)
+            last = cal.date(cal.n - 1)
+            cuts = {0, cal.n}
+            reset = next_reset
+            while reset is not None and reset <= last:
+                cuts.add(cal.first_slot_on_or_after(reset))
+                reset = plan.anchor(reset.year + 1)
+            if covered:
+                for ln in self.per_service:
+                    for eff, exp, _amt in ln.rates:
+                        if start < eff <= last:
+                            cuts.add(cal.first_slot_on_or_after(eff))
+                        if start <= exp < last:
+                            cuts.add(cal.first_slot_on_or_after(exp + _ONE_DAY))
+            bounds = sorted(cuts)
+            limit = plan.limit
+            width = len(self.per_service)
+            for seg_start, seg_end in zip(bounds, bounds[1:]):
+                day = cal.date(seg_start)
+                if next_reset is not None and day >= next_reset:
+                    while next_reset is not None and day >= next_reset:
+                        next_reset = plan.anchor(next_reset.year + 1)
+                    self._reset()
+                if not covered:
+                    self._units(cal, seg_start, seg_end, False)
+                    continue
+                split = seg_end
+                if limit is not None:
+                    room = max(limit - self.used - self.counted, 0)
+                    split = min(seg_end, seg_start + room)
+                self._units(cal, seg_start, split, True)
+                self.counted += split - seg_start
+                if split < seg_end:
+                    self.limit_hits += (seg_end - split) * width
+                    self._units(cal, split, seg_end, False)
+            if not self.totals_only:
+                cal.spread(self.months, self.paid)
+        return self._result()
+
+    def _result(self) -> _Run:
+        run = _Run()
+        t = self.totals
+        run.billed, run.allowed, run.deductible, run.copay, run.coinsurance, run.not_covered, run.balance_bill = t
+        run.patient_pays = t[2] + t[3] + t[4] + t[5] + t[6]
+        run.lines = _estimate_lines(self.table)
+        run.months = self.months
+        run.limit_hits = self.limit_hits
+        run.flags = self.flags
+        if self.was_reset:
+            self.flags.add("plan_year_reset")
+        ded_met, oop_met, fded_met, foop_met = self.met
+        run.acc_after = AccumulatedAmounts(
+            deductible_met=ded_met + self.ded_acc,
+            oop_met=oop_met + self.oop_acc,
+            family_deductible_met=fded_met + self.ded_acc,
+            family_oop_met=foop_met + self.oop_acc,
         )
-        run.acc_after = after
-        if was_reset:
-            units = {lv: 0 for lv in acc.units_used}
-            units[level] = counted
-        else:
-            units = dict(acc.units_used)
-            if counted or level in units:
-                units[level] = units_used0 + counted
-        run.units_used_after = units
+        run.units_used_after = _units_used_after(self.req, self.counted, self.was_reset)
+        run.claims = self._claims() if self.want_claims else []
+        return run
+
+    def _claims(self) -> list[Claim]:
+        start = self.ep.start_date
+        claims = [_dated(start, p) for p in self.episode_claims]
+        if self.runs:
+            cal = _Calendar(self.ep)
+            for slot, times, priced in self.runs:
+                for s in range(slot, slot + times):
+                    day = cal.date(s)
+                    claims.extend(_dated(day, p) for p in priced)
+        return claims
+
+
+_ONE_DAY = dt.timedelta(days=1)
+
+
+def _dated(day: dt.date, p: _Priced) -> Claim:
+    ln, B, A, plan_pays, patient, d, c, k, nc, bb = p
+    return Claim(day, ln.code, ln.frequency, B, A, plan_pays, patient, d, c, k, nc, bb)
+
+
+def _units_used_after(req: PricingRequest, counted: int, was_reset: bool) -> dict[str, int]:
+    """``units_used`` after the episode: the priced level grows by its covered units; a
+    plan-year reset starts every level again from 0."""
+    level = req.level_of_care
+    used = req.accumulators.units_used
+    if was_reset:
+        units = {lv: 0 for lv in used}
+        units[level] = counted
+    else:
+        units = dict(used)
+        if counted or level in units:
+            units[level] = used.get(level, 0) + counted
+    return units
+
+
+def _run(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line], per_service: list[_Line],
+         want_claims: bool, totals_only: bool = False) -> _Run:
+    """Price the insured claims of ``ep`` by runs (``_RunPricer``).
+
+    Units sharing a date (more than 7 a week) with several per-service lines do not
+    form runs of one claim per line: that rare shape is priced claim by claim by the
+    reference engine.
+    """
+    if not ep.dates_sorted and len(per_service) > 1:
+        from costsvc.domain import reference_engine  # imports this module: bound late
+
+        run = reference_engine.run_claims(req, plan, ep, per_episode, per_service)
+        if not want_claims:
+            run.claims = []
+        return run
+    return _RunPricer(req, plan, ep, per_episode, per_service, per_episode + per_service, want_claims,
+                      totals_only).price()
+
+
+def _self_pay_run(ep: Episode, per_episode: list[_Line], per_service: list[_Line], want_claims: bool) -> _Run:
+    """Self-pay: billed = gross charge, allowed 0, the patient owes the self-pay price,
+    reported as ``not_covered`` (nothing is covered by insurance).  Every unit costs the
+    same, so totals, lines and months are products, and claims are listed only on request."""
+    table = _lines_table(per_episode + per_service)
+    months: dict[tuple[int, int], Decimal] = {}
+    n = ep.units if per_service else 0
+    billed = patient = ZERO
+    for ln in per_episode:
+        row = table[(ln.code, ln.frequency)]
+        row[1] += 1
+        row[2] += ln.billed
+        row[5] += ln.sp_price
+        billed += ln.billed
+        patient += ln.sp_price
+    if per_episode:
+        start = ep.start_date
+        months[(start.year, start.month)] = patient
+    unit_price = ZERO
+    for ln in per_service:
+        row = table[(ln.code, ln.frequency)]
+        row[1] += n
+        row[2] += ln.billed * n
+        row[5] += ln.sp_price * n
+        billed += ln.billed * n
+        unit_price += ln.sp_price
+    patient += unit_price * n
+    if n:
+        _Calendar(ep).spread(months, [(0, n, unit_price)])
+    run = _Run()
+    run.billed, run.allowed, run.patient_pays, run.not_covered = billed, ZERO, patient, patient
+    run.deductible = run.copay = run.coinsurance = run.balance_bill = ZERO
+    run.lines = _estimate_lines(table)
+    run.months = months
+    run.flags = set()
+    run.limit_hits = 0
+    run.claims = []
+    if want_claims:
+        run.claims = [
+            Claim(day, ln.code, ln.frequency, ln.billed, ZERO, ZERO, ln.sp_price, not_covered=ln.sp_price)
+            for day, ln, _k in _schedule(ep, per_episode, per_service)
+        ]
     return run
 
 
 # --------------------------------------------------------------------------- entry point
 
 
+Runner = Callable[..., _Run]
+SelfPayRunner = Callable[..., _Run]
+
+
 def price_episode(req: PricingRequest) -> PricedEpisode:
     """Price one episode of one level of care in one program (see module docstring)."""
+    return price_with(req, _run, _self_pay_run)
+
+
+def price_with(req: PricingRequest, run: Runner, self_pay_run: SelfPayRunner) -> PricedEpisode:
+    """Price ``req`` with the given claim engines; everything around the claims (episode,
+    network, range, self-pay summary, payment plans, notices) is shared by both engines."""
     if not req.fee_lines:
         raise LevelNotOffered("level_of_care", "program does not offer this level")
     if req.down_payment < 0:
@@ -513,6 +884,7 @@ def price_episode(req: PricingRequest) -> PricedEpisode:
     per_episode, per_service = _prepare_lines(req)
     all_lines = per_episode + per_service
     low_ep, high_ep = range_episodes(ep)
+    want_claims = req.include_claims
 
     assessment: SlidingAssessment | None = None
     if req.household is not None:
@@ -523,7 +895,7 @@ def price_episode(req: PricingRequest) -> PricedEpisode:
     notices: dict[str, str] = {}
     if req.benefits is None:
         network_status = "self_pay"
-        claims, months, totals = _self_pay_claims(ep, per_episode, per_service)
+        result = self_pay_run(ep, per_episode, per_service, want_claims)
         acc = req.accumulators
         acc_after = AccumulatorsAfter(
             in_network=_cents_acc(acc.in_network),
@@ -545,38 +917,36 @@ def price_episode(req: PricingRequest) -> PricedEpisode:
         network_status = network
         plan = _Plan(req, network)
         _attach_allowed(all_lines, req, plan)
-        run = _run(req, plan, ep, per_episode, per_service, detail=True)
-        claims = run.claims
-        months = run.months
-        totals = Totals(
-            billed=run.billed,
-            allowed=run.allowed,
-            plan_pays=run.allowed - run.deductible - run.copay - run.coinsurance,
-            patient_pays=run.patient_pays,
-            deductible=run.deductible,
-            copay=run.copay,
-            coinsurance=run.coinsurance,
-            not_covered=run.not_covered,
-            balance_bill=run.balance_bill,
-        )
+        result = run(req, plan, ep, per_episode, per_service, want_claims)
         other = "out_of_network" if network == "in_network" else "in_network"
         other_acc = getattr(req.accumulators, other)
-        if "plan_year_reset" in run.flags:
+        if "plan_year_reset" in result.flags:
             other_acc = _ZERO_ACC
         acc_after = AccumulatorsAfter(
-            **{network: run.acc_after, other: _cents_acc(other_acc)},
-            units_used=run.units_used_after,
+            **{network: result.acc_after, other: _cents_acc(other_acc)},
+            units_used=result.units_used_after,
         )
         points = []
         for rep in (low_ep, high_ep):
             if rep is ep:
-                points.append(RangePoint(ep.units, totals.patient_pays))
+                points.append(RangePoint(ep.units, result.patient_pays))
             else:
-                r = _run(req, plan, rep, per_episode, per_service, detail=False)
+                r = run(req, plan, rep, per_episode, per_service, False, totals_only=True)
                 points.append(RangePoint(rep.units, r.patient_pays))
         price_range = PriceRange(points[0], points[1])
-        _insured_notices(notices, req, plan, ep, run, info.name)
+        _insured_notices(notices, req, plan, ep, result, info.name)
         disclaimer = DISCLAIMER_INSURED
+    totals = Totals(
+        billed=result.billed,
+        allowed=result.allowed,
+        plan_pays=result.allowed - result.deductible - result.copay - result.coinsurance,
+        patient_pays=result.patient_pays,
+        deductible=result.deductible,
+        copay=result.copay,
+        coinsurance=result.coinsurance,
+        not_covered=result.not_covered,
+        balance_bill=result.balance_bill,
+    )
 
     selfpay = None
     if req.benefits is None or assessment is not None:
@@ -589,41 +959,20 @@ def price_episode(req: PricingRequest) -> PricedEpisode:
         level_of_care=level,
         network_status=network_status,  # type: ignore[arg-type]
         episode=EpisodeSummary(ep.start_date, ep.end_date, ep.units, info.unit),
-        lines=_lines(claims, all_lines),
+        lines=result.lines,
         totals=totals,
         accumulators_after=acc_after,
-        by_month=[MonthTotal(f"{y:04d}-{m:02d}", v) for (y, m), v in sorted(months.items())],
+        by_month=[MonthTotal(_month_label(key), v) for key, v in sorted(result.months.items())],
         range=price_range,
         selfpay=selfpay,
         payment_plans=payment_plans(totals.patient_pays, req.down_payment, req.payment_plan_policy),
         notices=[Notice(code, notices[code]) for code in _NOTICE_ORDER if code in notices],
         disclaimer=disclaimer,
-        claims=claims,
+        claims=result.claims,
     )
 
 
 # --------------------------------------------------------------------------- self-pay
-
-
-def _self_pay_claims(ep: Episode, per_episode: list[_Line], per_service: list[_Line]):
-    """Self-pay claims: billed = gross charge, allowed 0, the patient owes the self-pay price,
-    reported as ``not_covered`` (nothing is covered by insurance)."""
-    zero = ZERO
-    claims = []
-    months: dict[tuple[int, int], Decimal] = {}
-    t_billed = t_pat = zero
-    for day, ln, _k in _schedule(ep, per_episode, per_service):
-        p = ln.sp_price
-        t_billed += ln.billed
-        t_pat += p
-        claims.append(Claim(day, ln.code, ln.frequency, ln.billed, zero, zero, p, not_covered=p))
-        mk = (day.year, day.month)
-        months[mk] = months.get(mk, zero) + p
-    totals = Totals(
-        billed=t_billed, allowed=zero, plan_pays=zero, patient_pays=t_pat, deductible=zero,
-        copay=zero, coinsurance=zero, not_covered=t_pat, balance_bill=zero,
-    )
-    return claims, months, totals
 
 
 def _self_pay_total(ep: Episode, per_episode: list[_Line], per_service: list[_Line], attr: str = "sp_price"):

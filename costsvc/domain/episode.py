@@ -11,7 +11,7 @@ engine sorts claims by date.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import msgspec
 
@@ -33,12 +33,14 @@ _FIELDS_BY_BASIS = {
 _LENGTH_FIELDS = ("days", "weeks", "days_per_week", "sessions_per_week")
 
 
-class Episode(msgspec.Struct, frozen=True):
+class Episode(msgspec.Struct, frozen=True, dict=True):
     """A resolved episode: ``units`` per-service units from ``start_date``.
 
     ``weeks``/``per_week`` are set for the weekly levels, ``days`` for the
     day-consecutive ones.  ``fixed_length`` is True when the request chose the
     length (``weeks`` or ``days``), which pins the price range to the estimate.
+    Unit dates follow from the formula (``offset``); ``dates`` lists them all, built
+    only when asked for (the engine works with offsets).
     """
 
     level: LevelInfo
@@ -48,11 +50,23 @@ class Episode(msgspec.Struct, frozen=True):
     per_week: int | None
     days: int | None
     fixed_length: bool
-    dates: tuple[dt.date, ...]  # one per unit, in unit order (not necessarily sorted when per_week > 7)
+
+    @cached_property
+    def dates(self) -> tuple[dt.date, ...]:
+        """One date per unit, in unit order (not necessarily sorted when per_week > 7)."""
+        start = self.start_date
+        return tuple([start + off for off in _offsets(self.units, self.per_week)])
+
+    def offset(self, k: int) -> int:
+        """Days from the start date to unit ``k``."""
+        f = self.per_week
+        return k if f is None else 7 * (k // f) + k % f
 
     @property
     def end_date(self) -> dt.date:
-        return max(self.dates) if self.dates else self.start_date
+        if not self.units:
+            return self.start_date
+        return self.start_date + dt.timedelta(days=_last_offset(self.units, self.per_week))
 
     @property
     def dates_sorted(self) -> bool:
@@ -66,12 +80,20 @@ def _offsets(units: int, per_week: int | None) -> tuple[dt.timedelta, ...]:
     return tuple(dt.timedelta(days=7 * (k // per_week) + k % per_week) for k in range(units))
 
 
-def _layout(start: dt.date, units: int, per_week: int | None, field: str) -> tuple[dt.date, ...]:
-    offsets = _offsets(units, per_week)
-    try:
-        return tuple([start + off for off in offsets])
-    except OverflowError:
-        raise InvalidEpisode(field, "the episode would run past the last representable date") from None
+@lru_cache(maxsize=512)
+def _last_offset(units: int, per_week: int | None) -> int:
+    """Days from the start to the latest unit (not the last one when per_week > 7)."""
+    if per_week is None:
+        return units - 1
+    return max(7 * (k // per_week) + k % per_week for k in range(max(units - per_week, 0), units))
+
+
+def _check_fits(start: dt.date, units: int, per_week: int | None, field: str) -> None:
+    if units:
+        try:
+            start + dt.timedelta(days=_last_offset(units, per_week))
+        except OverflowError:
+            raise InvalidEpisode(field, "the episode would run past the last representable date") from None
 
 
 def build_episode(
@@ -89,8 +111,8 @@ def build_episode(
         units = days
         if days > MAX_UNITS:
             raise EpisodeTooLong("episode.days", f"at most {MAX_UNITS} days can be estimated; got {days}")
-        dates = _layout(start, units, None, "episode.start_date")
-        return Episode(level, start, units, None, None, days, fixed_length, dates)
+        _check_fits(start, units, None, "episode.start_date")
+        return Episode(level, start, units, None, None, days, fixed_length)
     assert weeks is not None and per_week is not None
     if weeks > MAX_WEEKS:
         raise EpisodeTooLong("episode.weeks", f"at most {MAX_WEEKS} weeks can be estimated; got {weeks}")
@@ -100,8 +122,8 @@ def build_episode(
             "episode.weeks",
             f"{weeks} weeks × {per_week} {level.unit}s a week is {units} units; at most {MAX_UNITS} can be estimated",
         )
-    dates = _layout(start, units, per_week, "episode.start_date")
-    return Episode(level, start, units, weeks, per_week, None, fixed_length, dates)
+    _check_fits(start, units, per_week, "episode.start_date")
+    return Episode(level, start, units, weeks, per_week, None, fixed_length)
 
 
 def resolve_episode(req: EpisodeRequest, level_of_care: str, today: dt.date) -> Episode:

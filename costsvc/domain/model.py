@@ -316,6 +316,10 @@ class PricingRequest(msgspec.Struct):
     payment_plan_policy: PaymentPlanPolicy = PaymentPlanPolicy()
     down_payment: Decimal = Decimal("0")
     plan_effective_date: dt.date | None = None  # a stored plan's; None for inline benefits
+    # List every claim in the result (``PricedEpisode.claims``).  The engine prices runs of
+    # equal claims without visiting them; listing them is the only part of an estimate
+    # whose cost grows with the episode's length.
+    include_claims: bool = True
 
 
 # --------------------------------------------------------------------------- result side
@@ -424,8 +428,11 @@ class Claim(msgspec.Struct):
     balance_bill: Decimal = Decimal("0.00")
 
 
-class PricedEpisode(msgspec.Struct):
-    """The engine's answer; the API adds estimate_id and the echo of the request."""
+class PricedEpisode(msgspec.Struct, omit_defaults=True):
+    """The engine's answer; the API adds estimate_id and the echo of the request.
+
+    ``claims`` is the only field with a default: an empty list (claims not asked for)
+    is left out of the encoded document."""
 
     program_id: str
     level_of_care: LevelOfCare

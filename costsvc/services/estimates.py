@@ -44,7 +44,7 @@ class Priced(msgspec.Struct, frozen=True):
     program_id: str
     level_of_care: str
     body: bytes  # the JSON document returned to the client
-    priced: PricedEpisode
+    patient_pays: Decimal  # totals.patient_pays (compare sorts by it)
     tail: bytes  # the document after its id and time: what is stored, once per distinct answer
     digest: bytes  # SHA-256 of tail
 
@@ -53,6 +53,18 @@ def document_head(estimate_id: uuid.UUID, created_at: dt.datetime) -> bytes:
     """The start of an estimate document: what differs between two identical answers."""
     stamp = created_at.astimezone(dt.UTC).isoformat(timespec="seconds")
     return f'{{"estimate_id":"{estimate_id}","created_at":"{stamp}"'.encode()
+
+
+def document_tail(priced: PricedEpisode, plan_id: str | None, payer_id: str | None,
+                  verification_id: str | None = None) -> bytes:
+    """The estimate document after its id and time: the priced episode encoded straight from
+    its Structs (``claims`` only when listed), then ``plan_id``, ``verification_id`` (only
+    when priced from one) and ``payer_id``.  It starts with the comma that follows
+    ``document_head``."""
+    encoded = _encoder.encode(priced)
+    verified = b',"verification_id":' + _encoder.encode(verification_id) if verification_id else b""
+    return b"," + encoded[1:-1] + b',"plan_id":' + _encoder.encode(plan_id) + verified + b',"payer_id":' \
+        + _encoder.encode(payer_id) + b"}"
 
 
 def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tuple[Benefits | None, str | None]:
@@ -155,25 +167,23 @@ def price(catalog: Catalog, request: EstimateRequest, today: dt.date, *, include
     hit = memo.get(key)
     if hit is None:
         pricing, plan_id = build_pricing_request(catalog, request, today)
+        pricing.include_claims = include_claims
         priced = price_episode(pricing)
-        document = msgspec.to_builtins(priced, builtin_types=(Decimal, dt.date))
-        if not include_claims:
-            document.pop("claims", None)
-        document["plan_id"] = plan_id
-        if request.coverage is not None and request.coverage.verification_id is not None:
-            document["verification_id"] = request.coverage.verification_id
-        document["payer_id"] = pricing.benefits.payer_id if pricing.benefits else None
-        # The encoded document without its opening brace: each estimate prepends its own id.
-        tail = b"," + _encoder.encode(document)[1:]
-        hit = (priced, tail, hashlib.sha256(tail).digest())
+        verification_id = request.coverage.verification_id if request.coverage is not None else None
+        tail = document_tail(priced, plan_id, pricing.benefits.payer_id if pricing.benefits else None,
+                             verification_id)
+        # Only atoms in the memo (bytes, a Decimal): it holds up to 20,000 answers, and a
+        # memo of priced Structs and their lists was what the cyclic collector's full scans
+        # walked (docs/PERFORMANCE.md, "The batch tail").
+        hit = (priced.totals.patient_pays, tail, hashlib.sha256(tail).digest())
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
         memo[key] = hit
-    priced, tail, digest = hit
+    patient_pays, tail, digest = hit
     estimate_id = time_ordered_uuid()
     created_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return Priced(estimate_id, created_at, request.program_id, request.level_of_care,
-                  document_head(estimate_id, created_at) + tail, priced, tail, digest)
+                  document_head(estimate_id, created_at) + tail, patient_pays, tail, digest)
 
 
 def price_batch(catalog: Catalog, batch: BatchRequest, today: dt.date) -> list[Priced | ServiceError | DomainError]:
@@ -205,7 +215,7 @@ def compare(catalog: Catalog, request: CompareRequest, today: dt.date) -> list[P
         ), today)
         for level in program.levels
     ]  # fmt: skip
-    priced.sort(key=lambda p: (p.priced.totals.patient_pays, p.level_of_care))
+    priced.sort(key=lambda p: (p.patient_pays, p.level_of_care))
     return priced
 
 

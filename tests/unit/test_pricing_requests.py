@@ -129,7 +129,7 @@ def test_a_batch_keeps_each_error_in_its_place():
 def test_compare_prices_every_level_cheapest_first():
     priced = compare(catalog(), CompareRequest("sunrise"), TODAY)
     assert [p.level_of_care for p in priced] == ["iop", "residential"]
-    totals = [p.priced.totals.patient_pays for p in priced]
+    totals = [p.patient_pays for p in priced]
     assert totals == sorted(totals)
     with pytest.raises(NotFound):
         compare(catalog(), CompareRequest("nowhere"), TODAY)

@@ -32,7 +32,9 @@ def _price(catalog, coverage, level):
     try:
         request = EstimateRequest(program_id="sunrise-recovery", level_of_care=level, coverage=coverage,
                                   episode=EPISODE)
-        return estimates.price(catalog, request, TODAY).priced
+        document = msgspec.json.decode(b"{" + estimates.price(catalog, request, TODAY).tail[1:])
+        # what differs by construction: where the benefits came from
+        return {k: v for k, v in document.items() if k not in ("plan_id", "verification_id", "payer_id")}
     except DomainError as exc:
         return type(exc), exc.field
 
