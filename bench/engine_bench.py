@@ -6,7 +6,7 @@ Prices in-network estimates (deductible, 20 % coinsurance, out-of-pocket maximum
 an intake plus one per-day line, negotiated dollar rates) the way the service asks
 for them (``include_claims`` off, length fixed so no range re-pricing), with the fast
 engine (``engine.price_episode``) and the claim-by-claim reference
-(``reference_engine.price_episode``).  Each figure is the median over ``--repeats``
+(``price_episode_by_claims``).  Each figure is the median over ``--repeats``
 timings (CPU time of this process, so that other programs on the shared machine
 do not count)
 of ``--calls`` consecutive calls, in microseconds per call.  Targets: a
@@ -29,8 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from costsvc.domain import reference_engine
-from costsvc.domain.engine import price_episode
+from costsvc.domain.engine import price_episode, price_episode_by_claims
 from costsvc.domain.model import (
     Accumulators,
     Amounts,
@@ -113,7 +112,7 @@ def main() -> int:
         for name, req in CASES.items():
             samples[name]["fast"].append(per_call_us(price_episode, req, args.repeats // rounds, args.calls))
             samples[name]["reference"].append(
-                per_call_us(reference_engine.price_episode, req, max(args.repeats // rounds // 10, 5), args.calls))
+                per_call_us(price_episode_by_claims, req, max(args.repeats // rounds // 10, 5), args.calls))
     for name, s in samples.items():
         results[name] = {engine: round(statistics.median(v), 1) for engine, v in s.items()}
     ratios = {f"{a} / {b}": round(results[a]["fast"] / results[b]["fast"], 2) for a, b in RATIOS}

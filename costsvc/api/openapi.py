@@ -26,6 +26,23 @@ from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
 from costsvc import __version__
+from costsvc.api.health import Ready
+from costsvc.api.problems import Problem
+from costsvc.api.schemas import (
+    BatchItemError,
+    BatchResults,
+    Comparison,
+    Estimate,
+    LevelList,
+    PayerList,
+    PlanList,
+    PlanPage,
+    ProgramOut,
+    ProgramPage,
+)
+from costsvc.api.validation import NO_CONTROL_PATTERN
+from costsvc.domain.model import US_STATES
+from costsvc.services.requests import BatchRequest, CompareRequest, EstimateRequest
 
 STATIC = "/schema/static"
 _REDOC_DIR = Path(__file__).resolve().parent / "static" / "redoc"
@@ -207,8 +224,6 @@ _DECIMAL_NOT_MONEY = {("SelfPay", "fpl_percent"), ("SelfPay", "discount_percent"
 
 
 def _state_pattern() -> str:
-    from costsvc.domain.model import US_STATES
-
     # Any case: the service reads "ca" as "CA".  ECMA regexes have no inline (?i).
     return "^(?:" + "|".join(f"[{a.upper()}{a.lower()}][{b.upper()}{b.lower()}]" for a, b in sorted(US_STATES)) + ")$"
 
@@ -227,30 +242,12 @@ def _schema_rules() -> dict[str, dict[str, Any]]:
 
 def _forbid_controls(schema: dict[str, Any]) -> None:
     """A string without a grammar of its own admits no control characters (costsvc.api.validation)."""
-    from costsvc.api.validation import NO_CONTROL_PATTERN
-
     for variant in [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]:
         if variant.get("type") == "string" and not {"pattern", "enum", "format"} & variant.keys():
             variant["pattern"] = NO_CONTROL_PATTERN
 
 
 def _own_types() -> list[Any]:
-    from costsvc.api.health import Ready
-    from costsvc.api.problems import Problem
-    from costsvc.api.schemas import (
-        BatchItemError,
-        BatchResults,
-        Comparison,
-        Estimate,
-        LevelList,
-        PayerList,
-        PlanList,
-        PlanPage,
-        ProgramOut,
-        ProgramPage,
-    )
-    from costsvc.services.requests import BatchRequest, CompareRequest, EstimateRequest
-
     return [EstimateRequest, BatchRequest, CompareRequest, Estimate, BatchResults, BatchItemError, Comparison,
             Problem, Ready, LevelList, PayerList, PlanList, PlanPage, ProgramOut, ProgramPage]
 

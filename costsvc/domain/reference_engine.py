@@ -1,6 +1,6 @@
 """The reference engine: estimates.md's cost sharing, claim by claim, as the contract writes it.
 
-``price_episode`` here gives the same answer as ``costsvc.domain.engine.price_episode``
+Priced through it (``engine.price_episode_by_claims``), an estimate is the same as ``engine.price_episode``
 to the cent; it is kept as the statement of the arithmetic that the fast engine (which
 prices runs of equal claims in closed form) is checked against, by the properties in
 tests/unit/test_engine_equivalence.py.  It is written for reading, not for speed:
@@ -10,7 +10,7 @@ for each claim exactly as the contract defines them.
 
 What surrounds the claims (the episode's units and defaults, the chosen network and
 the level's terms, the range, the self-pay summary, payment plans, notices) is shared
-with the fast engine through ``engine.price_with``; so are the fee-line preparation
+with the fast engine (``engine.price_with`` runs this module's ``run``); so are the fee-line preparation
 (charges in cents) and the checks on benefits and accumulators.
 """
 
@@ -19,16 +19,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from costsvc.domain import engine
-from costsvc.domain.engine import _Line, _Plan, _Run
+from costsvc.domain.claims import _Line, _lines, _met, _Plan, _Run, _units_used_after
 from costsvc.domain.episode import Episode
-from costsvc.domain.model import AccumulatedAmounts, Claim, PricedEpisode, PricingRequest
+from costsvc.domain.model import AccumulatedAmounts, Claim, PricingRequest
 from costsvc.domain.money import ZERO, cents, percent_of
-
-
-def price_episode(req: PricingRequest) -> PricedEpisode:
-    """Price one episode, claim by claim (same contract and result as ``engine.price_episode``)."""
-    return engine.price_with(req, run, self_pay_run)
 
 
 def schedule(ep: Episode, per_episode: list[_Line], per_service: list[_Line]) -> list[tuple[dt.date, _Line, int]]:
@@ -91,7 +85,7 @@ def run(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line],
 def run_claims(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line],
                per_service: list[_Line]) -> _Run:
     """Cost sharing claim by claim (estimates.md, "Cost-sharing, claim by claim", steps 1–6)."""
-    ded_met, oop_met, family_ded_met, family_oop_met = engine._met(
+    ded_met, oop_met, family_ded_met, family_oop_met = _met(
         getattr(req.accumulators, plan.network), f"coverage.accumulators.{plan.network}")
     limit = plan.limit
     units_used = req.accumulators.units_used.get(req.level_of_care, 0)
@@ -162,7 +156,7 @@ def run_claims(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[
         notices.add("plan_year_reset")
     result.flags = notices
     result.acc_after = AccumulatedAmounts(ded_met, oop_met, family_ded_met, family_oop_met)
-    result.units_used_after = engine._units_used_after(req, covered_units, reset)
+    result.units_used_after = _units_used_after(req, covered_units, reset)
     return result
 
 
@@ -193,6 +187,6 @@ def _sums(claims: list[Claim], lines: list[_Line]) -> _Run:
         key = (c.date.year, c.date.month)
         months[key] = months.get(key, ZERO) + c.patient_pays
     result.months = months
-    result.lines = engine._lines(claims, lines)
+    result.lines = _lines(claims, lines)
     result.claims = claims
     return result

@@ -15,8 +15,7 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from costsvc.domain import reference_engine
-from costsvc.domain.engine import price_episode
+from costsvc.domain.engine import price_episode, price_episode_by_claims
 from costsvc.domain.errors import DomainError
 from costsvc.domain.model import (
     Accumulators,
@@ -46,7 +45,7 @@ def outcome(price, req: PricingRequest) -> bytes:
 def assert_equal_engines(req: PricingRequest) -> None:
     for include_claims in (True, False):
         r = msgspec.structs.replace(req, include_claims=include_claims)
-        assert outcome(price_episode, r) == outcome(reference_engine.price_episode, r)
+        assert outcome(price_episode, r) == outcome(price_episode_by_claims, r)
 
 
 @SETTINGS
