@@ -38,6 +38,7 @@ class Settings(msgspec.Struct, frozen=True):
     job_retry_backoff_max: int = 600  # seconds
     refresh_interval: float = 3600.0  # seconds between scheduled refreshes
     worker_max_memory_mb: int = 2048
+    keep_failed_uploads: bool = False  # keep the uploads of rejected or failed imports (to inspect them)
     max_upload_bytes: int = 20 * 1024**3  # import uploads (the API's JSON bodies keep max_body_bytes)
     stale_import_seconds: float = 900.0  # a queued import unrun this long, with its lock free, is stuck
     stale_sweep_interval: float = 300.0  # seconds between sweeps for stuck imports

@@ -36,8 +36,8 @@ from celery.utils.time import get_exponential_backoff_interval
 
 from costsvc.db.pool import connect, resolve_database_url
 from costsvc.db.queries import Q
-from costsvc.services.imports import EnqueueFailed, requeue_stale_imports
-from costsvc.settings import get_settings
+from costsvc.services.imports import EnqueueFailed, discard_upload, requeue_stale_imports
+from costsvc.settings import Settings, get_settings
 from costsvc.staging.loaders import LOADERS
 from costsvc.staging.pipeline import ImportBusy, ImportNotFound, run_import
 from jobs.celery_app import REFRESH_TASK, REQUEUE_STALE_TASK, RUN_IMPORT_TASK, app
@@ -67,6 +67,14 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 database_url_override: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "costsvc_job_database_url", default=None
 )
+#: Likewise the settings of the API process that runs a task eagerly (its data folder).
+settings_override: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
+    "costsvc_job_settings", default=None
+)
+
+
+def job_settings() -> Settings:
+    return settings_override.get() or get_settings()
 
 
 class DatabaseUnavailable(Exception):
@@ -127,6 +135,8 @@ async def _run_import(conn: asyncpg.Connection, import_id: uuid.UUID, path: str)
         await _mark_failed(conn, import_id, f"the file to import was not found by the worker: {path}")
         return {"import_id": str(import_id), "status": "failed", "message": "file not found"}
     outcome = await run_import(conn, import_id, path, loaders=LOADERS)
+    if outcome.status == "rejected":
+        discard_upload(job_settings(), path)  # a rejected file is never run again
     log.info(
         "import %s %s: read %s, accepted %s, rejected %s, version %s",
         import_id,
@@ -198,6 +208,10 @@ class ImportTask(RetriedTask):
             asyncio.run(_mark_failed_standalone(uuid.UUID(str(import_id)), message))
         except Exception:  # the database may be the reason we failed
             log.warning("could not record import %s as failed", import_id, exc_info=True)
+            return  # not recorded failed: the sweep may still run it from its file
+        path = args[1] if len(args) > 1 else (kwargs or {}).get("path")
+        if path:
+            discard_upload(job_settings(), path)
 
 
 @app.task(
@@ -264,9 +278,11 @@ class CeleryImportQueue:
     runs in this process, in a worker thread so that the caller's event loop is never
     nested or blocked, on ``database_url`` (the API's database)."""
 
-    def __init__(self, celery: Celery | None = None, *, database_url: str | None = None):
+    def __init__(self, celery: Celery | None = None, *, database_url: str | None = None,
+                 settings: Settings | None = None):
         self.celery = celery or app
         self.database_url = database_url
+        self.settings = settings
 
     @property
     def eager(self) -> bool:
@@ -289,6 +305,7 @@ class CeleryImportQueue:
 
     def _apply(self, import_id: str, path: str) -> dict[str, Any] | None:
         database_url_override.set(self.database_url)
+        settings_override.set(self.settings)
         result = run_import_task.apply(args=[import_id, path])
         if result.failed():
             log.error("eager import %s failed: %s", import_id, result.result)

@@ -1,4 +1,4 @@
-"""Parsers of the service's own tabular tariff files (``files.md`` §1-3).
+"""Parsers of the service's own tabular tariff files (docs/FORMATS.md, "Our files").
 
 ``parse_fee_schedule``, ``parse_coverage_table`` and ``parse_negotiated_rates`` read a
 CSV (UTF-8, BOM tolerated) or an XLSX workbook (first sheet) and return a
@@ -7,7 +7,7 @@ row with any error yields no record.  Whether a file with row errors is rejected
 partially imported (``allow_partial``) is the import pipeline's decision, not theirs.
 File-level problems raise :class:`~tariffs.records.FileRejected`.
 
-Rules beyond ``files.md`` (documented for users of the import):
+Rules beyond the formats of docs/FORMATS.md (documented for users of the import):
 
 * values are stripped; enums are case-insensitive (``IOP`` = ``iop``); booleans accept
   ``true/false``, ``yes/no``, ``1/0``; money accepts ``1250``, ``1250.5``, ``$1,250.50``
@@ -190,7 +190,7 @@ def _fmt(v: Any) -> str:
 def parse_fee_schedule(
     path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = None
 ) -> ParseResult:
-    """Parse a fee schedule (``files.md`` §1) into ``FeeLineRecord``s and the
+    """Parse a fee schedule (docs/FORMATS.md) into ``FeeLineRecord``s and the
     ``ProgramRecord``s they belong to (whole file in memory; the import streams it
     with :class:`FeeScheduleReader` instead)."""
     with bulk():
@@ -443,7 +443,7 @@ _ORDERED_AMOUNTS = (
 
 
 def parse_coverage_table(path: str | Path, *, display_name: str | None = None) -> ParseResult:
-    """Parse a coverage table (``files.md`` §2) into ``PlanLevelRecord``s, one per
+    """Parse a coverage table (docs/FORMATS.md) into ``PlanLevelRecord``s, one per
     (plan, network, level of care)."""
     with bulk():
         return _parse_coverage_table(path, display_name)
@@ -628,7 +628,7 @@ def _parse_coverage_table(path: str | Path, display_name: str | None) -> ParseRe
 def parse_negotiated_rates(
     path: str | Path, *, display_name: str | None = None, chunk_rows: int | None = None
 ) -> ParseResult:
-    """Parse a negotiated-rates file (``files.md`` §3) into ``NegotiatedRateRecord``s.
+    """Parse a negotiated-rates file (docs/FORMATS.md) into ``NegotiatedRateRecord``s.
     Rows naming the program by NPI/TIN only keep ``program_id`` None; the pipeline
     resolves them.  (Whole file in memory; the import streams it with
     :class:`NegotiatedRatesReader` instead.)"""
@@ -748,7 +748,7 @@ REFERENCE_RATES_COLUMNS = (("payer_id", "billing_code", "amount"), ())
 def parse_reference_rates(path: str | Path, *, display_name: str | None = None) -> ParseResult:
     """Parse a reference-rates file (payer_id, billing_code, amount) into
     ``ReferenceRateRecord``s: the out-of-network reference a ``percent_of_reference``
-    rule multiplies (estimates.md), for payers whose CMS allowed-amount files are not
+    rule multiplies (docs/API.md), for payers whose CMS allowed-amount files are not
     imported.  One amount per (payer_id, billing_code)."""
     with bulk():
         required, optional = REFERENCE_RATES_COLUMNS

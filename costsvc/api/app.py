@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             app.state.catalog = catalog
             app.state.database_url = url
             app.state.settings = settings
-            app.state.imports = ImportService(pool, settings, LOADERS, CeleryImportQueue(database_url=url))
+            app.state.imports = ImportService(pool, settings, LOADERS, CeleryImportQueue(database_url=url, settings=settings))
             try:
                 yield
             finally:

@@ -1,7 +1,7 @@
 """The pricing engine: ``price_episode(PricingRequest) -> PricedEpisode``.
 
 Pure and synchronous: no I/O, no clock (``request.today`` stands in for "today").
-The arithmetic follows ``estimates.md`` to the cent; the decisions where it is
+The arithmetic follows docs/API.md to the cent; the decisions where it is
 silent are in ``docs/ENGINE.md``.
 
 Shape of the work, per request:
@@ -318,7 +318,7 @@ _Priced = tuple
 
 
 class _RunPricer:
-    """Cost sharing over runs of equal claims (estimates.md steps 1–6, in closed form).
+    """Cost sharing over runs of equal claims (docs/API.md steps 1–6, in closed form).
 
     The per-service claims of an episode are cut into *segments* at every date where
     a claim's terms can change: a plan-year start, a negotiated rate's effective or
@@ -377,7 +377,7 @@ class _RunPricer:
 
     def _claim(self, ln: _Line, A: Decimal, D: Decimal, O: Decimal):
         """One covered claim with allowed amount ``A``, priced from remainders (D, O):
-        (priced claim, D after, O after).  Steps 2–6 of estimates.md."""
+        (priced claim, D after, O after).  Steps 2–6 of docs/API.md."""
         B = ln.billed
         c = self.copay if (self.first or not self.per_admission) else ZERO
         if c > A:

@@ -1,5 +1,5 @@
 """Episode expansion: resolve the request's episode against the level's defaults and
-lay its billable units on dates (estimates.md, "Episodes and claims").
+lay its billable units on dates (docs/API.md, "Episodes and claims").
 
 Unit ``k`` (0-based) of ``n`` falls on ``start + 7·floor(k/f) + (k mod f)`` days for
 the weekly levels (``f`` = days or sessions per week) and on ``start + k`` for the

@@ -2,7 +2,7 @@
 
 These types are the contract between the HTTP layer, the tariff store and the
 engine (``costsvc.domain.engine``).  Request-side structs double as the API's
-input schemas, so field names follow ``estimates.md`` exactly.
+input schemas, so field names follow docs/API.md exactly.
 
 Money fields are annotated ``Money`` and percentages ``Percent``: the API's
 validator finds them by that annotation (``Meta.extra["kind"]``) to reject

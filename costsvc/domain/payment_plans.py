@@ -1,4 +1,4 @@
-"""Payment-plan quotes (estimates.md, "Payment plans").
+"""Payment-plan quotes (docs/API.md, "Payment plans").
 
 Quoted on ``principal = patient_pays − down_payment`` for each term the program
 offers.  APR 0: equal rounded payments, the rounding remainder in the last one.

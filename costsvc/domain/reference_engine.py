@@ -1,4 +1,4 @@
-"""The reference engine: estimates.md's cost sharing, claim by claim, as the contract writes it.
+"""The reference engine: the contract's cost sharing (docs/API.md), claim by claim, as the contract writes it.
 
 Priced through it (``engine.price_episode_by_claims``), an estimate is the same as ``engine.price_episode``
 to the cent; it is kept as the statement of the arithmetic that the fast engine (which
@@ -28,7 +28,7 @@ from costsvc.domain.money import ZERO, cents, percent_of
 def schedule(ep: Episode, per_episode: list[_Line], per_service: list[_Line]) -> list[tuple[dt.date, _Line, int]]:
     """Every claim of the episode in billing order, as (date, fee line, unit ``k`` or -1).
 
-    Order (estimates.md, "Claim order"): by date; on a date, per-episode lines first;
+    Order (docs/API.md, "Claim order"): by date; on a date, per-episode lines first;
     then by billing code (``per_service`` is sorted by code); units of one line on one
     date in unit order.
     """
@@ -84,7 +84,7 @@ def run(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line],
 
 def run_claims(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line],
                per_service: list[_Line]) -> _Run:
-    """Cost sharing claim by claim (estimates.md, "Cost-sharing, claim by claim", steps 1–6)."""
+    """Cost sharing claim by claim (docs/API.md, "Cost-sharing, claim by claim", steps 1–6)."""
     ded_met, oop_met, family_ded_met, family_oop_met = _met(
         getattr(req.accumulators, plan.network), f"coverage.accumulators.{plan.network}")
     limit = plan.limit

@@ -1,4 +1,4 @@
-"""Sliding-fee discounts (HRSA model) and self-pay prices (estimates.md, "Sliding scale").
+"""Sliding-fee discounts (HRSA model) and self-pay prices (docs/API.md, "Sliding scale").
 
 The discount depends only on household income as a percentage of the HHS poverty
 guideline for the household size, in the household's region (Alaska, Hawaii, or
@@ -28,7 +28,7 @@ DEFAULT_POVERTY_GUIDELINES: tuple[PovertyGuideline, ...] = (
     PovertyGuideline(2026, "HI", D("18360"), D("6530")),
 )
 
-# The policy used when a program has none (estimates.md table, tiers A–E).
+# The policy used when a program has none (docs/API.md, "Sliding scale", tiers A–E).
 DEFAULT_SLIDING_POLICY: tuple[SlidingTier, ...] = (
     SlidingTier(D("100"), nominal_fee=D("20.00"), name="A"),
     SlidingTier(D("125"), discount_percent=D("80"), name="B"),

@@ -2,7 +2,7 @@
 
 Pure functions over msgspec Structs (no I/O, no clock: ``today`` is passed in).
 
-* ``PartialBenefits`` is the estimates.md benefits shape with every field optional:
+* ``PartialBenefits`` is the benefits shape of docs/API.md with every field optional:
   ``None`` means "the payer did not say" (so a verification cannot state "no limit"
   over a stored limit; docs/VERIFICATION.md says why that is acceptable).
 * ``effective_benefits`` is what an estimate prices with: the stored plan with every
@@ -371,7 +371,7 @@ def check_as_of(as_of: dt.date, today: dt.date, field: str = "as_of") -> None:
 
 
 def met_from_remaining(plan_amount: Decimal | None, remaining: Decimal) -> Decimal | None:
-    """What is met when the payer reports what remains (files.md §7 "Periods"):
+    """What is met when the payer reports what remains (docs/X12.md, "Periods"):
     plan amount − remaining, never below 0; None without a plan amount."""
     if plan_amount is None:
         return None

@@ -214,6 +214,20 @@ def resolve_source_path(settings: Settings, source_path: str) -> Path:
     return candidate
 
 
+def discard_upload(settings: Settings, path: str | Path) -> bool:
+    """Remove the upload folder of an import that will never run again (rejected, or
+    failed for good), unless ``keep_failed_uploads``.  Only files under
+    ``<data_dir>/uploads`` are the service's own: a server-side source is left alone."""
+    if settings.keep_failed_uploads:
+        return False
+    uploads = (Path(settings.data_dir) / "uploads").resolve()
+    folder = Path(path).resolve().parent
+    if folder.parent != uploads or folder.name.startswith("."):
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
 class ImportService:
     """The import use cases over one pool, with the kinds (``loaders``) and the queue
     the composition root chose."""
@@ -300,6 +314,8 @@ class ImportService:
                 except EnqueueFailed as exc:
                     async with self.pool.acquire() as conn:
                         await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
+                    discard_upload(self.settings, run_path)
+                    log.warning("import %s refused by the job broker; recorded failed", import_id)
                     raise Unavailable(
                         f"{exc}. The import {import_id} was recorded as failed; send the file again later."
                     ) from exc

@@ -492,7 +492,7 @@ def complete_accumulators(accumulators: dict[str, Any], remaining: dict[str, Any
 
 def drafts_from_271(catalog: Catalog, data: bytes, *, plan_id: str | None, verified_by: str | None,
                     today: dt.date) -> list[Draft]:
-    """One draft per person of a 271 (files.md §7)."""
+    """One draft per person of a 271 (docs/X12.md)."""
     if not data.strip():
         raise InvalidInput.one("", "the request body is empty; expected an X12 271 eligibility response")
     try:

@@ -153,7 +153,7 @@ async def require_payer(conn: asyncpg.Connection, payer_id: str | None, display_
 
 
 class TabularLoader:
-    """CSV/XLSX kinds (files.md §1-3): parse whole with pandas, then stage."""
+    """CSV/XLSX kinds (docs/FORMATS.md, "Our files"): parse whole with pandas, then stage."""
 
     requires_rows = True
 
@@ -248,7 +248,7 @@ class ChunkCheck(NamedTuple):
 
 
 class FeeScheduleLoader(StreamedTabularLoader):
-    """Fee schedules (files.md §1), streamed.  Each chunk is staged with its own
+    """Fee schedules (docs/FORMATS.md), streamed.  Each chunk is staged with its own
     statements: a COPY of its fee lines (as COPY text built from each column's
     distinct values, not per-row tuples to encode), the (program, level) keys not yet
     written, and an upsert of the programs it adds or completes.  Separate statements
@@ -289,7 +289,7 @@ class _FeeBatch(NamedTuple):
 
 
 class NegotiatedRatesLoader(StreamedTabularLoader):
-    """Negotiated rates (files.md §3), streamed: per chunk, the rates of unknown
+    """Negotiated rates (docs/FORMATS.md), streamed: per chunk, the rates of unknown
     payers and those that match no program are row errors (as the parse's own, in
     line order), the others are COPYed with their (payer, program) keys."""
 

@@ -1,4 +1,4 @@
-"""The HTTP contract of estimates.md, through HTTP, against a real PostgreSQL with the demo data."""
+"""The HTTP contract of docs/API.md, through HTTP, against a real PostgreSQL with the demo data."""
 
 from __future__ import annotations
 

@@ -433,3 +433,35 @@ async def test_the_upload_limit_comes_from_the_settings_passed_in(db_url, roots,
         assert not any((data / "uploads" / ".incoming").glob("*")), "the refused upload is left behind"
         r = await _upload(small, keys["admin"], "fees.csv", _fees("limit-test", 1))
         assert r.status_code == 202, r.text
+
+
+async def test_a_rejected_upload_is_removed_unless_kept(api, keys, roots, db_url):
+    """A rejected file never runs again: its upload is removed (COSTSVC_KEEP_FAILED_UPLOADS keeps it)."""
+    from litestar.testing import AsyncTestClient
+
+    from costsvc.api.app import create_app
+
+    admin = keys["admin"]
+    _, data = roots
+    r = await _upload(api, admin, "bad.csv", _fees("api-discard", 2, gross="oops"))
+    done = await _finished(api, admin, r.json()["import_id"])
+    assert done["status"] == "rejected"
+    assert not (data / "uploads" / done["import_id"]).exists()
+    good = await _upload(api, admin, "good.csv", _fees("api-discard", 2))
+    assert (await _finished(api, admin, good.json()["import_id"]))["status"] == "succeeded"
+    assert (data / "uploads" / good.json()["import_id"] / "good.csv").is_file()  # kept: a lost job reruns from it
+
+    keep = msgspec.structs.replace(get_settings(), data_dir=str(data), keep_failed_uploads=True)
+    async with AsyncTestClient(app=create_app(keep, database_url=db_url)) as kept:
+        r = await _upload(kept, admin, "bad2.csv", _fees("api-discard-2", 2, gross="oops"))
+        done = await _finished(kept, admin, r.json()["import_id"])
+        assert done["status"] == "rejected"
+        assert (data / "uploads" / done["import_id"] / "bad2.csv").is_file()
+
+
+@pytest.mark.parametrize("source_path", ["x" * 5000, "a/" * 3000 + "f.csv", "bad\x00name.csv"])
+async def test_an_unusable_server_side_path_is_422(api, keys, source_path):
+    r = await api.post("/v1/imports", headers=keys["admin"], json={"kind": "fee_schedule", "source_path": source_path})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["source_path"]
+    assert source_path[:50] not in r.text  # the path is not echoed back

@@ -1,4 +1,4 @@
-"""Tabular tariff files: fee schedule, coverage table, negotiated rates (files.md §1-3)."""
+"""Tabular tariff files: fee schedule, coverage table, negotiated rates (docs/FORMATS.md, "Our files")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The fast engine (runs of equal claims in closed form) equals the reference engine
-(claim by claim, as estimates.md writes it) to the cent, on generated requests.
+(claim by claim, as docs/API.md writes it) to the cent, on generated requests.
 
 Equality is of the encoded results, byte for byte: every amount, its two decimals,
 every line, month, claim (when listed), notice and range point.  docs/ENGINE.md

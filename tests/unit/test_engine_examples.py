@@ -1,4 +1,4 @@
-"""Hand-computed examples of every cost-sharing and allowed-amount rule (estimates.md).
+"""Hand-computed examples of every cost-sharing and allowed-amount rule (docs/API.md).
 
 Each test writes its arithmetic in a comment.  Unless stated otherwise the episode
 is IOP starting Monday 2026-03-02 (units on Mon/Tue/Wed: Mar 2, 3, 4, 9, 10, 11, …),

@@ -1,4 +1,4 @@
-"""Payment-plan quotes (estimates.md, "Payment plans"), hand-computed."""
+"""Payment-plan quotes (docs/API.md, "Payment plans"), hand-computed."""
 
 from __future__ import annotations
 

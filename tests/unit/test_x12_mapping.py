@@ -1,4 +1,4 @@
-"""The EB mapping table of files.md §7, row by row, on 271s built for each case."""
+"""The EB mapping table (docs/X12.md), row by row, on 271s built for each case."""
 
 from __future__ import annotations
 
