@@ -31,7 +31,6 @@ from costsvc.api.problems import (
     problem_response,
     problem_responses,
 )
-from costsvc.api.validation import FieldError
 from costsvc.auth import require_role
 from costsvc.documents import fhir
 from costsvc.documents.fonts import font_files
@@ -41,7 +40,7 @@ from costsvc.domain.gfe import GfeView
 from costsvc.domain.model import Household, InputStruct, Money
 from costsvc.phi import PhiVault
 from costsvc.services import documents as service
-from costsvc.services.errors import Conflict, ServiceError
+from costsvc.services.errors import Conflict, FieldProblem, ServiceError
 
 HTML = "text/html"
 PDF = "application/pdf"
@@ -198,7 +197,7 @@ class DocumentController(Controller):
         """``from`` and ``to`` (ISO dates, inclusive; default today), ``limit`` (1-500, default
         100), ``cursor`` (the previous page's ``next_cursor``).  No PHI: names are not listed."""
         query = request.query_params
-        errors: list[FieldError] = []
+        errors: list[FieldProblem] = []
         today = dt.date.today()
 
         def day(name: str) -> dt.date:
@@ -208,7 +207,7 @@ class DocumentController(Controller):
             try:
                 return dt.date.fromisoformat(text)
             except ValueError:
-                errors.append(FieldError(name, "must be an ISO date (YYYY-MM-DD)"))
+                errors.append(FieldProblem(name, "must be an ISO date (YYYY-MM-DD)"))
                 return today
 
         issued_from, issued_to = day("from"), day("to")
@@ -217,7 +216,7 @@ class DocumentController(Controller):
             try:
                 limit = int(query["limit"])
             except ValueError:
-                errors.append(FieldError("limit", "must be an integer"))
+                errors.append(FieldProblem("limit", "must be an integer"))
         if errors:
             return problem_response(invalid_problem(errors, request.url.path))
         page = await service.list_gfes(request.app.state.pool, issued_from=issued_from, issued_to=issued_to,

@@ -36,8 +36,9 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
 from costsvc.api.problems import problem, problem_response, problem_responses
-from costsvc.api.validation import FieldError, RequestInvalid, validate
+from costsvc.api.validation import RequestInvalid, validate
 from costsvc.auth import current_principal, require_role
+from costsvc.services.errors import FieldProblem
 from costsvc.services.imports import (
     ImportDetail,
     ImportOut,
@@ -119,7 +120,7 @@ class _Upload:
 
 
 def _invalid(field: str, message: str) -> RequestInvalid:
-    return RequestInvalid([FieldError(field, message)])
+    return RequestInvalid([FieldProblem(field, message)])
 
 
 async def _read_multipart(
@@ -204,14 +205,14 @@ def _form_fields(fields: dict[str, str]) -> dict[str, Any]:
 
 def _command(service: ImportService, data: dict[str, Any], *, has_file: bool) -> SubmitImport:
     """The submission, or RequestInvalid listing every invalid field at once (schema and service)."""
-    errors: list[FieldError] = []
+    errors: list[FieldProblem] = []
     try:
         cmd: SubmitImport | None = validate(data, SubmitImport)
     except RequestInvalid as invalid:
         errors.extend(invalid.errors)
         cmd = None
     problems = service.submission_problems(data.get("kind"), data.get("source_path"), has_file=has_file)
-    errors += [FieldError(p.field, p.message) for p in problems]
+    errors += [FieldProblem(p.field, p.message) for p in problems]
     if errors:
         raise RequestInvalid(errors)
     assert cmd is not None

@@ -20,9 +20,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 
-from costsvc.api.validation import CONTROL_CHARACTERS, MAX_REPORTED, FieldError, Problems
+from costsvc.api.validation import CONTROL_CHARACTERS, MAX_REPORTED, Problems
 from costsvc.domain.errors import DomainError
 from costsvc.services import errors as service_errors
+from costsvc.services.errors import FieldProblem
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -100,7 +101,7 @@ def code_slug(code: str) -> str:
     return code.replace("_", "-")
 
 
-def problem(status: int, detail: str | None = None, *, errors: list[FieldError] | None = None,
+def problem(status: int, detail: str | None = None, *, errors: list[FieldProblem] | None = None,
             type_: str | None = None, instance: str | None = None, title: str | None = None,
             error_count: int | None = None) -> Problem:
     errors = list(errors or [])
@@ -121,7 +122,7 @@ def problem_response(p: Problem, headers: dict[str, str] | None = None) -> Respo
     return Response(msgspec.json.encode(p), status_code=p.status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _fields_sentence(errors: list[FieldError], total: int) -> str:
+def _fields_sentence(errors: list[FieldProblem], total: int) -> str:
     if total == 1 and errors:  # one error: the error itself is the sentence
         e = errors[0]
         return f"{e.field}: {e.message}" if e.field else e.message
@@ -130,7 +131,7 @@ def _fields_sentence(errors: list[FieldError], total: int) -> str:
     return f"{total} invalid field{'s' if total != 1 else ''}: {', '.join(names)}{more}."
 
 
-def invalid_problem(errors: list[FieldError], instance: str | None = None, *, total: int | None = None,
+def invalid_problem(errors: list[FieldProblem], instance: str | None = None, *, total: int | None = None,
                     code: str = "invalid-request", status: int = 422) -> Problem:
     total = total if total is not None else len(errors)
     return problem(status, _fields_sentence(errors, total), errors=errors, error_count=total,
@@ -139,7 +140,7 @@ def invalid_problem(errors: list[FieldError], instance: str | None = None, *, to
 
 def domain_problem(exc: DomainError, instance: str | None = None) -> Problem:
     return problem(422, f"{exc.field}: {exc.message}" if exc.field else exc.message,
-                   errors=[FieldError(exc.field, exc.message)], type_=code_slug(exc.code), instance=instance)
+                   errors=[FieldProblem(exc.field, exc.message)], type_=code_slug(exc.code), instance=instance)
 
 
 _SERVICE_STATUSES = (
@@ -153,11 +154,11 @@ def service_problem(exc: service_errors.ServiceError, instance: str | None = Non
     if isinstance(exc, service_errors.InvalidInput):
         return invalid_problem(exc.errors, instance, total=getattr(exc, "total", None), code=exc.code)
     if isinstance(exc, service_errors.NotFound):
-        errors = [FieldError(exc.field, exc.detail)] if exc.field else None
+        errors = [FieldProblem(exc.field, exc.detail)] if exc.field else None
         return problem(404, exc.detail, errors=errors, type_=code, instance=instance)
     status = next((s for cls, s in _SERVICE_STATUSES if isinstance(exc, cls)), 422)
     field = getattr(exc, "field", None)  # a Forbidden about one field (a path outside the import root)
-    errors = [FieldError(field, exc.detail)] if field else None
+    errors = [FieldProblem(field, exc.detail)] if field else None
     return problem(status, exc.detail, errors=errors, type_=code, instance=instance)
 
 

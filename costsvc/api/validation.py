@@ -43,7 +43,6 @@ MAX_REPORTED = 50
 #: A field path longer than this (an unknown key can be anything) is shortened.
 MAX_PATH_CHARS = 200
 
-FieldError = FieldProblem  # the name the controllers used before the services layer existed
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: The JSON Schema pattern of text without control characters (documented on free-text fields).
