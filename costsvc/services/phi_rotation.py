@@ -15,6 +15,7 @@ Other features that store PHI add a rotator to ``ROTATORS``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -36,37 +37,38 @@ def _again(vault: PhiVault, token: bytes | None) -> bytes | None:
     return vault.rotate(token) if token is not None else None
 
 
-async def rotate_verifications(conn: asyncpg.Connection, vault: PhiVault, batch: int = BATCH) -> int:
+async def _in_batches(conn: asyncpg.Connection, batch_query: str, key: str, update_query: str,
+                      columns: Callable[[list[asyncpg.Record]], tuple[list[Any], ...]], batch: int) -> int:
+    """Lock, rewrite and commit ``batch`` rows at a time, in ``key`` order, until none are left."""
     done, after = 0, None
     while True:
         async with conn.transaction():
-            rows = await conn.fetch(Q.verif_phi_batch, after, batch)
+            rows = await conn.fetch(batch_query, after, batch)
             if not rows:
                 return done
-            ids, members, hashes, patients, notes, x12 = [], [], [], [], [], []
-            for r in rows:
-                ids.append(r["verification_id"])
-                members.append(vault.rotate(r["member_id_enc"]))
-                hashes.append(vault.lookup_hash(vault.decrypt_text(r["member_id_enc"])))
-                patients.append(_again(vault, r["patient_enc"]))
-                notes.append(_again(vault, r["notes_enc"]))
-                x12.append(_again(vault, r["x12_enc"]))
-            await conn.execute(Q.verif_phi_update, ids, members, hashes, patients, notes, x12)
+            await conn.execute(update_query, [r[key] for r in rows], *columns(rows))
         done += len(rows)
-        after = ids[-1]
+        after = rows[-1][key]
+
+
+async def rotate_verifications(conn: asyncpg.Connection, vault: PhiVault, batch: int = BATCH) -> int:
+    def columns(rows: list[asyncpg.Record]) -> tuple[list[Any], ...]:
+        return (
+            [vault.rotate(r["member_id_enc"]) for r in rows],
+            [vault.lookup_hash(vault.decrypt_text(r["member_id_enc"])) for r in rows],
+            [_again(vault, r["patient_enc"]) for r in rows],
+            [_again(vault, r["notes_enc"]) for r in rows],
+            [_again(vault, r["x12_enc"]) for r in rows],
+        )
+
+    return await _in_batches(conn, Q.verif_phi_batch, "verification_id", Q.verif_phi_update, columns, batch)
 
 
 async def rotate_gfes(conn: asyncpg.Connection, vault: PhiVault, batch: int = BATCH) -> int:
-    done, after = 0, None
-    while True:
-        async with conn.transaction():
-            rows = await conn.fetch(Q.gfe_phi_batch, after, batch)
-            if not rows:
-                return done
-            ids = [r["gfe_id"] for r in rows]
-            await conn.execute(Q.gfe_phi_update, ids, [vault.rotate(r["phi"]) for r in rows])
-        done += len(rows)
-        after = ids[-1]
+    def columns(rows: list[asyncpg.Record]) -> tuple[list[Any], ...]:
+        return ([vault.rotate(r["phi"]) for r in rows],)
+
+    return await _in_batches(conn, Q.gfe_phi_batch, "gfe_id", Q.gfe_phi_update, columns, batch)
 
 
 ROTATORS: dict[str, Callable[[asyncpg.Connection, PhiVault], Awaitable[int]]] = {
