@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://costsvc.dev/problems/"
 
-NotFound = service_errors.NotFound  # raised by the controllers and the services alike
 
 
 class FieldProblemOut(msgspec.Struct, frozen=True):
@@ -166,10 +165,6 @@ def problem_for(exc: service_errors.ServiceError | DomainError, instance: str | 
     """The problem an error of a use case or of the domain becomes (a batch item's, say)."""
     if isinstance(exc, DomainError):
         return domain_problem(exc, instance)
-    return service_problem(exc, instance)
-
-
-def not_found_problem(exc: service_errors.NotFound, instance: str | None = None) -> Problem:
     return service_problem(exc, instance)
 
 

@@ -11,7 +11,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import PathParameter, QueryParameter
 
-from costsvc.api.problems import NotFound, problem_responses, shown
+from costsvc.api.problems import problem_responses, shown
 from costsvc.api.schemas import (
     LevelList,
     PayerList,
@@ -27,6 +27,7 @@ from costsvc.catalog import Catalog, PlanEntry, ProgramEntry
 from costsvc.domain.levels import LEVELS
 from costsvc.domain.model import IDENTIFIER_PATTERN, LevelOfCare
 from costsvc.domain.verification import parity_flags
+from costsvc.services.errors import NotFound
 
 #: Page sizes and offsets of the list routes.
 MAX_PAGE = 200

@@ -28,11 +28,6 @@ def percent_of(amount: Decimal, pct: Decimal) -> Decimal:
     return (amount * pct / HUNDRED).quantize(CENT, ROUND_HALF_UP)
 
 
-def is_cents(x: Decimal) -> bool:
-    """True when ``x`` is finite with exactly two decimals (how results encode money)."""
-    return x.is_finite() and x.as_tuple().exponent == -2
-
-
 def plain(x: Decimal) -> Decimal:
     """``x`` without trailing zeros and never in exponent notation (``200``, ``187.5``)."""
     x = x.normalize()

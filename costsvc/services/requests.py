@@ -29,14 +29,11 @@ from costsvc.domain.model import (
 
 MAX_BATCH_ITEMS = 200
 
-Slug = Identifier
-
-
 class CoverageRequest(InputStruct):
     """A stored plan (``plan_id``), benefits sent inline (``benefits``), or a recorded
     verification (``verification_id``, staff or admin key): exactly one."""
 
-    plan_id: Slug | None = None
+    plan_id: Identifier | None = None
     benefits: Benefits | None = None
     network: NetworkChoice = "auto"
     tier: Tier = "individual"
@@ -61,7 +58,7 @@ class PaymentPlanRequest(InputStruct):
 
 
 class EstimateRequest(InputStruct):
-    program_id: Slug
+    program_id: Identifier
     level_of_care: LevelOfCare
     coverage: CoverageRequest | None = None
     episode: EpisodeRequest | None = None
@@ -70,7 +67,7 @@ class EstimateRequest(InputStruct):
 
 
 class CompareRequest(InputStruct):
-    program_id: Slug
+    program_id: Identifier
     coverage: CoverageRequest | None = None
     episode: EpisodeRequest | None = None
     household: Household | None = None
@@ -78,7 +75,7 @@ class CompareRequest(InputStruct):
 
 
 class BatchItem(InputStruct):
-    program_id: Slug
+    program_id: Identifier
     level_of_care: LevelOfCare
 
 

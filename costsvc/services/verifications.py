@@ -20,7 +20,7 @@ import msgspec
 
 from costsvc.catalog import Catalog, PlanEntry
 from costsvc.db.queries import Q
-from costsvc.domain.model import Accumulators, Benefits, InputStruct, NetworkAccumulators
+from costsvc.domain.model import Accumulators, Benefits, Identifier, InputStruct, NetworkAccumulators
 from costsvc.domain.verification import (
     NETWORKS,
     Discrepancy,
@@ -40,7 +40,6 @@ from costsvc.phi import PhiDecryptError, PhiVault, mask_member_id, mask_name
 from costsvc.services.errors import FieldProblem, InvalidInput, NotFound, Unavailable
 from costsvc.services.estimates import time_ordered_uuid
 
-Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 MAX_PAGE = 100
 log = logging.getLogger(__name__)  # ids, actions and key names only: never a PHI value
@@ -64,7 +63,7 @@ class RecordVerification(InputStruct):
     """``POST /v1/verifications`` as JSON: what staff learned by phone or portal."""
 
     member_id: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
-    plan_id: Slug | None = None
+    plan_id: Identifier | None = None
     payer_name: ShortText | None = None
     plan_name: ShortText | None = None
     patient: PatientIn | None = None
