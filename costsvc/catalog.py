@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import gc
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -31,6 +32,7 @@ from costsvc.domain.model import (
     NegotiatedRate,
     NetworkBenefits,
     PaymentPlanPolicy,
+    PaymentTerm,
     PovertyGuideline,
     SlidingTier,
 )
@@ -38,6 +40,7 @@ from costsvc.domain.verification import MEDSURG_LEVELS
 
 log = logging.getLogger(__name__)
 TARIFFS_CHANGED = "tariffs_changed"
+DEFAULT_PAYMENT_POLICY = PaymentPlanPolicy()  # estimates.md: 3, 6 and 12 months, APR 0, at least $25.00
 
 
 class ProgramEntry(msgspec.Struct, frozen=True):
@@ -62,6 +65,25 @@ class PlanEntry(msgspec.Struct, frozen=True):
     medsurg: dict[str, dict[str, LevelBenefit]] = {}
 
 
+class PolicyVersion(msgspec.Struct, frozen=True):
+    """Where a program's policy in force came from: the version (and its import, None for
+    one the migration made of earlier data) and the date the program gave it."""
+
+    version_id: int
+    import_id: uuid.UUID | None
+    effective_date: dt.date
+
+
+class SlidingPolicy(msgspec.Struct, frozen=True):
+    tiers: tuple[SlidingTier, ...]
+    source: PolicyVersion
+
+
+class PaymentPolicy(msgspec.Struct, frozen=True):
+    policy: PaymentPlanPolicy
+    source: PolicyVersion
+
+
 class Catalog(msgspec.Struct, frozen=True):
     programs: dict[str, ProgramEntry]
     payers: dict[str, str]
@@ -69,8 +91,8 @@ class Catalog(msgspec.Struct, frozen=True):
     negotiated_rates: dict[tuple[str, str], tuple[NegotiatedRate, ...]]  # (payer, program)
     reference_rates: dict[str, dict[str, Decimal]]  # payer -> code -> amount
     poverty_guidelines: tuple[PovertyGuideline, ...]
-    sliding_policies: dict[str | None, tuple[SlidingTier, ...]]  # None: service default
-    payment_plan_policies: dict[str | None, PaymentPlanPolicy]
+    sliding_policies: dict[str, SlidingPolicy]  # program -> its imported policy
+    payment_plan_policies: dict[str, PaymentPolicy]
     loaded_at: float
     # Estimates priced from this snapshot (services.estimates.price): dropped with it.
     pricing_memo: dict[bytes, Any] = {}
@@ -79,14 +101,13 @@ class Catalog(msgspec.Struct, frozen=True):
         return [p for p in self.plans.values() if p.payer_id == payer_id]
 
     def sliding_policy_for(self, program_id: str) -> tuple[SlidingTier, ...] | None:
-        return self.sliding_policies.get(program_id) or self.sliding_policies.get(None)
+        """The program's tiers; None: the default policy (costsvc.domain.selfpay)."""
+        found = self.sliding_policies.get(program_id)
+        return found.tiers if found is not None else None
 
     def payment_plan_policy_for(self, program_id: str) -> PaymentPlanPolicy:
-        return (
-            self.payment_plan_policies.get(program_id)
-            or self.payment_plan_policies.get(None)
-            or PaymentPlanPolicy()
-        )
+        found = self.payment_plan_policies.get(program_id)
+        return found.policy if found is not None else DEFAULT_PAYMENT_POLICY
 
 
 def _amounts(individual: Decimal | None, family: Decimal | None) -> Amounts | None:
@@ -112,8 +133,8 @@ async def load_catalog(conn: asyncpg.Connection) -> Catalog:
         rate_rows = await conn.fetch(Q.catalog_negotiated_rates)
         reference_rows = await conn.fetch(Q.catalog_reference_rates)
         guideline_rows = await conn.fetch(Q.catalog_poverty_guidelines)
-        sliding_rows = await conn.fetch(Q.catalog_sliding_policies)
-        payment_rows = await conn.fetch(Q.catalog_payment_plan_policies)
+        sliding_rows = await conn.fetch(Q.catalog_sliding_tiers)
+        payment_rows = await conn.fetch(Q.catalog_payment_terms)
 
     loaded_at = asyncio.get_running_loop().time()
 
@@ -125,17 +146,9 @@ async def load_catalog(conn: asyncpg.Connection) -> Catalog:
             plans=_plan_entries(plan_rows, network_rows, level_rows),
             negotiated_rates=_negotiated_rates(rate_rows),
             reference_rates=_reference_rates(reference_rows),
-            poverty_guidelines=tuple(
-                PovertyGuideline(r["year"], r["region"], r["base"], r["per_additional_person"])
-                for r in guideline_rows
-            ),
-            sliding_policies={
-                r["program_id"]: msgspec.convert(r["tiers"], tuple[SlidingTier, ...]) for r in sliding_rows
-            },
-            payment_plan_policies={
-                r["program_id"]: PaymentPlanPolicy(tuple(r["terms"]), r["apr"], r["min_monthly"])
-                for r in payment_rows
-            },
+            poverty_guidelines=_guidelines(guideline_rows),
+            sliding_policies=_sliding_policies(sliding_rows),
+            payment_plan_policies=_payment_policies(payment_rows),
             loaded_at=loaded_at,
         )
 
@@ -187,6 +200,13 @@ async def load_catalog_changes(conn: asyncpg.Connection, base: Catalog, version_
         rate_rows = await conn.fetch(Q.catalog_negotiated_rates_of_versions, *await current("rates"))
         reference_versions, reference_payers, _ = await current("reference")
         reference_rows = await conn.fetch(Q.catalog_reference_rates_of_versions, reference_versions, reference_payers)
+        sliding_versions, sliding_programs, _ = await current("sliding")
+        sliding_rows = await conn.fetch(Q.catalog_sliding_tiers_of_versions, sliding_versions, sliding_programs)
+        payment_versions, payment_programs, _ = await current("payment")
+        payment_rows = await conn.fetch(Q.catalog_payment_terms_of_versions, payment_versions, payment_programs)
+        guideline_versions, guideline_years, _ = await current("guidelines")
+        guideline_rows = await conn.fetch(Q.catalog_poverty_guidelines_of_versions, guideline_versions,
+                                          guideline_years)
 
     levels = _fee_levels(fee_rows)
     changed_levels: dict[str, list[str]] = defaultdict(list)
@@ -211,9 +231,19 @@ async def load_catalog_changes(conn: asyncpg.Connection, base: Catalog, version_
     rates = _replace_keys(base.negotiated_rates, keys.get("rates", []), _negotiated_rates(rate_rows))
     reference = _replace_keys(base.reference_rates, [k for k, _ in keys.get("reference", [])],
                               _reference_rates(reference_rows))
+    changed_years = {int(year) for year, _ in keys.get("guidelines", [])}
+    guidelines = base.poverty_guidelines
+    if changed_years:
+        kept = [g for g in guidelines if g.year not in changed_years]
+        guidelines = tuple(sorted([*kept, *_guidelines(guideline_rows)], key=lambda g: (g.year, g.region)))
     return msgspec.structs.replace(
         base,
         programs=programs,
+        poverty_guidelines=guidelines,
+        sliding_policies=_replace_keys(base.sliding_policies, [k for k, _ in keys.get("sliding", [])],
+                                       _sliding_policies(sliding_rows)),
+        payment_plan_policies=_replace_keys(base.payment_plan_policies, [k for k, _ in keys.get("payment", [])],
+                                            _payment_policies(payment_rows)),
         payers={r["payer_id"]: r["name"] for r in payer_rows},
         plans=plans,
         negotiated_rates=rates,
@@ -324,6 +354,41 @@ def _negotiated_rates(rate_rows: Iterable[asyncpg.Record]) -> dict[tuple[str, st
             NegotiatedRate(r["billing_code"], r["rate_type"], r["rate"], r["effective_date"], r["expiration_date"])
         )
     return {k: tuple(v) for k, v in rates.items()}
+
+
+def _guidelines(rows: Iterable[asyncpg.Record]) -> tuple[PovertyGuideline, ...]:
+    return tuple(PovertyGuideline(r["year"], r["region"], r["base"], r["per_additional_person"]) for r in rows)
+
+
+def _source(r: asyncpg.Record) -> PolicyVersion:
+    return PolicyVersion(r["version_id"], r["import_id"], r["effective_date"])
+
+
+def _sliding_policies(rows: Iterable[asyncpg.Record]) -> dict[str, SlidingPolicy]:
+    """Tier rows (in each program's order) grouped into each program's policy."""
+    tiers: dict[str, list[SlidingTier]] = defaultdict(list)
+    sources: dict[str, PolicyVersion] = {}
+    for r in rows:
+        tiers[r["program_id"]].append(SlidingTier(r["max_fpl_percent"], r["discount_percent"], r["nominal_fee"],
+                                                  r["tier"]))
+        sources.setdefault(r["program_id"], _source(r))
+    return {pid: SlidingPolicy(tuple(t), sources[pid]) for pid, t in tiers.items()}
+
+
+def _payment_policies(rows: Iterable[asyncpg.Record]) -> dict[str, PaymentPolicy]:
+    offers: dict[str, list[PaymentTerm]] = defaultdict(list)
+    first: dict[str, asyncpg.Record] = {}
+    for r in rows:
+        offers[r["program_id"]].append(PaymentTerm(r["months"], r["apr"], r["min_monthly_payment"]))
+        first.setdefault(r["program_id"], r)
+    return {
+        pid: PaymentPolicy(
+            PaymentPlanPolicy(terms=tuple(o.months for o in terms), offers=tuple(terms),
+                              min_down_payment=first[pid]["min_down_payment"]),
+            _source(first[pid]),
+        )
+        for pid, terms in offers.items()
+    }
 
 
 def _reference_rates(reference_rows: Iterable[asyncpg.Record]) -> dict[str, dict[str, Decimal]]:

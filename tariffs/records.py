@@ -116,3 +116,35 @@ class PlanListing(msgspec.Struct, frozen=True):
     plan_id: str | None = None
     plan_id_type: str | None = None
     plan_market_type: str | None = None
+
+
+class SlidingTierRecord(msgspec.Struct, frozen=True):
+    """One tier of a program's sliding scale; ``position`` is its place among the
+    program's tiers (0-based, file order).  ``max_fpl_percent`` None: open-ended."""
+
+    program_id: str
+    position: int
+    tier: str
+    max_fpl_percent: Decimal | None
+    discount_percent: Decimal | None
+    nominal_fee: Decimal | None
+    effective_date: dt.date
+    line: int | None = None
+
+
+class PaymentTermRecord(msgspec.Struct, frozen=True):
+    program_id: str
+    months: int
+    apr: Decimal
+    min_monthly_payment: Decimal
+    min_down_payment: Decimal | None
+    effective_date: dt.date
+    line: int | None = None
+
+
+class PovertyGuidelineRecord(msgspec.Struct, frozen=True):
+    year: int
+    region: str  # 48 | AK | HI
+    base: Decimal
+    per_additional_person: Decimal
+    line: int | None = None

@@ -257,18 +257,38 @@ class PovertyGuideline(msgspec.Struct, frozen=True):
 
 
 class SlidingTier(InputStruct, frozen=True):
-    """One tier of a sliding-fee policy: exactly one of discount_percent / nominal_fee."""
+    """One tier of a sliding-fee policy: exactly one of discount_percent / nominal_fee.
+    ``max_fpl_percent`` None: the open-ended last tier (every income above the previous one)."""
 
-    max_fpl_percent: Decimal
+    max_fpl_percent: Decimal | None
     discount_percent: Decimal | None = None
     nominal_fee: Decimal | None = None
     name: str | None = None
 
 
+class PaymentTerm(InputStruct, frozen=True):
+    """One term a program offers: its APR and the least monthly payment it accepts."""
+
+    months: int
+    apr: Decimal = Decimal("0")
+    min_monthly: Decimal = Decimal("25.00")
+
+
 class PaymentPlanPolicy(InputStruct, frozen=True):
+    """A program's payment-plan terms.  ``offers`` (imported ``payment_terms``) gives each
+    term its own APR and minimum; without them every term of ``terms`` has ``apr`` and
+    ``min_monthly``.  ``min_down_payment``: the least down payment the program takes."""
+
     terms: tuple[int, ...] = (3, 6, 12)
     apr: Decimal = Decimal("0")
     min_monthly: Decimal = Decimal("25.00")
+    offers: tuple[PaymentTerm, ...] = ()
+    min_down_payment: Decimal | None = None
+
+    def term_offers(self) -> tuple[PaymentTerm, ...]:
+        if self.offers:
+            return self.offers
+        return tuple(PaymentTerm(n, self.apr, self.min_monthly) for n in self.terms)
 
 
 # --------------------------------------------------------------------------- request side

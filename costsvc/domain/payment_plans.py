@@ -52,26 +52,42 @@ def quote(principal: Decimal, months: int, apr: Decimal, down_payment: Decimal =
 def payment_plans(
     patient_pays: Decimal, down_payment: Decimal, policy: PaymentPlanPolicy
 ) -> list[PaymentPlanQuote]:
-    """Quotes for every term of ``policy`` whose monthly payment meets ``policy.min_monthly``.
+    """Quotes for every term of ``policy`` whose monthly payment meets that term's minimum.
 
-    Empty when nothing is owed after the down payment.  A term is also left out in
-    the degenerate case where rounding would leave a last payment of zero or less
-    (only possible with a minimum monthly payment of a few cents).
+    Empty when nothing is owed after the down payment.  A down payment below the
+    program's ``min_down_payment`` is raised to it (each quote shows the down payment
+    it assumes; ``POST /v1/payment-plans/quote`` refuses such a request instead, see
+    ``check_down_payment``).  A term is also left out in the degenerate case where
+    rounding would leave a last payment of zero or less (only possible with a minimum
+    monthly payment of a few cents).
     """
     if down_payment < 0:
         raise DomainError("payment_plan.down_payment", "must not be negative")
-    if policy.apr < 0:
+    offers = policy.term_offers()
+    if any(o.apr < 0 for o in offers):
         raise DomainError("payment_plan", "the program's payment-plan APR is negative")
+    if policy.min_down_payment is not None and down_payment < policy.min_down_payment:
+        down_payment = policy.min_down_payment
     principal = cents(patient_pays) - cents(down_payment)
     if principal <= 0:
         return []
-    minimum = policy.min_monthly
     out = []
-    for months in policy.terms:
-        if months < 1:
+    for offer in offers:
+        if offer.months < 1:
             continue
-        q = quote(principal, months, policy.apr, down_payment)
-        if q.monthly_payment < minimum or q.final_payment <= 0:
+        q = quote(principal, offer.months, offer.apr, down_payment)
+        if q.monthly_payment < offer.min_monthly or q.final_payment <= 0:
             continue
         out.append(q)
     return out
+
+
+def check_down_payment(amount: Decimal, down_payment: Decimal, policy: PaymentPlanPolicy) -> None:
+    """A quote request's down payment: at least the program's minimum, at most the amount."""
+    if down_payment < 0:
+        raise DomainError("down_payment", "must not be negative")
+    minimum = policy.min_down_payment
+    if minimum is not None and down_payment < minimum:
+        raise DomainError("down_payment", f"is below the program's minimum down payment of {minimum}")
+    if down_payment > amount:
+        raise DomainError("down_payment", f"is more than the amount ({amount})")

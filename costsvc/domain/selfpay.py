@@ -81,6 +81,9 @@ def guideline_for(g: PovertyGuideline, size: int) -> Decimal:
 
 
 def validate_policy(policy: tuple[SlidingTier, ...]) -> None:
+    """Each tier has exactly one of discount and fee; tiers rise strictly in
+    ``max_fpl_percent`` and only the last may be open-ended (None)."""
+    previous: Decimal | None = None
     for i, tier in enumerate(policy):
         has_discount = tier.discount_percent is not None
         if has_discount == (tier.nominal_fee is not None):
@@ -89,6 +92,12 @@ def validate_policy(policy: tuple[SlidingTier, ...]) -> None:
             raise DomainError(f"sliding_policy[{i}].discount_percent", "must be between 0 and 100")
         if tier.nominal_fee is not None and tier.nominal_fee < 0:
             raise DomainError(f"sliding_policy[{i}].nominal_fee", "must not be negative")
+        bound = tier.max_fpl_percent
+        if (bound is None and i != len(policy) - 1) or (
+                bound is not None and previous is not None and bound <= previous):
+            raise DomainError(f"sliding_policy[{i}].max_fpl_percent",
+                              "tiers must rise strictly in max_fpl_percent; only the last may be open-ended")
+        previous = bound
 
 
 def tier_name(policy: tuple[SlidingTier, ...], index: int) -> str:
@@ -126,6 +135,6 @@ def assess(
     scaled_income = household.annual_income * HUNDRED
     fpl = plain(scaled_income / amount)
     for i, tier in enumerate(policy):
-        if scaled_income <= tier.max_fpl_percent * amount:
+        if tier.max_fpl_percent is None or scaled_income <= tier.max_fpl_percent * amount:
             return SlidingAssessment(amount, fpl, tier, tier_name(policy, i))
     return SlidingAssessment(amount, fpl, None, None)

@@ -584,8 +584,71 @@ class HptStandardChargesLoader:
         ctx.rows_accepted = rates_before  # rows are the file's items, counted once as fee lines
 
 
+class PolicyLoader(TabularLoader):
+    """The policy kinds (docs/FORMATS.md, "Policies"): parsed whole, then checked
+    against the programs on file (a program's policy needs the program), then staged
+    as one version carrying a key per program (or per year)."""
+
+    def __init__(self, parse: Callable[..., Any], stage: Callable[[StageContext, list[Any]], Any],
+                 *, per_program: bool):
+        super().__init__(parse, stage)
+        self._per_program = per_program
+
+    async def stage(self, ctx: StageContext, parsed: Any) -> None:
+        ctx.rows_read = parsed.rows_read
+        records, unknown = parsed.records, []
+        if self._per_program:
+            known = (await ProgramDirectory.load(ctx.conn)).ids
+            unknown = [RowError(ctx.display_name, r.line, "program_id",
+                                f"unknown program '{r.program_id}' (import its fee schedule first)")
+                       for r in records if r.program_id not in known]
+            records = [r for r in records if r.program_id in known]
+        ctx.extend_errors(sorted([*parsed.errors, *unknown], key=lambda e: e.line or 0))
+        if ctx.error_count and not ctx.options.allow_partial:
+            return  # rejected whole: nothing to stage
+        await self._stage(ctx, records)
+        ctx.rows_accepted += len(records)
+
+
+async def _stage_sliding_scale(ctx: StageContext, records: list[Any]) -> None:
+    v = ctx.version_id
+    await ctx.copy("sliding_scale_tiers", ["version_id", "program_id", "position", "tier", "max_fpl_percent",
+                                           "discount_percent", "nominal_fee", "effective_date", "line"],
+                   [(v, r.program_id, r.position, r.tier, r.max_fpl_percent, r.discount_percent, r.nominal_fee,
+                     r.effective_date, r.line) for r in records])
+    ctx.keys("sliding", {(r.program_id, "") for r in records})
+
+
+async def _stage_payment_terms(ctx: StageContext, records: list[Any]) -> None:
+    v = ctx.version_id
+    await ctx.copy("payment_terms", ["version_id", "program_id", "months", "apr", "min_monthly_payment",
+                                     "min_down_payment", "effective_date", "line"],
+                   [(v, r.program_id, r.months, r.apr, r.min_monthly_payment, r.min_down_payment,
+                     r.effective_date, r.line) for r in records])
+    ctx.keys("payment", {(r.program_id, "") for r in records})
+
+
+async def _stage_poverty_guidelines(ctx: StageContext, records: list[Any]) -> None:
+    v = ctx.version_id
+    await ctx.copy("poverty_guidelines", ["version_id", "year", "region", "base", "per_additional_person", "line"],
+                   [(v, r.year, r.region, r.base, r.per_additional_person, r.line) for r in records])
+    ctx.keys("guidelines", {(str(r.year), "") for r in records})
+
+
+def _policy_loaders() -> dict[str, Loader]:
+    from tariffs import policies
+
+    return {
+        "sliding_scale": PolicyLoader(policies.parse_sliding_scale, _stage_sliding_scale, per_program=True),
+        "payment_terms": PolicyLoader(policies.parse_payment_terms, _stage_payment_terms, per_program=True),
+        "poverty_guidelines": PolicyLoader(policies.parse_poverty_guidelines, _stage_poverty_guidelines,
+                                           per_program=False),
+    }
+
+
 LOADERS: dict[str, Loader] = {
     **_tabular_loaders(),
+    **_policy_loaders(),
     "tic_in_network": TicInNetworkLoader(),
     "tic_allowed_amounts": TicAllowedAmountsLoader(),
     "hpt_standard_charges": HptStandardChargesLoader(),

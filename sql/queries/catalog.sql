@@ -50,14 +50,30 @@ FROM reference_rates r
 JOIN current_tariff_versions c
   ON c.scope = 'reference' AND c.version_id = r.version_id AND c.key1 = r.payer_id;
 
+-- The policies (sql/migrations/008_policies.sql): current version per year / program.
+
 -- name: catalog_poverty_guidelines
-SELECT year, region, base, per_additional_person FROM poverty_guidelines ORDER BY year, region;
+SELECT g.year, g.region, g.base, g.per_additional_person
+FROM poverty_guidelines g
+JOIN current_tariff_versions c
+  ON c.scope = 'guidelines' AND c.version_id = g.version_id AND c.key1 = g.year::text
+ORDER BY g.year, g.region;
 
--- name: catalog_sliding_policies
-SELECT program_id, tiers FROM sliding_scale_policies;
+-- name: catalog_sliding_tiers
+SELECT t.program_id, t.tier, t.max_fpl_percent, t.discount_percent, t.nominal_fee, t.effective_date,
+       t.version_id, v.import_id
+FROM sliding_scale_tiers t
+JOIN current_tariff_versions c ON c.scope = 'sliding' AND c.version_id = t.version_id AND c.key1 = t.program_id
+JOIN tariff_versions v ON v.version_id = t.version_id
+ORDER BY t.program_id, t.position;
 
--- name: catalog_payment_plan_policies
-SELECT program_id, terms, apr, min_monthly FROM payment_plan_policies;
+-- name: catalog_payment_terms
+SELECT t.program_id, t.months, t.apr, t.min_monthly_payment, t.min_down_payment, t.effective_date,
+       t.version_id, v.import_id
+FROM payment_terms t
+JOIN current_tariff_versions c ON c.scope = 'payment' AND c.version_id = t.version_id AND c.key1 = t.program_id
+JOIN tariff_versions v ON v.version_id = t.version_id
+ORDER BY t.program_id, t.months;
 
 -- Incremental loads (costsvc.catalog.load_catalog_changes): the tariffs of a few keys.
 
@@ -118,3 +134,25 @@ ORDER BY r.payer_id, r.program_id, r.billing_code, r.effective_date;
 SELECT r.payer_id, r.billing_code, r.amount
 FROM unnest($1::bigint[], $2::text[]) AS k(version_id, payer_id)
 JOIN reference_rates r ON r.version_id = k.version_id AND r.payer_id = k.payer_id;
+
+-- name: catalog_poverty_guidelines_of_versions
+SELECT g.year, g.region, g.base, g.per_additional_person
+FROM unnest($1::bigint[], $2::text[]) AS k(version_id, year)
+JOIN poverty_guidelines g ON g.version_id = k.version_id AND g.year::text = k.year
+ORDER BY g.year, g.region;
+
+-- name: catalog_sliding_tiers_of_versions
+SELECT t.program_id, t.tier, t.max_fpl_percent, t.discount_percent, t.nominal_fee, t.effective_date,
+       t.version_id, v.import_id
+FROM unnest($1::bigint[], $2::text[]) AS k(version_id, program_id)
+JOIN sliding_scale_tiers t ON t.version_id = k.version_id AND t.program_id = k.program_id
+JOIN tariff_versions v ON v.version_id = t.version_id
+ORDER BY t.program_id, t.position;
+
+-- name: catalog_payment_terms_of_versions
+SELECT t.program_id, t.months, t.apr, t.min_monthly_payment, t.min_down_payment, t.effective_date,
+       t.version_id, v.import_id
+FROM unnest($1::bigint[], $2::text[]) AS k(version_id, program_id)
+JOIN payment_terms t ON t.version_id = k.version_id AND t.program_id = k.program_id
+JOIN tariff_versions v ON v.version_id = t.version_id
+ORDER BY t.program_id, t.months;

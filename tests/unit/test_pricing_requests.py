@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from costsvc.catalog import Catalog, PlanEntry, ProgramEntry
+from costsvc.catalog import Catalog, PaymentPolicy, PlanEntry, PolicyVersion, ProgramEntry
 from costsvc.domain.errors import LevelNotOffered
 from costsvc.domain.model import (
     Benefits,
@@ -50,7 +50,8 @@ def catalog() -> Catalog:
         reference_rates={},
         poverty_guidelines=(),
         sliding_policies={},
-        payment_plan_policies={"solo": PaymentPlanPolicy(terms=(6,))},
+        payment_plan_policies={"solo": PaymentPolicy(PaymentPlanPolicy(terms=(6,)),
+                                                     PolicyVersion(1, None, dt.date(2026, 1, 1)))},
         loaded_at=0.0,
     )
 
