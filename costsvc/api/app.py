@@ -19,6 +19,7 @@ from costsvc.api.estimates import EstimateController
 from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
 from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
+from costsvc.api.policies import PolicyController
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
 from costsvc.api.verifications import AuditController, VerificationController
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await pool.close()
 
     app = Litestar(
-        route_handlers=[health, ready, EstimateController, ReferenceController, ImportController,
+        route_handlers=[health, ready, EstimateController, ReferenceController, PolicyController, ImportController,
                         VerificationController, AuditController, DocumentController, *docs_static_router()],
         lifespan=[lifespan],
         on_startup=[warm_documents],

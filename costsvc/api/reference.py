@@ -27,6 +27,7 @@ from costsvc.catalog import Catalog, PlanEntry, ProgramEntry
 from costsvc.domain.levels import LEVELS
 from costsvc.domain.model import IDENTIFIER_PATTERN, LevelOfCare
 from costsvc.domain.verification import parity_flags
+from costsvc.services import policies
 from costsvc.services.errors import NotFound
 
 #: Page sizes and offsets of the list routes.
@@ -147,18 +148,17 @@ class ReferenceController(Controller):
                       for p, payers in found[offset:offset + limit]],
         )
 
-    @get("/programs/{program_id:str}", summary="A program, the levels it offers and its prices",
+    @get("/programs/{program_id:str}", summary="A program, the levels it offers, its prices and its policies in force",
          responses=problem_responses(404, 422))
     async def program(self, state: State, program_id: IdPath) -> ProgramOut:
         catalog = state.catalog.current
         program = catalog.programs.get(program_id)
         if program is None:
             raise NotFound(f"unknown program '{shown(program_id)}'", field="program_id")
-        policy = catalog.sliding_policy_for(program_id)
+        sliding, payment = policies.in_force(catalog, program_id)
         return ProgramOut(
             program_id=program.program_id, name=program.name, state=program.state,
             npi=program.npi, tin=program.tin, levels_of_care=sorted(program.levels),  # type: ignore[arg-type]
             fee_schedule={level: list(lines) for level, lines in sorted(program.levels.items())},  # type: ignore[misc]
-            sliding_scale=list(policy) if policy else None,
-            payment_plans=catalog.payment_plan_policy_for(program_id),
+            sliding_scale=sliding, payment_terms=payment,
         )

@@ -15,11 +15,10 @@ from costsvc.domain.model import (
     Benefits,
     FeeLine,
     LevelOfCare,
-    PaymentPlanPolicy,
     PricedEpisode,
-    SlidingTier,
 )
 from costsvc.domain.verification import ParityFlag
+from costsvc.services.policies import PaymentTermsInForce, SlidingScaleInForce
 from costsvc.services.requests import MAX_BATCH_ITEMS
 
 
@@ -121,7 +120,7 @@ class LevelList(msgspec.Struct):
 
 
 class ProgramOut(msgspec.Struct):
-    """A program, the levels it offers, its fee schedule and its self-pay policies."""
+    """A program, the levels it offers, its fee schedule and the self-pay policies in force."""
 
     program_id: str
     name: str
@@ -130,5 +129,5 @@ class ProgramOut(msgspec.Struct):
     tin: str | None
     levels_of_care: list[LevelOfCare]
     fee_schedule: dict[LevelOfCare, list[FeeLine]]
-    sliding_scale: list[SlidingTier] | None
-    payment_plans: PaymentPlanPolicy
+    sliding_scale: SlidingScaleInForce
+    payment_terms: PaymentTermsInForce

@@ -45,6 +45,7 @@ class SlidingAssessment(msgspec.Struct, frozen=True):
     fpl_percent: Decimal  # unrounded, plain decimal (no exponent)
     tier: SlidingTier | None
     tier_name: str | None
+    guideline_year: int | None = None  # the year of the guideline used
 
     def price(self, cash: Decimal) -> Decimal:
         """One claim's self-pay price under this assessment (``cash`` already in cents)."""
@@ -136,5 +137,5 @@ def assess(
     fpl = plain(scaled_income / amount)
     for i, tier in enumerate(policy):
         if tier.max_fpl_percent is None or scaled_income <= tier.max_fpl_percent * amount:
-            return SlidingAssessment(amount, fpl, tier, tier_name(policy, i))
-    return SlidingAssessment(amount, fpl, None, None)
+            return SlidingAssessment(amount, fpl, tier, tier_name(policy, i), g.year)
+    return SlidingAssessment(amount, fpl, None, None, g.year)

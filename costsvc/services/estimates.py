@@ -90,7 +90,7 @@ def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tu
     return coverage.benefits, None
 
 
-def _check_household(household: Household | None) -> None:
+def check_household(household: Household | None) -> None:
     if household is not None and household.state.upper() not in US_STATES:
         raise InvalidInput.one("household.state", f"unknown state '{household.state}'")
 
@@ -110,7 +110,7 @@ def build_pricing_request(
     if not fee_lines:
         offered = ", ".join(sorted(program.levels)) or "none"
         raise LevelNotOffered("level_of_care", f"program '{program_id}' does not offer {level_of_care} (offers: {offered})")
-    _check_household(household)
+    check_household(household)
     benefits, plan_id = _coverage_benefits(catalog, coverage)
     payer_id = benefits.payer_id if benefits is not None else None
     if household is not None and household.state.upper() != household.state:

@@ -121,3 +121,28 @@ def test_quotes_add_up(owed, down, apr, terms):
             assert abs(q.final_payment - q.monthly_payment) <= D("0.01") * q.months
         for v in (q.monthly_payment, q.final_payment, q.total_interest, q.total_paid, q.down_payment):
             assert v.as_tuple().exponent == -2
+
+
+def test_each_offered_term_has_its_own_apr_and_minimum():
+    from costsvc.domain.model import PaymentTerm
+
+    pol = PaymentPlanPolicy(offers=(PaymentTerm(6, D(0), D("25.00")), PaymentTerm(12, D("9.99"), D("100.00"))))
+    q = by_months(payment_plans(D("1200.00"), D(0), pol))
+    # 6 months at 0 %: 200.00 each; 12 months at 9.99 % would be about 105.50 a month: kept (>= 100.00)
+    assert q[6].monthly_payment == D("200.00") and q[6].total_interest == D(0)
+    assert q[12].apr == D("9.99") and q[12].total_interest > 0
+    assert [x.months for x in payment_plans(D("1000.00"), D(0), pol)] == [6]  # 12 months: below its 100.00
+
+
+def test_a_down_payment_below_the_minimum_is_raised_to_it_in_estimates():
+    from costsvc.domain.payment_plans import check_down_payment
+
+    pol = PaymentPlanPolicy(terms=(3,), min_down_payment=D("100.00"))
+    (q,) = payment_plans(D("400.00"), D(0), pol)
+    assert q.down_payment == D("100.00") and q.monthly_payment == D("100.00") and q.total_paid == D("400.00")
+    with pytest.raises(DomainError) as caught:
+        check_down_payment(D("400.00"), D("99.99"), pol)
+    assert caught.value.field == "down_payment" and "100.00" in caught.value.message
+    with pytest.raises(DomainError):
+        check_down_payment(D("400.00"), D("400.01"), pol)
+    check_down_payment(D("400.00"), D("400.00"), pol)  # everything down: nothing to finance, no error

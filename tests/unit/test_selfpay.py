@@ -201,3 +201,26 @@ def test_program_policy():
     assert a.tier_name == "A" and a.price(D("300.01")) == D("150.01")  # 150.005 -> 150.01 (half up)
     with pytest.raises(DomainError):
         assess(hh("1"), Y2026, (), (SlidingTier(D(100)),))  # neither discount nor fee
+
+
+def test_open_ended_last_tier_takes_every_income_above_the_previous():
+    policy = (SlidingTier(D(100), nominal_fee=D(10)), SlidingTier(None, discount_percent=D(15), name="Z"))
+    a = assess(hh("1000000"), Y2026, (), policy)
+    assert a.tier_name == "Z" and a.price(D("300.00")) == D("255.00")
+    assert a.guideline_year == 2026
+
+
+def test_income_zero_is_the_first_tier_without_division():
+    a = assess(hh("0"), Y2026, (), None)
+    assert a.tier_name == "A" and a.fpl_percent == D(0) and a.price(D("300.00")) == D("20.00")
+
+
+@pytest.mark.parametrize("policy", [
+    (SlidingTier(D(150), discount_percent=D(50)), SlidingTier(D(120), discount_percent=D(20))),  # unordered
+    (SlidingTier(D(150), discount_percent=D(50)), SlidingTier(D(150), discount_percent=D(20))),  # overlapping
+    (SlidingTier(None, discount_percent=D(50)), SlidingTier(D(200), discount_percent=D(20))),  # open-ended first
+])
+def test_tiers_must_rise_strictly(policy):
+    with pytest.raises(DomainError) as caught:
+        assess(hh("1"), Y2026, (), policy)
+    assert caught.value.field.endswith(".max_fpl_percent") and "rise strictly" in caught.value.message
