@@ -36,6 +36,7 @@ from costsvc.domain.model import (
     PovertyGuideline,
     SlidingTier,
 )
+from costsvc.domain.money import plain
 from costsvc.domain.verification import MEDSURG_LEVELS
 
 log = logging.getLogger(__name__)
@@ -360,6 +361,11 @@ def _guidelines(rows: Iterable[asyncpg.Record]) -> tuple[PovertyGuideline, ...]:
     return tuple(PovertyGuideline(r["year"], r["region"], r["base"], r["per_additional_person"]) for r in rows)
 
 
+def _percent(value: Decimal | None) -> Decimal | None:
+    """A stored percentage as the file wrote it (numeric(7, 3) gives 50.000 for 50)."""
+    return None if value is None else plain(value)
+
+
 def _source(r: asyncpg.Record) -> PolicyVersion:
     return PolicyVersion(r["version_id"], r["import_id"], r["effective_date"])
 
@@ -369,8 +375,8 @@ def _sliding_policies(rows: Iterable[asyncpg.Record]) -> dict[str, SlidingPolicy
     tiers: dict[str, list[SlidingTier]] = defaultdict(list)
     sources: dict[str, PolicyVersion] = {}
     for r in rows:
-        tiers[r["program_id"]].append(SlidingTier(r["max_fpl_percent"], r["discount_percent"], r["nominal_fee"],
-                                                  r["tier"]))
+        tiers[r["program_id"]].append(SlidingTier(_percent(r["max_fpl_percent"]), _percent(r["discount_percent"]),
+                                                  r["nominal_fee"], r["tier"]))
         sources.setdefault(r["program_id"], _source(r))
     return {pid: SlidingPolicy(tuple(t), sources[pid]) for pid, t in tiers.items()}
 
@@ -379,7 +385,7 @@ def _payment_policies(rows: Iterable[asyncpg.Record]) -> dict[str, PaymentPolicy
     offers: dict[str, list[PaymentTerm]] = defaultdict(list)
     first: dict[str, asyncpg.Record] = {}
     for r in rows:
-        offers[r["program_id"]].append(PaymentTerm(r["months"], r["apr"], r["min_monthly_payment"]))
+        offers[r["program_id"]].append(PaymentTerm(r["months"], plain(r["apr"]), r["min_monthly_payment"]))
         first.setdefault(r["program_id"], r)
     return {
         pid: PaymentPolicy(

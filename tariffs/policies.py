@@ -12,7 +12,8 @@ own grammar:
   labels are unique within a program;
 * payment terms: one row per (program, months), 1-120 months, APR 0-36;
   ``min_down_payment`` is the program's (the same on all its rows, empty = none);
-* poverty guidelines: one row per (year, region), a positive ``base``;
+* poverty guidelines: one row per (year, region), the three regions for each year (a
+  year's version replaces the whole year), a positive ``base``;
 * sliding scale and payment terms: ``effective_date`` is the program's, the same on
   all its rows.
 
@@ -190,5 +191,11 @@ def parse_poverty_guidelines(path: str | Path, *, display_name: str | None = Non
                        f"{y} already has region {region[i]}; expected one row per year and region")
             if i not in errs:
                 records.append(PovertyGuidelineRecord(y, region[i], base[i], per_person[i], line))
+        # A year's version replaces the whole year: a region left out would lose its guideline.
+        for y, rows in rows_of.items():
+            missing = sorted(set(REGIONS.values()) - {region[i] for i in rows})
+            if missing:
+                errs.add(rows[0], "region", f"{y} has no row for region {', '.join(missing)}; "
+                                            "expected one row per region (48, AK, HI) for each year")
         good = _whole_groups(records, rows_of, errs, lambda r: r.year)
         return _result("poverty_guidelines", t, good, errs)

@@ -87,6 +87,31 @@ async def test_incremental_loads_equal_full_loads(conn, tmp_path):
     assert ref_outcome.status == "succeeded", ref_outcome
     cat = await step(conn, cat, ref_outcome.version_id)
 
+    # the policies: a program's sliding scale and terms, a year's guidelines
+    policies = (
+        ("sliding_scale", "program_id,tier,max_fpl_percent,discount_percent,nominal_fee,effective_date\n"
+                          "aaa-first,A,100,,5.00,2026-01-01\naaa-first,B,,30,,2026-01-01\n"),
+        ("payment_terms", "program_id,months,apr,min_monthly_payment,min_down_payment,effective_date\n"
+                          "aaa-first,9,4.5,30.00,50.00,2026-01-01\n"),
+        ("poverty_guidelines", "year,region,base,per_additional_person\n2027,48,16500,5800\n2027,AK,20600,7250\n"
+                               "2027,HI,19000,6680\n2026,48,20000,6000\n2026,AK,25000,7500\n2026,HI,23000,6900\n"),
+    )
+    for kind, text in policies:
+        policy_outcome = await import_file(conn, kind, write(tmp_path, f"{kind}.csv", text), loaders=LOADERS)
+        assert policy_outcome.status == "succeeded", policy_outcome
+        cat = await step(conn, cat, policy_outcome.version_id)
+    assert cat.sliding_policies["aaa-first"].tiers[1].max_fpl_percent is None
+    assert cat.payment_plan_policy_for("aaa-first").min_down_payment == msgspec.convert("50.00", type=type(
+        cat.payment_plan_policy_for("aaa-first").min_down_payment), strict=False)
+    def base_of(year: int) -> str:
+        return str(next(g.base for g in cat.poverty_guidelines if (g.year, g.region) == (year, "48")))
+
+    assert len(cat.poverty_guidelines) == 9 and base_of(2027) == "16500.00" and base_of(2026) == "20000.00"
+    shipped = await conn.fetchval("SELECT min(version_id) FROM tariff_version_keys WHERE scope = 'guidelines'")
+    assert await activate(conn, shipped)  # the migration's shipped guidelines again
+    cat = await step(conn, cat, shipped)
+    assert base_of(2026) == "15960.00" and base_of(2027) == "16500.00"  # 2027 only the new version has
+
     # roll the fee schedule back to the demo's version, then forward again
     demo_fee_version = await conn.fetchval(
         "SELECT min(version_id) FROM tariff_version_keys WHERE scope = 'fee' AND key1 = 'sunrise-recovery' "

@@ -108,23 +108,36 @@ def test_each_payment_terms_row_error_names_its_line_and_column(tmp_path, rows, 
 
 
 def test_good_poverty_guidelines(tmp_path):
-    r = parse_poverty_guidelines(_file(tmp_path, GUIDELINES + "2027,48,16310,5760\n2027,ak,20380,7200\n"))
+    r = parse_poverty_guidelines(_file(tmp_path, GUIDELINES + "2027,48,16310,5760\n2027,ak,20380,7200\n"
+                                                               "2027,HI,18760,6620\n"))
     assert r.errors == []
     assert r.records == [PovertyGuidelineRecord(2027, "48", D("16310.00"), D("5760.00"), 2),
-                         PovertyGuidelineRecord(2027, "AK", D("20380.00"), D("7200.00"), 3)]
+                         PovertyGuidelineRecord(2027, "AK", D("20380.00"), D("7200.00"), 3),
+                         PovertyGuidelineRecord(2027, "HI", D("18760.00"), D("6620.00"), 4)]
+
+
+YEAR_2027 = ["2027,48,16310,5760", "2027,AK,20380,7200", "2027,HI,18760,6620"]  # lines 2-4
 
 
 @pytest.mark.parametrize(("rows", "line", "column", "words"), [
-    (["2027,48,16310,5760", "2027,48,16400,5800"], 3, "region", "duplicate of line 2"),
-    (["2027,PR,16310,5760"], 2, "region", "expected one of 48, AK, HI"),
-    (["2027,48,0,5760"], 2, "base", "positive"),
-    (["1900,48,16310,5760"], 2, "year", "out of range"),
+    ([*YEAR_2027, "2027,48,16400,5800"], 5, "region", "duplicate of line 2"),
+    ([*YEAR_2027, "2027,PR,16310,5760"], 5, "region", "expected one of 48, AK, HI"),
+    (["2027,48,0,5760", *YEAR_2027[1:]], 2, "base", "positive"),
+    ([*YEAR_2027, "1900,48,16310,5760"], 5, "year", "out of range"),
 ])
 def test_each_poverty_guideline_row_error_names_its_line_and_column(tmp_path, rows, line, column, words):
     r = parse_poverty_guidelines(_file(tmp_path, GUIDELINES + "\n".join(rows) + "\n"))
     assert _where(r) == [(line, column)], r.errors
     assert words in r.errors[0].message
-    assert r.records == []
+    # a bad year spoils no other year's rows (it names no year); any other error spoils 2027
+    assert {g.year for g in r.records} == ({2027} if column == "year" else set())
+
+
+def test_a_year_needs_every_region(tmp_path):
+    r = parse_poverty_guidelines(_file(tmp_path, GUIDELINES + "2027,AK,20380,7200\n2028,48,1,1\n2028,AK,1,1\n"
+                                                               "2028,HI,1,1\n"))
+    assert _where(r) == [(2, "region")] and "no row for region 48, HI" in r.errors[0].message
+    assert {g.year for g in r.records} == {2028}
 
 
 def test_a_missing_column_rejects_the_file(tmp_path):
