@@ -42,6 +42,7 @@ from costsvc.api.schemas import (
 )
 from costsvc.api.validation import NO_CONTROL_PATTERN
 from costsvc.domain.model import US_STATES
+from costsvc.services.policies import PaymentQuoteRequest, PaymentQuotes, SlidingScaleRequest, SlidingScaleResult
 from costsvc.services.requests import BatchRequest, CompareRequest, EstimateRequest
 
 STATIC = "/schema/static"
@@ -205,8 +206,43 @@ FIELD_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "ProgramOut": {"program_id": "The program's id.", "name": "The program's name.", "state": "Two-letter state.",
                    "npi": "National Provider Identifier, when known.", "tin": "Tax id, when known.",
                    "levels_of_care": "The levels it offers.", "fee_schedule": "Its fee lines, per level.",
-                   "sliding_scale": "Its sliding-fee tiers (null: the service's default policy).",
-                   "payment_plans": "Its payment-plan terms."},
+                   "sliding_scale": "The sliding scale in force: the program's own, or the default.",
+                   "payment_terms": "The payment-plan terms in force: the program's own, or the default."},
+    # policies
+    "SlidingScaleRequest": {"program_id": "The program whose sliding scale applies.",
+                            "household": "Size, income and state of the household.",
+                            "year": "The guideline year (default: this year); the latest published "
+                                    "year not after it is used."},
+    "SlidingScaleResult": {"program_id": "The program.", "year": "The poverty-guideline year used.",
+                           "region": "The guideline region: 48 (the 48 states and DC), AK or HI.",
+                           "fpl_percent": "Household income as a percentage of the guideline, unrounded.",
+                           "guideline": "The poverty guideline for the household's size, a year.",
+                           "tier": "The tier the household falls in, or null above the last.",
+                           "discount_percent": "The tier's discount on each claim, or null.",
+                           "nominal_fee": "The tier's flat fee per claim (never above the cash price), or null.",
+                           "policy": "program: the program's own sliding scale; default: the service's."},
+    "PaymentQuoteRequest": {"program_id": "The program whose terms apply.", "amount": "The amount owed.",
+                            "down_payment": "Paid up front (default: the program's minimum, else 0); "
+                                            "below the program's minimum or above the amount is 422."},
+    "PaymentQuotes": {"program_id": "The program.", "amount": "The amount owed.",
+                      "down_payment": "The down payment the quotes assume.",
+                      "policy": "program: the program's own terms; default: the service's.",
+                      "quotes": "One per term whose monthly payment meets its minimum."},
+    "SlidingScaleInForce": {"policy": "program: imported for the program; default: the service's.",
+                            "tiers": "The tiers, lowest first; the first with fpl_percent <= max_fpl_percent applies.",
+                            "effective_date": "The date the program's file gives (null for the default).",
+                            "version_id": "The tariff version in force (null for the default).",
+                            "import_id": "The import that created it (GET /v1/imports/{import_id})."},
+    "PaymentTermsInForce": {"policy": "program: imported for the program; default: the service's.",
+                            "terms": "The terms offered.", "min_down_payment": "The least down payment, or null.",
+                            "effective_date": "The date the program's file gives (null for the default).",
+                            "version_id": "The tariff version in force (null for the default).",
+                            "import_id": "The import that created it (GET /v1/imports/{import_id})."},
+    "SlidingTier": {"max_fpl_percent": "The tier's upper bound, FPL %; null: open-ended (the last tier).",
+                    "discount_percent": "Discount on each claim, or null.",
+                    "nominal_fee": "Flat fee per claim, or null.", "name": "The tier's label."},
+    "PaymentTerm": {"months": "Number of monthly payments.", "apr": "Annual percentage rate, 0-36.",
+                    "min_monthly": "The least monthly payment: a term below it is not offered."},
     "PayerOut": {"payer_id": "The payer's id.", "name": "The payer's name.", "plans": "How many plans are stored."},
     "FeeLine": {"billing_code": "HCPCS/CPT or revenue code.", "description": "What the line is.",
                 "frequency": "Billed per service or once per episode.", "gross_charge": "The program's charge.",
@@ -220,7 +256,10 @@ FIELD_DESCRIPTIONS: dict[str, dict[str, str]] = {
               "not_covered": "Of which not covered.", "balance_bill": "Of which balance billing."},
 }
 #: Result fields that are money (always two decimals) rather than other decimals.
-_DECIMAL_NOT_MONEY = {("SelfPay", "fpl_percent"), ("SelfPay", "discount_percent"), ("PaymentPlanQuote", "apr")}
+_DECIMAL_NOT_MONEY = {("SelfPay", "fpl_percent"), ("SelfPay", "discount_percent"), ("PaymentPlanQuote", "apr"),
+                      ("SlidingScaleResult", "fpl_percent"), ("SlidingScaleResult", "discount_percent"),
+                      ("SlidingTier", "max_fpl_percent"), ("SlidingTier", "discount_percent"),
+                      ("PaymentTerm", "apr")}
 
 
 def _state_pattern() -> str:
@@ -249,7 +288,8 @@ def _forbid_controls(schema: dict[str, Any]) -> None:
 
 def _own_types() -> list[Any]:
     return [EstimateRequest, BatchRequest, CompareRequest, Estimate, BatchResults, BatchItemError, Comparison,
-            Problem, Ready, LevelList, PayerList, PlanList, PlanPage, ProgramOut, ProgramPage]
+            Problem, Ready, LevelList, PayerList, PlanList, PlanPage, ProgramOut, ProgramPage,
+            SlidingScaleRequest, SlidingScaleResult, PaymentQuoteRequest, PaymentQuotes]
 
 
 def _decimal_strings(name: str, schema: dict[str, Any]) -> None:
