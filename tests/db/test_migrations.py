@@ -77,3 +77,40 @@ async def test_two_cli_processes_migrate_at_once(server_url, databases):
         assert counts == [0, len(migration_files())]
     finally:
         await _drop(server_url, "costsvc_mig_cli")
+
+
+async def test_migration_008_carries_the_earlier_policies_into_versions(server_url, databases):
+    """A database from before 008 (the demo seeded its policies by SQL) keeps them: each
+    becomes an activated version, and the shipped guidelines one of their own."""
+    url = await _empty_database(server_url, "costsvc_mig_008")
+    try:
+        conn = await connect(url)
+        try:
+            files = migration_files()
+            for number, _, sql in files:
+                if number < 8:
+                    await conn.execute(sql)
+            await conn.execute("INSERT INTO programs (program_id, name, state) VALUES ('clinic', 'Clinic', 'CA')")
+            await conn.execute(
+                "INSERT INTO sliding_scale_policies (program_id, tiers) VALUES ('clinic', $1)",
+                '[{"name": "A", "max_fpl_percent": "100", "nominal_fee": "10.00"},'
+                ' {"max_fpl_percent": "200", "discount_percent": "50"}]')
+            await conn.execute("INSERT INTO payment_plan_policies (program_id, terms, apr, min_monthly) "
+                               "VALUES ('clinic', '{6,12}', 7.99, 50)")
+            await conn.execute(next(sql for number, _, sql in files if number == 8))
+            tiers = await conn.fetch("SELECT position, tier, max_fpl_percent, discount_percent, nominal_fee "
+                                     "FROM sliding_scale_tiers ORDER BY position")
+            assert [tuple(map(str, r.values())) for r in tiers] == [
+                ("1", "A", "100.000", "None", "10.00"), ("2", "B", "200.000", "50.000", "None")]
+            terms = await conn.fetch("SELECT months, apr, min_monthly_payment FROM payment_terms ORDER BY months")
+            assert [(r["months"], str(r["apr"]), str(r["min_monthly_payment"])) for r in terms] == [
+                (6, "7.990", "50.00"), (12, "7.990", "50.00")]
+            current = await conn.fetch("SELECT scope, key1 FROM current_tariff_versions ORDER BY scope, key1")
+            assert [(r["scope"], r["key1"]) for r in current] == [
+                ("guidelines", "2025"), ("guidelines", "2026"), ("payment", "clinic"), ("sliding", "clinic")]
+            for table in ("sliding_scale_policies", "payment_plan_policies"):
+                assert await conn.fetchval("SELECT to_regclass($1)", table) is None
+        finally:
+            await conn.close()
+    finally:
+        await _drop(server_url, "costsvc_mig_008")
