@@ -42,7 +42,12 @@ from costsvc.api.schemas import (
 )
 from costsvc.api.validation import NO_CONTROL_PATTERN
 from costsvc.domain.model import US_STATES
-from costsvc.services.policies import PaymentQuoteRequest, PaymentQuotes, SlidingScaleRequest, SlidingScaleResult
+from costsvc.services.policies import (
+    PaymentQuoteRequest,
+    PaymentQuotes,
+    SlidingScaleRequest,
+    SlidingScaleResult,
+)
 from costsvc.services.requests import BatchRequest, CompareRequest, EstimateRequest
 
 STATIC = "/schema/static"

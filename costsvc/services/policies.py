@@ -17,7 +17,15 @@ from typing import Annotated, Literal
 import msgspec
 
 from costsvc.catalog import Catalog, PolicyVersion
-from costsvc.domain.model import Household, Identifier, InputStruct, Money, PaymentPlanQuote, PaymentTerm, SlidingTier
+from costsvc.domain.model import (
+    Household,
+    Identifier,
+    InputStruct,
+    Money,
+    PaymentPlanQuote,
+    PaymentTerm,
+    SlidingTier,
+)
 from costsvc.domain.money import cents
 from costsvc.domain.payment_plans import check_down_payment, payment_plans
 from costsvc.domain.selfpay import DEFAULT_SLIDING_POLICY, assess, region_for_state

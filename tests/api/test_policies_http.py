@@ -14,7 +14,7 @@ import asyncio
 import time
 from decimal import Decimal
 
-from tests.api.test_imports_api import _finished, _upload, api, keys, roots  # noqa: F401 - fixtures
+from tests.api.test_imports_api import _finished, _upload
 
 HOUSEHOLD = {"size": 3, "annual_income": "41000.00", "state": "CA"}  # 150.07 % FPL
 HARBORVIEW_IOP = {"program_id": "harborview-behavioral-health", "level_of_care": "iop",
