@@ -467,7 +467,7 @@ class CatalogHolder:
     def _on_notify(self, _conn: object = None, _pid: object = None, _channel: object = None,
                    payload: str | None = None) -> None:
         # The pipeline's payload is the activated version: only its keys are re-read.
-        # Anything else (demo policies, a reconnect that may have missed notifications)
+        # Anything else (a NOTIFY sent by hand, a reconnect that may have missed notifications)
         # reloads the whole catalog.
         if payload is not None and payload.isdigit():
             self._changed_versions.add(int(payload))

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from costsvc.catalog import Catalog, PolicyVersion
+from costsvc.catalog import Catalog
 from costsvc.domain.model import (
     Household,
     Identifier,
@@ -134,19 +134,18 @@ def quote(catalog: Catalog, request: PaymentQuoteRequest) -> PaymentQuotes:
     )  # fmt: skip
 
 
-def _source(source: PolicyVersion) -> dict[str, object]:
-    return {"effective_date": source.effective_date, "version_id": source.version_id,
-            "import_id": source.import_id}
-
-
 def in_force(catalog: Catalog, program_id: str) -> tuple[SlidingScaleInForce, PaymentTermsInForce]:
     """The program's sliding scale and payment terms in force, and where they came from."""
     sliding = catalog.sliding_policies.get(program_id)
     payment = catalog.payment_plan_policies.get(program_id)
-    scale = (SlidingScaleInForce("program", list(sliding.tiers), **_source(sliding.source)) if sliding  # type: ignore[arg-type]
-             else SlidingScaleInForce("default", list(DEFAULT_SLIDING_POLICY)))
     policy = catalog.payment_plan_policy_for(program_id)
-    terms = (PaymentTermsInForce("program", list(policy.term_offers()), policy.min_down_payment,
-                                 **_source(payment.source)) if payment  # type: ignore[arg-type]
-             else PaymentTermsInForce("default", list(policy.term_offers()), policy.min_down_payment))
+    scale = SlidingScaleInForce("default", list(DEFAULT_SLIDING_POLICY))
+    if sliding is not None:
+        s = sliding.source
+        scale = SlidingScaleInForce("program", list(sliding.tiers), s.effective_date, s.version_id, s.import_id)
+    terms = PaymentTermsInForce("default", list(policy.term_offers()), policy.min_down_payment)
+    if payment is not None:
+        s = payment.source
+        terms = PaymentTermsInForce("program", list(policy.term_offers()), policy.min_down_payment,
+                                    s.effective_date, s.version_id, s.import_id)
     return scale, terms
