@@ -8,7 +8,6 @@ won a slot is reported as unmapped, with the reason it was not used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
@@ -16,7 +15,7 @@ from typing import NamedTuple
 from costsvc.domain.model import LEVELS_OF_CARE
 from costsvc.domain.money import AmountSyntaxError, cents, parse_amount, plain
 from tariffs.x12 import codes
-from tariffs.x12.envelope import Segment
+from tariffs.x12.envelope import Delimiters, Segment
 
 IN, OUT = "in_network", "out_of_network"
 NETWORKS = (IN, OUT)
@@ -42,6 +41,24 @@ SLOT_OF: tuple[tuple, ...] = (
     *(("units_remaining", n, lv) for n in NETWORKS for lv in LEVELS_OF_CARE),
 )
 SLOT_ID: dict[tuple, int] = {slot: i for i, slot in enumerate(SLOT_OF)}
+N_SLOTS = len(SLOT_OF)
+# What building the results needs of each slot: (kind, group, network, level or amount kind,
+# field or plan/remaining/ytd, tier), where a group is one level's fields or one amount's
+# plan, remaining and year-to-date figures.
+_LEVEL, _AMOUNT, _UNITS = "level", "amount", "units_remaining"
+_LEVEL_GROUPS = {key: i for i, key in enumerate(dict.fromkeys(s[1:3] for s in SLOT_OF if s[0] == _LEVEL))}
+_AMOUNT_GROUPS: tuple[tuple[str, str, str], ...] = tuple(dict.fromkeys(s[1:4] for s in SLOT_OF if s[0] == _AMOUNT))
+_SLOT_PLAN: tuple[tuple, ...] = tuple(
+    (_LEVEL, _LEVEL_GROUPS[s[1:3]], s[1], s[2], s[3], None) if s[0] == _LEVEL
+    else (_AMOUNT, _AMOUNT_GROUPS.index(s[1:4]), s[1], s[2], s[4], s[3]) if s[0] == _AMOUNT
+    else (_UNITS, None, s[1], s[2], None, None)
+    for s in SLOT_OF
+)
+# An offer is kept in a slot as one int: rank << _RANK_SHIFT | segment index (a body has far
+# fewer than 2**32 segments), so the smaller key is the better offer.
+_RANK_SHIFT = 32
+_INDEX_MASK = (1 << _RANK_SHIFT) - 1
+_EMPTY = 1 << 62  # an empty slot: above every key
 
 
 _EB_ELEMENTS = 13  # EB01..EB12 are read; shorter segments are padded with blanks
@@ -111,9 +128,7 @@ class Unusable(Exception):
     """Why an EB segment cannot be mapped (a sentence fragment without PHI: EBs carry none)."""
 
 
-# A slot's current offer: (rank, segment index, value); plain tuples, built ~200,000 times a second.
-_Offer = tuple[int, int, object]
-_RANK, _INDEX, _VALUE = 0, 1, 2
+_VALUE = 2  # in BenefitCollector._offer's (rank, segment index, value)
 
 
 def x12_number(text: str, places: int) -> Decimal:
@@ -142,21 +157,27 @@ class EbReading(NamedTuple):
     """What one EB segment says, independent of the person: cached, since payers repeat
     the same EB lines for every member of a plan."""
 
-    offers: tuple[tuple[int, int, object], ...]  # (slot id, rank, value)
+    offers: tuple[tuple[int, int, object], ...]  # (slot id, rank << _RANK_SHIFT, value)
     used_for_status: bool
     active: bool
     description: str | None  # EB05
     reason: str | None  # why nothing could be offered
     has_units: bool
     text: str  # the segment with canonical separators, for `unmapped`
+    notable: bool  # any of active, description, has_units: what a person notes beyond the offers
+
+
+def readings_for(cache: dict, delimiters: Delimiters, is_4010: bool) -> dict[str, EbReading]:
+    """The readings ``cache`` (one per body) holds for segments of these delimiters and version."""
+    readings = cache.get((delimiters, is_4010))
+    if readings is None:
+        readings = cache[(delimiters, is_4010)] = {}
+    return readings
 
 
 def read_eb(seg: Segment, is_4010: bool, cache: dict) -> EbReading:
-    """What ``seg`` says.  ``cache`` (one per body) maps (delimiters, version) to the
-    readings of the segment texts seen before."""
-    readings = cache.get((seg.delimiters, is_4010))
-    if readings is None:
-        readings = cache[(seg.delimiters, is_4010)] = {}
+    """What ``seg`` says, read once per body for each distinct segment text."""
+    readings = readings_for(cache, seg.delimiters, is_4010)
     reading = readings.get(seg.raw)
     if reading is None:
         reading = _EbReader(seg, is_4010).read()
@@ -173,7 +194,7 @@ class _EbReader:
         self.has_units = False
 
     def _record(self, slot: tuple, rank: int, value) -> None:
-        self.offers.append((SLOT_ID[slot], rank, value))
+        self.offers.append((SLOT_ID[slot], rank << _RANK_SHIFT, value))
 
     def read(self) -> EbReading:
         seg = self.seg
@@ -188,8 +209,9 @@ class _EbReader:
         except Unusable as why:
             self.offers.clear()
             reason = None if status else str(why)
-        return EbReading(tuple(self.offers), status, eb01 == codes.ACTIVE_EB01, el[5] or None, reason, self.has_units,
-                         seg.canonical())
+        active, description = eb01 == codes.ACTIVE_EB01, el[5] or None
+        return EbReading(tuple(self.offers), status, active, description, reason, self.has_units, seg.canonical(),
+                         bool(active or description or self.has_units))
 
     def _benefit(self, seg: Segment, el: list[str], eb01: str, status: bool) -> None:
         networks = self._networks(seg, el)
@@ -320,45 +342,80 @@ class _EbReader:
         return True
 
 
-@dataclass
 class BenefitCollector:
-    is_4010: bool
-    slots: dict[int, _Offer] = field(default_factory=dict)  # slot id (SLOT_ID) -> offer kept
-    ebs: list[tuple[int, EbReading]] = field(default_factory=list)  # (segment index, reading) in file order
-    lost_in: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (slot id, own rank) first lost
-    active: bool = False
-    plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
-    any_description: str | None = None  # EB05 of the first EB that has one
-    warnings: list[str] = field(default_factory=list)
-    has_units: bool = False  # any remaining-units offer (most people have none)
-    cache: dict = field(default_factory=dict)  # EB readings, shared by the people of one body
+    """One person's EB readings applied to the slots.
+
+    A slot's offer is one int, ``rank << 32 | segment index``: the smaller key wins (the
+    most specific, then the first in the file), and comparing ints allocates nothing.
+    Slots are lists indexed by slot id; ``filled`` keeps the order in which slots were
+    first offered, which is the order of the result's dicts."""
+
+    __slots__ = ("is_4010", "cache", "keys", "values", "filled", "indexes", "readings", "lost_in", "active",
+                 "plan_description", "any_description", "warnings", "has_units", "_delimiters", "_known")
+
+    def __init__(self, is_4010: bool, cache: dict | None = None):
+        self.is_4010 = is_4010
+        self.cache = {} if cache is None else cache  # EB readings, shared by the people of one body
+        self.keys = [_EMPTY] * N_SLOTS  # slot id -> key of the offer kept
+        self.values: list = [None] * N_SLOTS  # slot id -> value of the offer kept
+        self.filled: list[int] = []
+        self.indexes: list[int] = []  # segment index of each EB, in file order
+        self.readings: list[EbReading] = []  # its reading
+        self.lost_in: dict[int, tuple[int, int]] = {}  # index -> (slot id, own rank) where it first lost
+        self.active = False
+        self.plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
+        self.any_description: str | None = None  # EB05 of the first EB that has one
+        self.warnings: list[str] = []
+        self.has_units = False  # any remaining-units offer (most people have none)
+        self._delimiters: Delimiters | None = None  # those of the segments read so far, and
+        self._known: dict = {}  # ... the readings cached for them
 
     # ------------------------------------------------------------------ reading
     def add(self, seg: Segment) -> None:
-        reading = read_eb(seg, self.is_4010, self.cache)
+        if seg.delimiters is not self._delimiters:
+            self._delimiters = seg.delimiters
+            self._known = readings_for(self.cache, seg.delimiters, self.is_4010)
+        reading = self._known.get(seg.raw)
+        if reading is None:
+            reading = read_eb(seg, self.is_4010, self.cache)
         index = seg.index
-        self.ebs.append((index, reading))
+        self.indexes.append(index)
+        self.readings.append(reading)
+        if reading.notable:
+            self._note(reading)
+        offers = reading.offers
+        if not offers:
+            return
+        keys, lost_in = self.keys, self.lost_in
+        for slot, base, value in offers:
+            key = base | index
+            held = keys[slot]
+            if key < held:
+                keys[slot] = key
+                self.values[slot] = value
+                if held == _EMPTY:
+                    self.filled.append(slot)
+                elif held & _INDEX_MASK not in lost_in:
+                    lost_in[held & _INDEX_MASK] = (slot, held >> _RANK_SHIFT)
+            elif index not in lost_in:
+                lost_in[index] = (slot, base >> _RANK_SHIFT)
+
+    def _note(self, reading: EbReading) -> None:
         if reading.description and self.any_description is None:
             self.any_description = reading.description
         if reading.active:
             self.active = True
             if reading.description and self.plan_description is None:
                 self.plan_description = reading.description
-        self.has_units = self.has_units or reading.has_units
-        slots = self.slots
-        for slot, rank, value in reading.offers:
-            held = slots.get(slot)
-            if held is None:
-                slots[slot] = (rank, index, value)
-            elif rank < held[_RANK]:
-                slots[slot] = (rank, index, value)
-                self._lost(held[_INDEX], slot, held[_RANK])
-            else:
-                self._lost(index, slot, rank)
+        if reading.has_units:
+            self.has_units = True
 
-    def _lost(self, segment_index: int, slot: tuple, rank: int) -> None:
-        if segment_index not in self.lost_in:
-            self.lost_in[segment_index] = (slot, rank)
+    def _offer(self, slot_id: int) -> tuple[int, int, object] | None:
+        """(rank, segment index, value) of the offer a slot kept, None when it has none."""
+        key = self.keys[slot_id]
+        if key == _EMPTY:
+            return None
+        return key >> _RANK_SHIFT, key & _INDEX_MASK, self.values[slot_id]
 
     # ------------------------------------------------------------------ results
     def results(self, as_of: str | None) -> Results:
@@ -367,39 +424,32 @@ class BenefitCollector:
         benefits: dict = {}
         remaining: dict = {}
         used: set[int] = set()
-        amounts: dict[tuple[str, str, str], dict[str, tuple[Decimal, int]]] = {}
-        level_fields: dict[tuple[str, str], dict] = {}
-        for slot_id, (_rank, index, value) in self.slots.items():
-            slot = SLOT_OF[slot_id]
-            kind = slot[0]
-            if kind == "level":
-                _, network, level, name = slot
-                fields = level_fields.get((network, level))
-                if fields is None:  # (setdefault chains would build three dicts per slot)
-                    fields = level_fields[(network, level)] = {}
-                    net = benefits.get(network)
-                    if net is None:
-                        net = benefits[network] = {}
-                    levels = net.get("levels")
-                    if levels is None:
-                        levels = net["levels"] = {}
-                    levels[level] = fields
+        amounts: dict[int, dict[str, tuple[Decimal, int]]] = {}
+        level_fields: dict[int, dict] = {}
+        keys, values = self.keys, self.values
+        for slot_id in self.filled:
+            index = keys[slot_id] & _INDEX_MASK
+            value = values[slot_id]
+            kind, group, network, what, name, tier = _SLOT_PLAN[slot_id]
+            if kind is _LEVEL:
+                fields = level_fields.get(group)
+                if fields is None:
+                    fields = level_fields[group] = {}
+                    _leaf(benefits, network, "levels")[what] = fields
                 if name == "copay":
                     fields["copay"], fields["copay_unit"] = value
                 else:
                     fields[name] = value
                 used.add(index)
-            elif kind == "amount":
-                _, network, what, tier, which = slot
-                key = slot[1:4]
-                found = amounts.get(key)
+            elif kind is _AMOUNT:
+                found = amounts.get(group)
                 if found is None:
-                    found = amounts[key] = {}
-                found[which] = (value, index)
-                if which == _PLAN:
+                    found = amounts[group] = {}
+                found[name] = (value, index)
+                if name == _PLAN:
                     _leaf(benefits, network, what)[tier] = str(value)
                     used.add(index)
-                elif which == _REMAINING:
+                elif name == _REMAINING:
                     _leaf(remaining, network, what)[tier] = str(value)
                     used.add(index)
             else:  # units remaining
@@ -407,7 +457,8 @@ class BenefitCollector:
 
         accumulators: dict = {}
         not_needed: set[int] = set()
-        for (network, what, tier), found in amounts.items():
+        for group, found in amounts.items():
+            network, what, tier = _AMOUNT_GROUPS[group]
             met, ytd_used = self._met(network, what, tier, found)
             if _YTD in found:
                 (used if ytd_used else not_needed).add(found[_YTD][1])
@@ -435,7 +486,7 @@ class BenefitCollector:
     def _unmapped(self, used: set[int], not_needed: set[int]) -> list[tuple[str, str]]:
         """(canonical segment text, reason) for every EB segment nothing came from."""
         out = []
-        for index, reading in self.ebs:
+        for index, reading in zip(self.indexes, self.readings):
             if reading.used_for_status or index in used:
                 continue
             if reading.reason:
@@ -444,9 +495,9 @@ class BenefitCollector:
                 reason = "a year-to-date amount: the plan and remaining amounts already determine the accumulator"
             elif index in self.lost_in:
                 slot_id, rank = self.lost_in[index]
-                winner = self.slots[slot_id]
-                how = "more specific" if winner[_RANK] < rank else "earlier"
-                reason = f"superseded by the {how} segment {winner[_INDEX]} for the same benefit"
+                winner = self.keys[slot_id]
+                how = "more specific" if winner >> _RANK_SHIFT < rank else "earlier"
+                reason = f"superseded by the {how} segment {winner & _INDEX_MASK} for the same benefit"
             else:
                 reason = "nothing in it maps to a benefit"
             out.append((reading.text, reason))
@@ -459,14 +510,14 @@ class BenefitCollector:
             return found
         for network in NETWORKS:
             for level in LEVELS_OF_CARE:
-                offer = self.slots.get(SLOT_ID[("units_remaining", network, level)])
+                offer = self._offer(SLOT_ID[("units_remaining", network, level)])
                 if offer is not None and level not in found:
                     found[level] = (offer[_VALUE], network)
         return found
 
     def _limit(self, network: str, level: str) -> int | None:
         for net in (network, *(n for n in NETWORKS if n != network)):
-            offer = self.slots.get(SLOT_ID[("level", net, level, "limit_units")])
+            offer = self._offer(SLOT_ID[("level", net, level, "limit_units")])
             if offer is not None:
                 return offer[_VALUE]
         return None
