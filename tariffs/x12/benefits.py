@@ -12,6 +12,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
+import msgspec
+
 from costsvc.domain.model import LEVELS_OF_CARE
 from costsvc.domain.money import AmountSyntaxError, cents, parse_amount, plain
 from tariffs.x12 import codes
@@ -153,9 +155,10 @@ class Results(NamedTuple):
     unmapped: list[tuple[str, str]]  # (segment text, reason)
 
 
-class EbReading(NamedTuple):
+class EbReading(msgspec.Struct, frozen=True, gc=False):
     """What one EB segment says, independent of the person: cached, since payers repeat
-    the same EB lines for every member of a plan."""
+    the same EB lines for every member of a plan.  (Not tracked by the cyclic garbage
+    collector: a body caches tens of thousands, and they hold only tuples of scalars.)"""
 
     offers: tuple[tuple[int, int, object], ...]  # (slot id, rank << _RANK_SHIFT, value)
     used_for_status: bool
@@ -180,16 +183,17 @@ def read_eb(seg: Segment, is_4010: bool, cache: dict) -> EbReading:
     readings = readings_for(cache, seg.delimiters, is_4010)
     reading = readings.get(seg.raw)
     if reading is None:
-        reading = _EbReader(seg, is_4010).read()
+        reading = _EbReader(seg, is_4010, cache.setdefault(("amount slots", seg.delimiters, is_4010), {})).read()
         if len(readings) < MAX_CACHED_READINGS:
             readings[seg.raw] = reading
     return reading
 
 
 class _EbReader:
-    def __init__(self, seg: Segment, is_4010: bool):
+    def __init__(self, seg: Segment, is_4010: bool, amount_slots: dict):
         self.seg = seg
         self.is_4010 = is_4010
+        self.amount_slots = amount_slots  # what _plan_amount found for the elements other than EB07
         self.offers: list[tuple[int, int, object]] = []
         self.has_units = False
 
@@ -214,10 +218,10 @@ class _EbReader:
                          bool(active or description or self.has_units))
 
     def _benefit(self, seg: Segment, el: list[str], eb01: str, status: bool) -> None:
-        networks = self._networks(seg, el)
         if eb01 in _AMOUNT_KIND:
-            self._plan_amount(seg, el, eb01, networks)
+            self._plan_amount(seg, el, eb01)
             return
+        networks = self._networks(seg, el)
         if eb01 not in _LEVEL_FIELD_EB01:
             if not status:
                 raise Unusable(f"EB01 {seg.shown(1) or '(blank)'} ({codes.EB01_NAMES.get(eb01, 'unknown code')}) is not a benefit an estimate uses")
@@ -293,7 +297,27 @@ class _EbReader:
             return False
         return self._offer_levels(networks, targets, "prior_auth", eb11 == "Y")
 
-    def _plan_amount(self, seg: Segment, el: list[str], eb01: str, networks) -> None:
+    def _plan_amount(self, seg: Segment, el: list[str], eb01: str) -> None:
+        # Remaining and year-to-date lines differ from member to member only in EB07, so
+        # the slots (or the reason there are none) are found once per body for the rest.
+        key = (eb01, el[2], el[3], el[6], el[12])
+        slots = self.amount_slots.get(key)
+        if slots is None:
+            try:
+                slots = self._plan_amount_slots(seg, el, eb01, self._networks(seg, el))
+            except Unusable as why:
+                slots = str(why)
+            if len(self.amount_slots) < MAX_CACHED_READINGS:
+                self.amount_slots[key] = slots
+        if isinstance(slots, str):
+            raise Unusable(slots)
+        if not el[7]:
+            raise Unusable("no amount (EB07)")
+        amount = self._amount(el, 7)
+        for slot in slots:
+            self.offers.append((slot, _PLAN_AMOUNT_RANK << _RANK_SHIFT, amount))
+
+    def _plan_amount_slots(self, seg: Segment, el: list[str], eb01: str, networks) -> tuple[int, ...]:
         kind = _AMOUNT_KIND[eb01]
         eb03 = el[3]
         service_types = [eb03 or codes.PLAN_WIDE_SERVICE_TYPE] if eb03 in ("30", "") else (
@@ -316,11 +340,7 @@ class _EbReader:
             which = _PLAN
         else:
             raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year amount")
-        if not el[7]:
-            raise Unusable("no amount (EB07)")
-        amount = self._amount(el, 7)
-        for network in networks:
-            self._record(("amount", network, kind, tier, which), _PLAN_AMOUNT_RANK, amount)
+        return tuple(SLOT_ID[("amount", network, kind, tier, which)] for network in networks)
 
     @staticmethod
     def _amount(el: list[str], n: int) -> Decimal:

@@ -39,7 +39,7 @@ _PLAN_REF = "18"  # plan number
 _AS_OF_DTPS = ("307", "291")  # eligibility, plan
 
 
-class Unmapped(msgspec.Struct, frozen=True):
+class Unmapped(msgspec.Struct, frozen=True, gc=False):  # two strings: in no cycle, so never tracked
     segment: str  # the EB segment, written with * ^ : whatever the file's separators
     reason: str
 
