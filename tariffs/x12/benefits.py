@@ -56,6 +56,11 @@ _SLOT_PLAN: tuple[tuple, ...] = tuple(
     else (_UNITS, None, s[1], s[2], None, None)
     for s in SLOT_OF
 )
+_UNITS_SLOTS = tuple((SLOT_ID[(_UNITS, n, lv)], n, lv) for n in NETWORKS for lv in LEVELS_OF_CARE)
+_LIMIT_SLOTS = {  # a level's limit: the network's own, else the other network's
+    (n, lv): tuple(SLOT_ID[(_LEVEL, net, lv, "limit_units")] for net in (n, *(o for o in NETWORKS if o != n)))
+    for n in NETWORKS for lv in LEVELS_OF_CARE
+}
 # An offer is kept in a slot as one int: rank << _RANK_SHIFT | segment index (a body has far
 # fewer than 2**32 segments), so the smaller key is the better offer.
 _RANK_SHIFT = 32
@@ -130,7 +135,6 @@ class Unusable(Exception):
     """Why an EB segment cannot be mapped (a sentence fragment without PHI: EBs carry none)."""
 
 
-_VALUE = 2  # in BenefitCollector._offer's (rank, segment index, value)
 
 
 def x12_number(text: str, places: int) -> Decimal:
@@ -170,20 +174,25 @@ class EbReading(msgspec.Struct, frozen=True, gc=False):
     notable: bool  # any of active, description, has_units: what a person notes beyond the offers
 
 
-def readings_for(cache: dict, delimiters: Delimiters, is_4010: bool) -> dict[str, EbReading]:
-    """The readings ``cache`` (one per body) holds for segments of these delimiters and version."""
-    readings = cache.get((delimiters, is_4010))
-    if readings is None:
-        readings = cache[(delimiters, is_4010)] = {}
-    return readings
+class _BodyCache(NamedTuple):
+    readings: dict  # segment text -> EbReading
+    amount_slots: dict  # what _EbReader._plan_amount found for a C/G's elements other than EB07
 
 
-def read_eb(seg: Segment, is_4010: bool, cache: dict) -> EbReading:
+def cache_for(cache: dict, delimiters: Delimiters, is_4010: bool) -> _BodyCache:
+    """What ``cache`` (one per body) holds for segments of these delimiters and version."""
+    found = cache.get((delimiters, is_4010))
+    if found is None:
+        found = cache[(delimiters, is_4010)] = _BodyCache({}, {})
+    return found
+
+
+def read_eb(seg: Segment, is_4010: bool, cache: _BodyCache) -> EbReading:
     """What ``seg`` says, read once per body for each distinct segment text."""
-    readings = readings_for(cache, seg.delimiters, is_4010)
+    readings = cache.readings
     reading = readings.get(seg.raw)
     if reading is None:
-        reading = _EbReader(seg, is_4010, cache.setdefault(("amount slots", seg.delimiters, is_4010), {})).read()
+        reading = _EbReader(seg, is_4010, cache.amount_slots).read()
         if len(readings) < MAX_CACHED_READINGS:
             readings[seg.raw] = reading
     return reading
@@ -388,16 +397,16 @@ class BenefitCollector:
         self.warnings: list[str] = []
         self.has_units = False  # any remaining-units offer (most people have none)
         self._delimiters: Delimiters | None = None  # those of the segments read so far, and
-        self._known: dict = {}  # ... the readings cached for them
+        self._known: _BodyCache | None = None  # ... what the body's cache holds for them
 
     # ------------------------------------------------------------------ reading
     def add(self, seg: Segment) -> None:
         if seg.delimiters is not self._delimiters:
             self._delimiters = seg.delimiters
-            self._known = readings_for(self.cache, seg.delimiters, self.is_4010)
-        reading = self._known.get(seg.raw)
+            self._known = cache_for(self.cache, seg.delimiters, self.is_4010)
+        reading = self._known.readings.get(seg.raw)
         if reading is None:
-            reading = read_eb(seg, self.is_4010, self.cache)
+            reading = read_eb(seg, self.is_4010, self._known)
         index = seg.index
         self.indexes.append(index)
         self.readings.append(reading)
@@ -429,13 +438,6 @@ class BenefitCollector:
                 self.plan_description = reading.description
         if reading.has_units:
             self.has_units = True
-
-    def _offer(self, slot_id: int) -> tuple[int, int, object] | None:
-        """(rank, segment index, value) of the offer a slot kept, None when it has none."""
-        key = self.keys[slot_id]
-        if key == _EMPTY:
-            return None
-        return key >> _RANK_SHIFT, key & _INDEX_MASK, self.values[slot_id]
 
     # ------------------------------------------------------------------ results
     def results(self, as_of: str | None) -> Results:
@@ -528,18 +530,16 @@ class BenefitCollector:
         found: dict[str, tuple[int, str]] = {}
         if not self.has_units:
             return found
-        for network in NETWORKS:
-            for level in LEVELS_OF_CARE:
-                offer = self._offer(SLOT_ID[("units_remaining", network, level)])
-                if offer is not None and level not in found:
-                    found[level] = (offer[_VALUE], network)
+        keys = self.keys
+        for slot_id, network, level in _UNITS_SLOTS:
+            if keys[slot_id] != _EMPTY and level not in found:
+                found[level] = (self.values[slot_id], network)
         return found
 
     def _limit(self, network: str, level: str) -> int | None:
-        for net in (network, *(n for n in NETWORKS if n != network)):
-            offer = self._offer(SLOT_ID[("level", net, level, "limit_units")])
-            if offer is not None:
-                return offer[_VALUE]
+        for slot_id in _LIMIT_SLOTS[(network, level)]:
+            if self.keys[slot_id] != _EMPTY:
+                return self.values[slot_id]
         return None
 
     def _met(self, network: str, kind: str, tier: str, found: dict) -> tuple[Decimal | None, bool]:

@@ -77,11 +77,15 @@ class Segment(msgspec.Struct, gc=False):
     def canonical(self) -> str:
         """The segment written with ``*`` ``^`` ``:``, so its text does not depend on the
         file's separators; trailing empty elements dropped, as X12 writes them."""
+        d = self.delimiters
+        raw = self.raw
+        canonical_inside = d.component == ":" and d.repetition in ("^", None)
+        if canonical_inside and d.element == "*" and " " not in raw and "\t" not in raw:
+            return raw.rstrip("*")  # what splitting and joining would give (no element has blanks to strip)
         parts = list(self.elements)
         while len(parts) > 1 and not parts[-1]:
             parts.pop()
-        d = self.delimiters
-        if d.component == ":" and d.repetition in ("^", None):
+        if canonical_inside:
             return "*".join(parts)  # already canonical inside the elements
         table = self.canonical_table()
         return "*".join(p.translate(table) for p in parts)
