@@ -44,16 +44,18 @@ SLOT_OF: tuple[tuple, ...] = (
 )
 SLOT_ID: dict[tuple, int] = {slot: i for i, slot in enumerate(SLOT_OF)}
 N_SLOTS = len(SLOT_OF)
-# What building the results needs of each slot: (kind, group, network, level or amount kind,
-# field or plan/remaining/ytd, tier), where a group is one level's fields or one amount's
-# plan, remaining and year-to-date figures.
+# What building the results needs of each slot: (kind, group, leaf, network, level or amount
+# kind, field or plan/remaining/ytd, tier).  A group is one level's fields or one amount's
+# plan, remaining and year-to-date figures; a leaf is the dict of a network's document the
+# slot's value goes in (its "levels", "deductible" or "oop_max").
 _LEVEL, _AMOUNT, _UNITS = "level", "amount", "units_remaining"
 _LEVEL_GROUPS = {key: i for i, key in enumerate(dict.fromkeys(s[1:3] for s in SLOT_OF if s[0] == _LEVEL))}
 _AMOUNT_GROUPS: tuple[tuple[str, str, str], ...] = tuple(dict.fromkeys(s[1:4] for s in SLOT_OF if s[0] == _AMOUNT))
+_LEAVES: tuple[tuple[str, str], ...] = tuple((n, what) for n in NETWORKS for what in ("levels", "deductible", "oop_max"))
 _SLOT_PLAN: tuple[tuple, ...] = tuple(
-    (_LEVEL, _LEVEL_GROUPS[s[1:3]], s[1], s[2], s[3], None) if s[0] == _LEVEL
-    else (_AMOUNT, _AMOUNT_GROUPS.index(s[1:4]), s[1], s[2], s[4], s[3]) if s[0] == _AMOUNT
-    else (_UNITS, None, s[1], s[2], None, None)
+    (_LEVEL, _LEVEL_GROUPS[s[1:3]], _LEAVES.index((s[1], "levels")), s[1], s[2], s[3], None) if s[0] == _LEVEL
+    else (_AMOUNT, _AMOUNT_GROUPS.index(s[1:4]), _LEAVES.index(s[1:3]), s[1], s[2], s[4], s[3]) if s[0] == _AMOUNT
+    else (_UNITS, None, None, s[1], s[2], None, None)
     for s in SLOT_OF
 )
 _UNITS_SLOTS = tuple((SLOT_ID[(_UNITS, n, lv)], n, lv) for n in NETWORKS for lv in LEVELS_OF_CARE)
@@ -447,17 +449,22 @@ class BenefitCollector:
         remaining: dict = {}
         used: set[int] = set()
         amounts: dict[int, dict[str, tuple[Decimal, int]]] = {}
-        level_fields: dict[int, dict] = {}
+        level_fields: list[dict | None] = [None] * len(_LEVEL_GROUPS)
+        benefit_leaves: list[dict | None] = [None] * len(_LEAVES)
+        remaining_leaves: list[dict | None] = [None] * len(_LEAVES)
         keys, values = self.keys, self.values
         for slot_id in self.filled:
             index = keys[slot_id] & _INDEX_MASK
             value = values[slot_id]
-            kind, group, network, what, name, tier = _SLOT_PLAN[slot_id]
+            kind, group, leaf, network, what, name, tier = _SLOT_PLAN[slot_id]
             if kind is _LEVEL:
-                fields = level_fields.get(group)
+                fields = level_fields[group]
                 if fields is None:
                     fields = level_fields[group] = {}
-                    _leaf(benefits, network, "levels")[what] = fields
+                    levels = benefit_leaves[leaf]
+                    if levels is None:
+                        levels = benefit_leaves[leaf] = _leaf(benefits, network, "levels")
+                    levels[what] = fields
                 if name == "copay":
                     fields["copay"], fields["copay_unit"] = value
                 else:
@@ -469,10 +476,16 @@ class BenefitCollector:
                     found = amounts[group] = {}
                 found[name] = (value, index)
                 if name == _PLAN:
-                    _leaf(benefits, network, what)[tier] = str(value)
+                    amount_leaf = benefit_leaves[leaf]
+                    if amount_leaf is None:
+                        amount_leaf = benefit_leaves[leaf] = _leaf(benefits, network, what)
+                    amount_leaf[tier] = str(value)
                     used.add(index)
                 elif name == _REMAINING:
-                    _leaf(remaining, network, what)[tier] = str(value)
+                    amount_leaf = remaining_leaves[leaf]
+                    if amount_leaf is None:
+                        amount_leaf = remaining_leaves[leaf] = _leaf(remaining, network, what)
+                    amount_leaf[tier] = str(value)
                     used.add(index)
             else:  # units remaining
                 used.add(index)

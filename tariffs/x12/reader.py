@@ -288,10 +288,13 @@ class _Reader:
                 self._too_many_in_loop(seg)
             sid = seg.id
             person = self.person
-            if sid == "EB" and person is not None and not person.in_related_entity:  # most segments
-                person.in_benefits = True
-                person.collector.add(seg)
-                continue
+            if person is not None and not person.in_related_entity:
+                if sid == "EB":  # most segments
+                    person.in_benefits = True
+                    person.collector.add(seg)
+                    continue
+                if person.in_benefits and sid not in _READ_IN_BENEFITS:
+                    continue  # the HSD, MSG, DTP, REF... of a 2110 loop describe that benefit (docs/X12.md)
             self.last = seg
             handler = handlers.get(sid)
             if handler is not None:
@@ -514,6 +517,7 @@ class _Reader:
 
 
 _ENVELOPE_AND_HIERARCHY = frozenset({"ISA", "GS", "ST", "BHT", "SE", "GE", "IEA", "HL", "AAA"})
+_READ_IN_BENEFITS = _ENVELOPE_AND_HIERARCHY | {"LS"}  # what a person's 2110 part is not blind to
 
 
 def _plain(control: str) -> str:
