@@ -154,11 +154,16 @@ def _why_nothing(eb01: str) -> str:
     return "limitation without a count of days or visits (EB09 DY/VS with EB10)"
 
 
+class Unmapped(msgspec.Struct, frozen=True, gc=False):  # two strings: in no cycle, so never tracked
+    segment: str  # the EB segment, written with * ^ : whatever the file's separators
+    reason: str
+
+
 class Results(NamedTuple):
     benefits: dict
     remaining: dict
     accumulators: dict
-    unmapped: list[tuple[str, str]]  # (segment text, reason)
+    unmapped: list[Unmapped]
 
 
 class EbReading(msgspec.Struct, frozen=True, gc=False):
@@ -174,6 +179,7 @@ class EbReading(msgspec.Struct, frozen=True, gc=False):
     has_units: bool
     text: str  # the segment with canonical separators, for `unmapped`
     notable: bool  # any of active, description, has_units: what a person notes beyond the offers
+    unmapped: Unmapped | None  # (text, reason) when there is a reason: immutable, so shared by every person
 
 
 class _BodyCache(NamedTuple):
@@ -225,8 +231,9 @@ class _EbReader:
             self.offers.clear()
             reason = None if status else str(why)
         active, description = eb01 == codes.ACTIVE_EB01, el[5] or None
-        return EbReading(tuple(self.offers), status, active, description, reason, self.has_units, seg.canonical(),
-                         bool(active or description or self.has_units))
+        text = seg.canonical()
+        return EbReading(tuple(self.offers), status, active, description, reason, self.has_units, text,
+                         bool(active or description or self.has_units), Unmapped(text, reason) if reason else None)
 
     def _benefit(self, seg: Segment, el: list[str], eb01: str, status: bool) -> None:
         if eb01 in _AMOUNT_KIND:
@@ -392,7 +399,7 @@ class BenefitCollector:
         self.filled: list[int] = []
         self.indexes: list[int] = []  # segment index of each EB, in file order
         self.readings: list[EbReading] = []  # its reading
-        self.lost_in: dict[int, tuple[int, int]] = {}  # index -> (slot id, own rank) where it first lost
+        self.lost_in: dict[int, int] = {}  # index -> own rank << _RANK_SHIFT | slot id where it first lost
         self.active = False
         self.plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
         self.any_description: str | None = None  # EB05 of the first EB that has one
@@ -427,9 +434,9 @@ class BenefitCollector:
                 if held == _EMPTY:
                     self.filled.append(slot)
                 elif held & _INDEX_MASK not in lost_in:
-                    lost_in[held & _INDEX_MASK] = (slot, held >> _RANK_SHIFT)
+                    lost_in[held & _INDEX_MASK] = held & ~_INDEX_MASK | slot
             elif index not in lost_in:
-                lost_in[index] = (slot, base >> _RANK_SHIFT)
+                lost_in[index] = base | slot
 
     def _note(self, reading: EbReading) -> None:
         if reading.description and self.any_description is None:
@@ -518,24 +525,26 @@ class BenefitCollector:
             accumulators = {"as_of": as_of, **accumulators}
         return Results(benefits, remaining, accumulators, self._unmapped(used, not_needed))
 
-    def _unmapped(self, used: set[int], not_needed: set[int]) -> list[tuple[str, str]]:
+    def _unmapped(self, used: set[int], not_needed: set[int]) -> list[Unmapped]:
         """(canonical segment text, reason) for every EB segment nothing came from."""
         out = []
         for index, reading in zip(self.indexes, self.readings):
             if reading.used_for_status or index in used:
                 continue
-            if reading.reason:
-                reason = reading.reason
-            elif index in not_needed:
+            if reading.unmapped is not None:
+                out.append(reading.unmapped)
+                continue
+            if index in not_needed:
                 reason = "a year-to-date amount: the plan and remaining amounts already determine the accumulator"
             elif index in self.lost_in:
-                slot_id, rank = self.lost_in[index]
+                lost = self.lost_in[index]
+                slot_id, rank = lost & _INDEX_MASK, lost >> _RANK_SHIFT
                 winner = self.keys[slot_id]
                 how = "more specific" if winner >> _RANK_SHIFT < rank else "earlier"
                 reason = f"superseded by the {how} segment {winner & _INDEX_MASK} for the same benefit"
             else:
                 reason = "nothing in it maps to a benefit"
-            out.append((reading.text, reason))
+            out.append(Unmapped(reading.text, reason))
         return out
 
     def _units_remaining(self) -> dict[str, tuple[int, str]]:

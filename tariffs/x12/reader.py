@@ -21,7 +21,7 @@ from typing import Literal
 import msgspec
 
 from tariffs.x12 import codes
-from tariffs.x12.benefits import BenefitCollector
+from tariffs.x12.benefits import BenefitCollector, Unmapped
 from tariffs.x12.envelope import Segment, decode, iter_segments, safe_segment_id
 from tariffs.x12.errors import X12Rejected
 
@@ -37,11 +37,6 @@ _MEMBER_ID_QUALIFIERS = frozenset({"MI", "II"})  # member id; unique health iden
 _GROUP_REFS = ("6P", "1L")  # group number, then group or policy number
 _PLAN_REF = "18"  # plan number
 _AS_OF_DTPS = ("307", "291")  # eligibility, plan
-
-
-class Unmapped(msgspec.Struct, frozen=True, gc=False):  # two strings: in no cycle, so never tracked
-    segment: str  # the EB segment, written with * ^ : whatever the file's separators
-    reason: str
 
 
 class Person271(msgspec.Struct):
@@ -211,7 +206,7 @@ class _PersonLoop:
             benefits=results.benefits,
             remaining=results.remaining,
             accumulators=results.accumulators,
-            unmapped=[Unmapped(text, reason) for text, reason in unmapped],
+            unmapped=unmapped,
             warnings=warnings,
         )
 
