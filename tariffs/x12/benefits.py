@@ -184,7 +184,7 @@ class EbReading(msgspec.Struct, frozen=True, gc=False):
 
 class _BodyCache(NamedTuple):
     readings: dict  # segment text -> EbReading
-    amount_slots: dict  # what _EbReader._plan_amount found for a C/G's elements other than EB07
+    amount_slots: dict  # what _plan_amount_reading found for a C/G's elements other than EB07
 
 
 def cache_for(cache: dict, delimiters: Delimiters, is_4010: bool) -> _BodyCache:
@@ -200,29 +200,67 @@ def read_eb(seg: Segment, is_4010: bool, cache: _BodyCache) -> EbReading:
     readings = cache.readings
     reading = readings.get(seg.raw)
     if reading is None:
-        reading = _EbReader(seg, is_4010, cache.amount_slots).read()
+        el = seg.elements
+        if len(el) < _EB_ELEMENTS:
+            el = el + [""] * (_EB_ELEMENTS - len(el))
+        eb01 = el[1].upper()
+        if eb01 in _AMOUNT_KIND:
+            reading = _plan_amount_reading(seg, el, eb01, is_4010, cache.amount_slots)
+        else:
+            reading = _EbReader(seg, is_4010).read(el, eb01)
         if len(readings) < MAX_CACHED_READINGS:
             readings[seg.raw] = reading
     return reading
 
 
+def _plan_amount_reading(seg: Segment, el: list[str], eb01: str, is_4010: bool, amount_slots: dict) -> EbReading:
+    """A C or G segment: a plan amount, remaining amount or amount met so far.  The
+    remaining and year-to-date lines differ from member to member only in EB07, so the
+    slots (or the reason there are none) are found once per body for the other elements."""
+    key = (eb01, el[2], el[3], el[6], el[12])
+    slots = amount_slots.get(key)
+    if slots is None:
+        reader = _EbReader(seg, is_4010)
+        try:
+            slots = reader.plan_amount_slots(seg, el, eb01, reader.networks(seg, el))
+        except Unusable as why:
+            slots = str(why)
+        if len(amount_slots) < MAX_CACHED_READINGS:
+            amount_slots[key] = slots
+    offers: tuple = ()
+    if isinstance(slots, str):
+        reason = slots
+    elif not el[7]:
+        reason = "no amount (EB07)"
+    else:
+        try:
+            amount = _EbReader.amount(el, 7)
+        except Unusable as why:
+            reason = str(why)
+        else:
+            reason = None
+            offers = tuple([(slot, _PLAN_AMOUNT_RANK << _RANK_SHIFT, amount) for slot in slots])
+    description = el[5] or None
+    text = seg.canonical()
+    return EbReading(offers, False, False, description, reason, False, text, description is not None,
+                     Unmapped(text, reason) if reason else None)
+
+
 class _EbReader:
-    def __init__(self, seg: Segment, is_4010: bool, amount_slots: dict):
+    """Reads one EB segment other than C and G (those are _plan_amount_reading's)."""
+
+    def __init__(self, seg: Segment, is_4010: bool):
         self.seg = seg
         self.is_4010 = is_4010
-        self.amount_slots = amount_slots  # what _plan_amount found for the elements other than EB07
         self.offers: list[tuple[int, int, object]] = []
         self.has_units = False
 
     def _record(self, slot: tuple, rank: int, value) -> None:
         self.offers.append((SLOT_ID[slot], rank << _RANK_SHIFT, value))
 
-    def read(self) -> EbReading:
+    def read(self, el: list[str], eb01: str) -> EbReading:
+        """``el``: the segment's elements padded to EB12; ``eb01`` upper-cased."""
         seg = self.seg
-        el = seg.elements
-        if len(el) < _EB_ELEMENTS:
-            el = el + [""] * (_EB_ELEMENTS - len(el))
-        eb01 = el[1].upper()
         status = eb01 in codes.STATUS_EB01
         reason = None
         try:
@@ -236,10 +274,7 @@ class _EbReader:
                          bool(active or description or self.has_units), Unmapped(text, reason) if reason else None)
 
     def _benefit(self, seg: Segment, el: list[str], eb01: str, status: bool) -> None:
-        if eb01 in _AMOUNT_KIND:
-            self._plan_amount(seg, el, eb01)
-            return
-        networks = self._networks(seg, el)
+        networks = self.networks(seg, el)
         if eb01 not in _LEVEL_FIELD_EB01:
             if not status:
                 raise Unusable(f"EB01 {seg.shown(1) or '(blank)'} ({codes.EB01_NAMES.get(eb01, 'unknown code')}) is not a benefit an estimate uses")
@@ -250,7 +285,7 @@ class _EbReader:
         if not offered and not status:
             raise Unusable(_why_nothing(eb01))
 
-    def _networks(self, seg: Segment, el: list[str]) -> tuple[str, ...]:
+    def networks(self, seg: Segment, el: list[str]) -> tuple[str, ...]:
         eb12 = el[12].upper()
         if eb12 not in _NETWORK_OF_EB12:
             raise Unusable(f"EB12 {seg.shown(12)} is not a network indicator (Y, N, W)")
@@ -291,7 +326,7 @@ class _EbReader:
             period = el[6]
             if period not in codes.COPAY_UNITS:
                 raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a copay unit (visit, day, episode, admission)")
-            amount = self._amount(el, 7)
+            amount = self.amount(el, 7)
             return self._offer_levels(networks, targets, "copay", (str(amount), codes.COPAY_UNITS[period]))
         # F: a limitation counted in days or visits
         quantity, count = el[9].upper(), el[10]
@@ -315,27 +350,8 @@ class _EbReader:
             return False
         return self._offer_levels(networks, targets, "prior_auth", eb11 == "Y")
 
-    def _plan_amount(self, seg: Segment, el: list[str], eb01: str) -> None:
-        # Remaining and year-to-date lines differ from member to member only in EB07, so
-        # the slots (or the reason there are none) are found once per body for the rest.
-        key = (eb01, el[2], el[3], el[6], el[12])
-        slots = self.amount_slots.get(key)
-        if slots is None:
-            try:
-                slots = self._plan_amount_slots(seg, el, eb01, self._networks(seg, el))
-            except Unusable as why:
-                slots = str(why)
-            if len(self.amount_slots) < MAX_CACHED_READINGS:
-                self.amount_slots[key] = slots
-        if isinstance(slots, str):
-            raise Unusable(slots)
-        if not el[7]:
-            raise Unusable("no amount (EB07)")
-        amount = self._amount(el, 7)
-        for slot in slots:
-            self.offers.append((slot, _PLAN_AMOUNT_RANK << _RANK_SHIFT, amount))
-
-    def _plan_amount_slots(self, seg: Segment, el: list[str], eb01: str, networks) -> tuple[int, ...]:
+    def plan_amount_slots(self, seg: Segment, el: list[str], eb01: str, networks) -> tuple[int, ...]:
+        """The slots of a C/G segment's amount (raises Unusable)."""
         kind = _AMOUNT_KIND[eb01]
         eb03 = el[3]
         service_types = [eb03 or codes.PLAN_WIDE_SERVICE_TYPE] if eb03 in ("30", "") else (
@@ -361,7 +377,7 @@ class _EbReader:
         return tuple(SLOT_ID[("amount", network, kind, tier, which)] for network in networks)
 
     @staticmethod
-    def _amount(el: list[str], n: int) -> Decimal:
+    def amount(el: list[str], n: int) -> Decimal:
         try:
             return money(el[n])
         except AmountSyntaxError as e:
