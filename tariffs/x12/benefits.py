@@ -63,11 +63,7 @@ _LIMIT_SLOTS = {  # a level's limit: the network's own, else the other network's
     (n, lv): tuple(SLOT_ID[(_LEVEL, net, lv, "limit_units")] for net in (n, *(o for o in NETWORKS if o != n)))
     for n in NETWORKS for lv in LEVELS_OF_CARE
 }
-# An offer is kept in a slot as one int: rank << _RANK_SHIFT | segment index (a body has far
-# fewer than 2**32 segments), so the smaller key is the better offer.
-_RANK_SHIFT = 32
-_INDEX_MASK = (1 << _RANK_SHIFT) - 1
-_EMPTY = 1 << 62  # an empty slot: above every key
+_NO_RANK = 1 << 20  # the rank of an empty slot: above every rank
 
 
 _EB_ELEMENTS = 13  # EB01..EB12 are read; shorter segments are padded with blanks
@@ -171,7 +167,7 @@ class EbReading(msgspec.Struct, frozen=True, gc=False):
     the same EB lines for every member of a plan.  (Not tracked by the cyclic garbage
     collector: a body caches tens of thousands, and they hold only tuples of scalars.)"""
 
-    offers: tuple[tuple[int, int, object], ...]  # (slot id, rank << _RANK_SHIFT, value)
+    offers: tuple[tuple[int, int, object], ...]  # (slot id, rank, value)
     used_for_status: bool
     active: bool
     description: str | None  # EB05
@@ -239,7 +235,7 @@ def _plan_amount_reading(seg: Segment, el: list[str], eb01: str, is_4010: bool, 
             reason = str(why)
         else:
             reason = None
-            offers = tuple([(slot, _PLAN_AMOUNT_RANK << _RANK_SHIFT, amount) for slot in slots])
+            offers = tuple([(slot, _PLAN_AMOUNT_RANK, amount) for slot in slots])
     description = el[5] or None
     text = seg.canonical()
     return EbReading(offers, False, False, description, reason, False, text, description is not None,
@@ -256,7 +252,7 @@ class _EbReader:
         self.has_units = False
 
     def _record(self, slot: tuple, rank: int, value) -> None:
-        self.offers.append((SLOT_ID[slot], rank << _RANK_SHIFT, value))
+        self.offers.append((SLOT_ID[slot], rank, value))
 
     def read(self, el: list[str], eb01: str) -> EbReading:
         """``el``: the segment's elements padded to EB12; ``eb01`` upper-cased."""
@@ -399,23 +395,25 @@ class _EbReader:
 class BenefitCollector:
     """One person's EB readings applied to the slots.
 
-    A slot's offer is one int, ``rank << 32 | segment index``: the smaller key wins (the
-    most specific, then the first in the file), and comparing ints allocates nothing.
-    Slots are lists indexed by slot id; ``filled`` keeps the order in which slots were
-    first offered, which is the order of the result's dicts."""
+    Slots are lists indexed by slot id: the rank, segment index and value of the offer
+    each keeps.  Segments come in file order, so an offer wins a slot when the slot is
+    empty or its rank is lower (more specific) than the kept one's: on a tie the kept one
+    is the earlier.  ``filled`` keeps the order in which slots were first offered, which
+    is the order of the result's dicts."""
 
-    __slots__ = ("is_4010", "cache", "keys", "values", "filled", "indexes", "readings", "lost_in", "active",
+    __slots__ = ("is_4010", "cache", "ranks", "holders", "values", "filled", "indexes", "readings", "lost_in", "active",
                  "plan_description", "any_description", "warnings", "has_units", "_delimiters", "_known")
 
     def __init__(self, is_4010: bool, cache: dict | None = None):
         self.is_4010 = is_4010
         self.cache = {} if cache is None else cache  # EB readings, shared by the people of one body
-        self.keys = [_EMPTY] * N_SLOTS  # slot id -> key of the offer kept
+        self.ranks = [_NO_RANK] * N_SLOTS  # slot id -> rank of the offer kept
+        self.holders: list[int | None] = [None] * N_SLOTS  # slot id -> segment index of the offer kept
         self.values: list = [None] * N_SLOTS  # slot id -> value of the offer kept
         self.filled: list[int] = []
         self.indexes: list[int] = []  # segment index of each EB, in file order
         self.readings: list[EbReading] = []  # its reading
-        self.lost_in: dict[int, int] = {}  # index -> own rank << _RANK_SHIFT | slot id where it first lost
+        self.lost_in: dict[int, int] = {}  # index -> the slot id where it first lost
         self.active = False
         self.plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
         self.any_description: str | None = None  # EB05 of the first EB that has one
@@ -440,19 +438,19 @@ class BenefitCollector:
         offers = reading.offers
         if not offers:
             return
-        keys, lost_in = self.keys, self.lost_in
-        for slot, base, value in offers:
-            key = base | index
-            held = keys[slot]
-            if key < held:
-                keys[slot] = key
+        ranks, holders, lost_in = self.ranks, self.holders, self.lost_in
+        for slot, rank, value in offers:
+            held = ranks[slot]
+            if rank < held:
+                ranks[slot] = rank
                 self.values[slot] = value
-                if held == _EMPTY:
+                if held == _NO_RANK:
                     self.filled.append(slot)
-                elif held & _INDEX_MASK not in lost_in:
-                    lost_in[held & _INDEX_MASK] = held & ~_INDEX_MASK | slot
+                elif holders[slot] not in lost_in:
+                    lost_in[holders[slot]] = slot
+                holders[slot] = index
             elif index not in lost_in:
-                lost_in[index] = base | slot
+                lost_in[index] = slot
 
     def _note(self, reading: EbReading) -> None:
         if reading.description and self.any_description is None:
@@ -475,9 +473,9 @@ class BenefitCollector:
         level_fields: list[dict | None] = [None] * len(_LEVEL_GROUPS)
         benefit_leaves: list[dict | None] = [None] * len(_LEAVES)
         remaining_leaves: list[dict | None] = [None] * len(_LEAVES)
-        keys, values = self.keys, self.values
+        holders, values = self.holders, self.values
         for slot_id in self.filled:
-            index = keys[slot_id] & _INDEX_MASK
+            index = holders[slot_id]
             value = values[slot_id]
             kind, group, leaf, network, what, name, tier = _SLOT_PLAN[slot_id]
             if kind is _LEVEL:
@@ -553,11 +551,10 @@ class BenefitCollector:
             if index in not_needed:
                 reason = "a year-to-date amount: the plan and remaining amounts already determine the accumulator"
             elif index in self.lost_in:
-                lost = self.lost_in[index]
-                slot_id, rank = lost & _INDEX_MASK, lost >> _RANK_SHIFT
-                winner = self.keys[slot_id]
-                how = "more specific" if winner >> _RANK_SHIFT < rank else "earlier"
-                reason = f"superseded by the {how} segment {winner & _INDEX_MASK} for the same benefit"
+                slot_id = self.lost_in[index]
+                rank = next(rank for slot, rank, _value in reading.offers if slot == slot_id)
+                how = "more specific" if self.ranks[slot_id] < rank else "earlier"
+                reason = f"superseded by the {how} segment {self.holders[slot_id]} for the same benefit"
             else:
                 reason = "nothing in it maps to a benefit"
             out.append(Unmapped(reading.text, reason))
@@ -568,15 +565,15 @@ class BenefitCollector:
         found: dict[str, tuple[int, str]] = {}
         if not self.has_units:
             return found
-        keys = self.keys
+        holders = self.holders
         for slot_id, network, level in _UNITS_SLOTS:
-            if keys[slot_id] != _EMPTY and level not in found:
+            if holders[slot_id] is not None and level not in found:
                 found[level] = (self.values[slot_id], network)
         return found
 
     def _limit(self, network: str, level: str) -> int | None:
         for slot_id in _LIMIT_SLOTS[(network, level)]:
-            if self.keys[slot_id] != _EMPTY:
+            if self.holders[slot_id] is not None:
                 return self.values[slot_id]
         return None
 
