@@ -64,6 +64,7 @@ _LIMIT_SLOTS = {  # a level's limit: the network's own, else the other network's
     for n in NETWORKS for lv in LEVELS_OF_CARE
 }
 _NO_RANK = 1 << 20  # the rank of an empty slot: above every rank
+_ZERO = Decimal("0.00")
 
 
 _EB_ELEMENTS = 13  # EB01..EB12 are read; shorter segments are padded with blanks
@@ -543,10 +544,10 @@ class BenefitCollector:
         """(canonical segment text, reason) for every EB segment nothing came from."""
         out = []
         for index, reading in zip(self.indexes, self.readings):
-            if reading.used_for_status or index in used:
-                continue
-            if reading.unmapped is not None:
+            if reading.unmapped is not None:  # a reason of its own: it offered nothing, set no status
                 out.append(reading.unmapped)
+                continue
+            if reading.used_for_status or index in used:
                 continue
             if index in not_needed:
                 reason = "a year-to-date amount: the plan and remaining amounts already determine the accumulator"
@@ -581,7 +582,7 @@ class BenefitCollector:
         """The met amount for one network × kind × tier, and whether the year-to-date amount gave it."""
         plan, remaining, ytd = found.get(_PLAN), found.get(_REMAINING), found.get(_YTD)
         if plan and remaining:
-            met = max(plan[0] - remaining[0], Decimal("0.00"))
+            met = max(plan[0] - remaining[0], _ZERO)
             if ytd and ytd[0] != met:
                 self.warnings.append(
                     f"{_label(network, kind, tier)}: segment {ytd[1]} says {ytd[0]} met year to date, the plan amount less the "

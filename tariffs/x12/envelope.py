@@ -183,21 +183,22 @@ def iter_segments(text: str) -> Iterator[Segment]:
             # over the length cap, a piece that may start another interchange.
             long_piece = max(map(len, pieces)) > MAX_SEGMENT_CHARS
             may_restart = index > 0 and text.find("ISA", pos, last) != -1
+            careful = long_piece or may_restart
             offset = pos
             for piece in pieces:
-                if long_piece or may_restart:
+                raw = piece.strip(_BLANKS)
+                if careful:
                     start = offset
                     offset += len(piece) + 1
-                raw = piece.strip(_BLANKS)
+                    if raw and len(piece) > MAX_SEGMENT_CHARS:
+                        _too_long(index + 1, raw)
+                    if may_restart and raw.startswith("ISA"):
+                        isa_at = start + piece.index("ISA")
+                        if read_isa_delimiters(text, isa_at, index + 1) != delimiters:
+                            restart_at = isa_at  # a new interchange with its own delimiters
+                            break
                 if not raw:  # blank lines, two terminators in a row: nothing to count
                     continue
-                if long_piece and len(piece) > MAX_SEGMENT_CHARS:
-                    _too_long(index + 1, raw)
-                if may_restart and raw.startswith("ISA"):
-                    isa_at = start + piece.index("ISA")
-                    if read_isa_delimiters(text, isa_at, index + 1) != delimiters:
-                        restart_at = isa_at  # a new interchange with its own delimiters
-                        break
                 index += 1
                 end = raw.find(element)
                 written = raw[:end] if end != -1 else raw
