@@ -403,7 +403,7 @@ class BenefitCollector:
     is the order of the result's dicts."""
 
     __slots__ = ("is_4010", "cache", "ranks", "holders", "values", "filled", "indexes", "readings", "lost_in", "active",
-                 "plan_description", "any_description", "warnings", "has_units", "_delimiters", "_known")
+                 "plan_description", "any_description", "warnings", "has_units", "_delimiters", "_known", "_readings")
 
     def __init__(self, is_4010: bool, cache: dict | None = None):
         self.is_4010 = is_4010
@@ -422,13 +422,15 @@ class BenefitCollector:
         self.has_units = False  # any remaining-units offer (most people have none)
         self._delimiters: Delimiters | None = None  # those of the segments read so far, and
         self._known: _BodyCache | None = None  # ... what the body's cache holds for them
+        self._readings: dict[str, EbReading] = {}  # ... its readings
 
     # ------------------------------------------------------------------ reading
     def add(self, seg: Segment) -> None:
         if seg.delimiters is not self._delimiters:
             self._delimiters = seg.delimiters
             self._known = cache_for(self.cache, seg.delimiters, self.is_4010)
-        reading = self._known.readings.get(seg.raw)
+            self._readings = self._known.readings
+        reading = self._readings.get(seg.raw)
         if reading is None:
             reading = read_eb(seg, self.is_4010, self._known)
         index = seg.index
@@ -439,12 +441,12 @@ class BenefitCollector:
         offers = reading.offers
         if not offers:
             return
-        ranks, holders, lost_in = self.ranks, self.holders, self.lost_in
+        ranks, holders, values, lost_in = self.ranks, self.holders, self.values, self.lost_in
         for slot, rank, value in offers:
             held = ranks[slot]
             if rank < held:
                 ranks[slot] = rank
-                self.values[slot] = value
+                values[slot] = value
                 if held == _NO_RANK:
                     self.filled.append(slot)
                 elif holders[slot] not in lost_in:
