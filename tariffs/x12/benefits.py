@@ -72,6 +72,7 @@ _LEVELS_CACHE: dict[tuple, tuple[tuple[str, int], ...] | str] = {}  # EB03 texts
 _LEVELS_CACHE_SIZE = 10_000
 MAX_CACHED_READINGS = 50_000  # per body
 _SHORT = 64  # process-wide caches only keep short keys, so a hostile body cannot fill memory
+_EXACT_CENTS = 20  # digits and a point: far below the 28 digits of the decimal context
 
 
 def _levels_of(service_types: list[str], table: dict[int, str], is_4010: bool) -> tuple[tuple[str, int], ...] | str:
@@ -105,6 +106,10 @@ def _levels_of(service_types: list[str], table: dict[int, str], is_4010: bool) -
 
 def money(text: str) -> Decimal:
     """An X12 amount with at most two decimals, as cents (raises AmountSyntaxError)."""
+    if len(text) <= _EXACT_CENTS and 0 <= text.find(".") == len(text) - 3 and text.isascii() and text.replace(".", "", 1).isdigit():
+        # "1206.75": already in cents, and too short for the context's precision to round it;
+        # the remaining and year-to-date amounts differ per member, so this skips the cache
+        return Decimal(text)
     return _money(text) if len(text) <= _SHORT else cents(x12_number(text, places=2))
 
 
