@@ -241,7 +241,8 @@ def _plan_amount_reading(seg: Segment, el: list[str], eb01: str, is_4010: bool, 
             reason = str(why)
         else:
             reason = None
-            offers = tuple([(slot, _PLAN_AMOUNT_RANK, amount) for slot in slots])
+            offers = (((slots[0], _PLAN_AMOUNT_RANK, amount),) if len(slots) == 1  # one network: most lines
+                      else tuple([(slot, _PLAN_AMOUNT_RANK, amount) for slot in slots]))
     description = el[5] or None
     text = seg.canonical()
     return EbReading(offers, False, False, description, reason, False, text, description is not None,

@@ -65,7 +65,10 @@ class Segment(msgspec.Struct, gc=False):
 
     def get(self, n: int) -> str:
         """Element ``n`` (1-based), "" when absent."""
-        return self.elements[n] if n < len(self.elements) else ""
+        elements = self._elements
+        if elements is None:
+            elements = self.elements
+        return elements[n] if n < len(elements) else ""
 
     def repeats(self, n: int) -> list[str]:
         """Element ``n`` split at the repetition separator (5010), blanks dropped."""
