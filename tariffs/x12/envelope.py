@@ -185,7 +185,8 @@ def iter_segments(text: str) -> Iterator[Segment]:
             # Checks a window can rule out at once (in C) are not made per piece: a piece
             # over the length cap, a piece that may start another interchange.
             long_piece = max(map(len, pieces)) > MAX_SEGMENT_CHARS
-            may_restart = index > 0 and text.find("ISA", pos, last) != -1
+            # (an interchange's own ISA, the body's first segment, does not count)
+            may_restart = text.find("ISA", pos + 1 if index == 0 else pos, last) != -1
             careful = long_piece or may_restart
             offset = pos
             for piece in pieces:
@@ -195,7 +196,7 @@ def iter_segments(text: str) -> Iterator[Segment]:
                     offset += len(piece) + 1
                     if raw and len(piece) > MAX_SEGMENT_CHARS:
                         _too_long(index + 1, raw)
-                    if may_restart and raw.startswith("ISA"):
+                    if may_restart and index and raw.startswith("ISA"):
                         isa_at = start + piece.index("ISA")
                         if read_isa_delimiters(text, isa_at, index + 1) != delimiters:
                             restart_at = isa_at  # a new interchange with its own delimiters
