@@ -139,8 +139,6 @@ class Unusable(Exception):
     """Why an EB segment cannot be mapped (a sentence fragment without PHI: EBs carry none)."""
 
 
-
-
 def x12_number(text: str, places: int) -> Decimal:
     """An X12 ``R`` value: ``.2`` and ``10.00`` are both written; no sign, no exponent."""
     if text.startswith("."):
