@@ -2,6 +2,7 @@
 """X12 271 reader benchmark: ``read_271`` against only splitting the same body into segments.
 
     .venv/bin/python bench/x12_bench.py [--subscribers 1000] [--runs 9] [--seed 271]
+    .venv/bin/python bench/x12_bench.py --reads N   # for callgrind: N untimed reads, nothing else
 
 Generates one 5010 interchange with ``--subscribers`` subscribers (2000C), about 60 % of
 them with one to three dependents (2000D), in batches of 100 people per ST/SE. Each
@@ -18,6 +19,14 @@ Times (wall and CPU), as the median of ``--runs`` runs in this process:
       into elements (what any X12 reader must do at the least);
   (c) the reader's own tokenizer alone (``tariffs.x12.envelope.iter_segments``).
 Prints a Markdown table and writes ``bench/out/x12.json``.
+
+Instruction counts do not depend on what else the machine runs.  ``--reads N`` generates
+the same body and reads it N times without timing or checking; under callgrind the
+count of ``--reads 2`` less that of ``--reads 1`` is one ``read_271`` (warm caches):
+
+    for n in 1 2; do PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=bench/out/cg.$n \
+        .venv/bin/python bench/x12_bench.py --reads $n; done
+    grep -h '^summary' bench/out/cg.1 bench/out/cg.2
 """
 
 from __future__ import annotations
@@ -164,9 +173,15 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--seed", type=int, default=271)
+    parser.add_argument("--reads", type=int, default=None, help="only read the body this many times (for callgrind)")
     args = parser.parse_args()
 
     data, people, segments = generate(args.subscribers, args.seed)
+    if args.reads is not None:
+        for _ in range(args.reads):
+            gc.collect()
+            read_271(data)
+        return
     result = read_271(data)
     assert len(result.people) == people, (len(result.people), people)
     assert result.warnings == [], result.warnings

@@ -8,15 +8,16 @@ won a slot is reported as unmapped, with the reason it was not used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
+import msgspec
+
 from costsvc.domain.model import LEVELS_OF_CARE
 from costsvc.domain.money import AmountSyntaxError, cents, parse_amount, plain
 from tariffs.x12 import codes
-from tariffs.x12.envelope import Segment
+from tariffs.x12.envelope import Delimiters, Segment
 
 IN, OUT = "in_network", "out_of_network"
 NETWORKS = (IN, OUT)
@@ -42,6 +43,28 @@ SLOT_OF: tuple[tuple, ...] = (
     *(("units_remaining", n, lv) for n in NETWORKS for lv in LEVELS_OF_CARE),
 )
 SLOT_ID: dict[tuple, int] = {slot: i for i, slot in enumerate(SLOT_OF)}
+N_SLOTS = len(SLOT_OF)
+# What building the results needs of each slot: (kind, group, leaf, network, level or amount
+# kind, field or plan/remaining/ytd, tier).  A group is one level's fields or one amount's
+# plan, remaining and year-to-date figures; a leaf is the dict of a network's document the
+# slot's value goes in (its "levels", "deductible" or "oop_max").
+_LEVEL, _AMOUNT, _UNITS = "level", "amount", "units_remaining"
+_LEVEL_GROUPS = {key: i for i, key in enumerate(dict.fromkeys(s[1:3] for s in SLOT_OF if s[0] == _LEVEL))}
+_AMOUNT_GROUPS: tuple[tuple[str, str, str], ...] = tuple(dict.fromkeys(s[1:4] for s in SLOT_OF if s[0] == _AMOUNT))
+_LEAVES: tuple[tuple[str, str], ...] = tuple((n, what) for n in NETWORKS for what in ("levels", "deductible", "oop_max"))
+_SLOT_PLAN: tuple[tuple, ...] = tuple(
+    (_LEVEL, _LEVEL_GROUPS[s[1:3]], _LEAVES.index((s[1], "levels")), s[1], s[2], s[3], None) if s[0] == _LEVEL
+    else (_AMOUNT, _AMOUNT_GROUPS.index(s[1:4]), _LEAVES.index(s[1:3]), s[1], s[2], s[4], s[3]) if s[0] == _AMOUNT
+    else (_UNITS, None, None, s[1], s[2], None, None)
+    for s in SLOT_OF
+)
+_UNITS_SLOTS = tuple((SLOT_ID[(_UNITS, n, lv)], n, lv) for n in NETWORKS for lv in LEVELS_OF_CARE)
+_LIMIT_SLOTS = {  # a level's limit: the network's own, else the other network's
+    (n, lv): tuple(SLOT_ID[(_LEVEL, net, lv, "limit_units")] for net in (n, *(o for o in NETWORKS if o != n)))
+    for n in NETWORKS for lv in LEVELS_OF_CARE
+}
+_NO_RANK = 1 << 20  # the rank of an empty slot: above every rank
+_ZERO = Decimal("0.00")
 
 
 _EB_ELEMENTS = 13  # EB01..EB12 are read; shorter segments are padded with blanks
@@ -49,6 +72,7 @@ _LEVELS_CACHE: dict[tuple, tuple[tuple[str, int], ...] | str] = {}  # EB03 texts
 _LEVELS_CACHE_SIZE = 10_000
 MAX_CACHED_READINGS = 50_000  # per body
 _SHORT = 64  # process-wide caches only keep short keys, so a hostile body cannot fill memory
+_EXACT_CENTS = 20  # digits and a point: far below the 28 digits of the decimal context
 
 
 def _levels_of(service_types: list[str], table: dict[int, str], is_4010: bool) -> tuple[tuple[str, int], ...] | str:
@@ -82,6 +106,10 @@ def _levels_of(service_types: list[str], table: dict[int, str], is_4010: bool) -
 
 def money(text: str) -> Decimal:
     """An X12 amount with at most two decimals, as cents (raises AmountSyntaxError)."""
+    if len(text) <= _EXACT_CENTS and 0 <= text.find(".") == len(text) - 3 and text.isascii() and text.replace(".", "", 1).isdigit():
+        # "1206.75": already in cents, and too short for the context's precision to round it;
+        # the remaining and year-to-date amounts differ per member, so this skips the cache
+        return Decimal(text)
     return _money(text) if len(text) <= _SHORT else cents(x12_number(text, places=2))
 
 
@@ -111,11 +139,6 @@ class Unusable(Exception):
     """Why an EB segment cannot be mapped (a sentence fragment without PHI: EBs carry none)."""
 
 
-# A slot's current offer: (rank, segment index, value); plain tuples, built ~200,000 times a second.
-_Offer = tuple[int, int, object]
-_RANK, _INDEX, _VALUE = 0, 1, 2
-
-
 def x12_number(text: str, places: int) -> Decimal:
     """An X12 ``R`` value: ``.2`` and ``10.00`` are both written; no sign, no exponent."""
     if text.startswith("."):
@@ -131,16 +154,22 @@ def _why_nothing(eb01: str) -> str:
     return "limitation without a count of days or visits (EB09 DY/VS with EB10)"
 
 
+class Unmapped(msgspec.Struct, frozen=True, gc=False):  # two strings: in no cycle, so never tracked
+    segment: str  # the EB segment, written with * ^ : whatever the file's separators
+    reason: str
+
+
 class Results(NamedTuple):
     benefits: dict
     remaining: dict
     accumulators: dict
-    unmapped: list[tuple[str, str]]  # (segment text, reason)
+    unmapped: list[Unmapped]
 
 
-class EbReading(NamedTuple):
+class EbReading(msgspec.Struct, frozen=True, gc=False):
     """What one EB segment says, independent of the person: cached, since payers repeat
-    the same EB lines for every member of a plan."""
+    the same EB lines for every member of a plan.  (Not tracked by the cyclic garbage
+    collector: a body caches tens of thousands, and they hold only tuples of scalars.)"""
 
     offers: tuple[tuple[int, int, object], ...]  # (slot id, rank, value)
     used_for_status: bool
@@ -149,23 +178,78 @@ class EbReading(NamedTuple):
     reason: str | None  # why nothing could be offered
     has_units: bool
     text: str  # the segment with canonical separators, for `unmapped`
+    notable: bool  # any of active, description, has_units: what a person notes beyond the offers
+    unmapped: Unmapped | None  # (text, reason) when there is a reason: immutable, so shared by every person
 
 
-def read_eb(seg: Segment, is_4010: bool, cache: dict) -> EbReading:
-    """What ``seg`` says.  ``cache`` (one per body) maps (delimiters, version) to the
-    readings of the segment texts seen before."""
-    readings = cache.get((seg.delimiters, is_4010))
-    if readings is None:
-        readings = cache[(seg.delimiters, is_4010)] = {}
+class _BodyCache(NamedTuple):
+    readings: dict  # segment text -> EbReading
+    amount_slots: dict  # what _plan_amount_reading found for a C/G's elements other than EB07
+
+
+def cache_for(cache: dict, delimiters: Delimiters, is_4010: bool) -> _BodyCache:
+    """What ``cache`` (one per body) holds for segments of these delimiters and version."""
+    found = cache.get((delimiters, is_4010))
+    if found is None:
+        found = cache[(delimiters, is_4010)] = _BodyCache({}, {})
+    return found
+
+
+def read_eb(seg: Segment, is_4010: bool, cache: _BodyCache) -> EbReading:
+    """What ``seg`` says, read once per body for each distinct segment text."""
+    readings = cache.readings
     reading = readings.get(seg.raw)
     if reading is None:
-        reading = _EbReader(seg, is_4010).read()
+        el = seg.elements
+        if len(el) < _EB_ELEMENTS:
+            el = el + [""] * (_EB_ELEMENTS - len(el))
+        eb01 = el[1].upper()
+        if eb01 in _AMOUNT_KIND:
+            reading = _plan_amount_reading(seg, el, eb01, is_4010, cache.amount_slots)
+        else:
+            reading = _EbReader(seg, is_4010).read(el, eb01)
         if len(readings) < MAX_CACHED_READINGS:
             readings[seg.raw] = reading
     return reading
 
 
+def _plan_amount_reading(seg: Segment, el: list[str], eb01: str, is_4010: bool, amount_slots: dict) -> EbReading:
+    """A C or G segment: a plan amount, remaining amount or amount met so far.  The
+    remaining and year-to-date lines differ from member to member only in EB07, so the
+    slots (or the reason there are none) are found once per body for the other elements."""
+    key = (eb01, el[2], el[3], el[6], el[12])
+    slots = amount_slots.get(key)
+    if slots is None:
+        reader = _EbReader(seg, is_4010)
+        try:
+            slots = reader.plan_amount_slots(seg, el, eb01, reader.networks(seg, el))
+        except Unusable as why:
+            slots = str(why)
+        if len(amount_slots) < MAX_CACHED_READINGS:
+            amount_slots[key] = slots
+    offers: tuple = ()
+    if isinstance(slots, str):
+        reason = slots
+    elif not el[7]:
+        reason = "no amount (EB07)"
+    else:
+        try:
+            amount = _EbReader.amount(el, 7)
+        except Unusable as why:
+            reason = str(why)
+        else:
+            reason = None
+            offers = (((slots[0], _PLAN_AMOUNT_RANK, amount),) if len(slots) == 1  # one network: most lines
+                      else tuple([(slot, _PLAN_AMOUNT_RANK, amount) for slot in slots]))
+    description = el[5] or None
+    text = seg.canonical()
+    return EbReading(offers, False, False, description, reason, False, text, description is not None,
+                     Unmapped(text, reason) if reason else None)
+
+
 class _EbReader:
+    """Reads one EB segment other than C and G (those are _plan_amount_reading's)."""
+
     def __init__(self, seg: Segment, is_4010: bool):
         self.seg = seg
         self.is_4010 = is_4010
@@ -175,12 +259,9 @@ class _EbReader:
     def _record(self, slot: tuple, rank: int, value) -> None:
         self.offers.append((SLOT_ID[slot], rank, value))
 
-    def read(self) -> EbReading:
+    def read(self, el: list[str], eb01: str) -> EbReading:
+        """``el``: the segment's elements padded to EB12; ``eb01`` upper-cased."""
         seg = self.seg
-        el = seg.elements
-        if len(el) < _EB_ELEMENTS:
-            el = el + [""] * (_EB_ELEMENTS - len(el))
-        eb01 = el[1].upper()
         status = eb01 in codes.STATUS_EB01
         reason = None
         try:
@@ -188,14 +269,13 @@ class _EbReader:
         except Unusable as why:
             self.offers.clear()
             reason = None if status else str(why)
-        return EbReading(tuple(self.offers), status, eb01 == codes.ACTIVE_EB01, el[5] or None, reason, self.has_units,
-                         seg.canonical())
+        active, description = eb01 == codes.ACTIVE_EB01, el[5] or None
+        text = seg.canonical()
+        return EbReading(tuple(self.offers), status, active, description, reason, self.has_units, text,
+                         bool(active or description or self.has_units), Unmapped(text, reason) if reason else None)
 
     def _benefit(self, seg: Segment, el: list[str], eb01: str, status: bool) -> None:
-        networks = self._networks(seg, el)
-        if eb01 in _AMOUNT_KIND:
-            self._plan_amount(seg, el, eb01, networks)
-            return
+        networks = self.networks(seg, el)
         if eb01 not in _LEVEL_FIELD_EB01:
             if not status:
                 raise Unusable(f"EB01 {seg.shown(1) or '(blank)'} ({codes.EB01_NAMES.get(eb01, 'unknown code')}) is not a benefit an estimate uses")
@@ -206,7 +286,7 @@ class _EbReader:
         if not offered and not status:
             raise Unusable(_why_nothing(eb01))
 
-    def _networks(self, seg: Segment, el: list[str]) -> tuple[str, ...]:
+    def networks(self, seg: Segment, el: list[str]) -> tuple[str, ...]:
         eb12 = el[12].upper()
         if eb12 not in _NETWORK_OF_EB12:
             raise Unusable(f"EB12 {seg.shown(12)} is not a network indicator (Y, N, W)")
@@ -247,7 +327,7 @@ class _EbReader:
             period = el[6]
             if period not in codes.COPAY_UNITS:
                 raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a copay unit (visit, day, episode, admission)")
-            amount = self._amount(el, 7)
+            amount = self.amount(el, 7)
             return self._offer_levels(networks, targets, "copay", (str(amount), codes.COPAY_UNITS[period]))
         # F: a limitation counted in days or visits
         quantity, count = el[9].upper(), el[10]
@@ -271,7 +351,8 @@ class _EbReader:
             return False
         return self._offer_levels(networks, targets, "prior_auth", eb11 == "Y")
 
-    def _plan_amount(self, seg: Segment, el: list[str], eb01: str, networks) -> None:
+    def plan_amount_slots(self, seg: Segment, el: list[str], eb01: str, networks) -> tuple[int, ...]:
+        """The slots of a C/G segment's amount (raises Unusable)."""
         kind = _AMOUNT_KIND[eb01]
         eb03 = el[3]
         service_types = [eb03 or codes.PLAN_WIDE_SERVICE_TYPE] if eb03 in ("30", "") else (
@@ -294,14 +375,10 @@ class _EbReader:
             which = _PLAN
         else:
             raise Unusable(f"EB06 {seg.shown(6)} ({codes.TIME_PERIODS.get(period, 'unknown period')}) is not a plan-year amount")
-        if not el[7]:
-            raise Unusable("no amount (EB07)")
-        amount = self._amount(el, 7)
-        for network in networks:
-            self._record(("amount", network, kind, tier, which), _PLAN_AMOUNT_RANK, amount)
+        return tuple(SLOT_ID[("amount", network, kind, tier, which)] for network in networks)
 
     @staticmethod
-    def _amount(el: list[str], n: int) -> Decimal:
+    def amount(el: list[str], n: int) -> Decimal:
         try:
             return money(el[n])
         except AmountSyntaxError as e:
@@ -320,45 +397,77 @@ class _EbReader:
         return True
 
 
-@dataclass
 class BenefitCollector:
-    is_4010: bool
-    slots: dict[int, _Offer] = field(default_factory=dict)  # slot id (SLOT_ID) -> offer kept
-    ebs: list[tuple[int, EbReading]] = field(default_factory=list)  # (segment index, reading) in file order
-    lost_in: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (slot id, own rank) first lost
-    active: bool = False
-    plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
-    any_description: str | None = None  # EB05 of the first EB that has one
-    warnings: list[str] = field(default_factory=list)
-    has_units: bool = False  # any remaining-units offer (most people have none)
-    cache: dict = field(default_factory=dict)  # EB readings, shared by the people of one body
+    """One person's EB readings applied to the slots.
+
+    Slots are lists indexed by slot id: the rank, segment index and value of the offer
+    each keeps.  Segments come in file order, so an offer wins a slot when the slot is
+    empty or its rank is lower (more specific) than the kept one's: on a tie the kept one
+    is the earlier.  ``filled`` keeps the order in which slots were first offered, which
+    is the order of the result's dicts."""
+
+    __slots__ = ("is_4010", "cache", "ranks", "holders", "values", "filled", "indexes", "readings", "lost_in", "active",
+                 "plan_description", "any_description", "warnings", "has_units", "_delimiters", "_known", "_readings")
+
+    def __init__(self, is_4010: bool, cache: dict | None = None):
+        self.is_4010 = is_4010
+        self.cache = {} if cache is None else cache  # EB readings, shared by the people of one body
+        self.ranks = [_NO_RANK] * N_SLOTS  # slot id -> rank of the offer kept
+        self.holders: list[int | None] = [None] * N_SLOTS  # slot id -> segment index of the offer kept
+        self.values: list = [None] * N_SLOTS  # slot id -> value of the offer kept
+        self.filled: list[int] = []
+        self.indexes: list[int] = []  # segment index of each EB, in file order
+        self.readings: list[EbReading] = []  # its reading
+        self.lost_in: dict[int, int] = {}  # index -> the slot id where it first lost
+        self.active = False
+        self.plan_description: str | None = None  # EB05 of the first active-coverage EB that has one
+        self.any_description: str | None = None  # EB05 of the first EB that has one
+        self.warnings: list[str] = []
+        self.has_units = False  # any remaining-units offer (most people have none)
+        self._delimiters: Delimiters | None = None  # those of the segments read so far, and
+        self._known: _BodyCache | None = None  # ... what the body's cache holds for them
+        self._readings: dict[str, EbReading] = {}  # ... its readings
 
     # ------------------------------------------------------------------ reading
     def add(self, seg: Segment) -> None:
-        reading = read_eb(seg, self.is_4010, self.cache)
+        if seg.delimiters is not self._delimiters:
+            self._delimiters = seg.delimiters
+            self._known = cache_for(self.cache, seg.delimiters, self.is_4010)
+            self._readings = self._known.readings
+        reading = self._readings.get(seg.raw)
+        if reading is None:
+            reading = read_eb(seg, self.is_4010, self._known)
         index = seg.index
-        self.ebs.append((index, reading))
+        self.indexes.append(index)
+        self.readings.append(reading)
+        if reading.notable:
+            self._note(reading)
+        offers = reading.offers
+        if not offers:
+            return
+        ranks, holders, values, lost_in = self.ranks, self.holders, self.values, self.lost_in
+        for slot, rank, value in offers:
+            held = ranks[slot]
+            if rank < held:
+                ranks[slot] = rank
+                values[slot] = value
+                if held == _NO_RANK:
+                    self.filled.append(slot)
+                elif holders[slot] not in lost_in:
+                    lost_in[holders[slot]] = slot
+                holders[slot] = index
+            elif index not in lost_in:
+                lost_in[index] = slot
+
+    def _note(self, reading: EbReading) -> None:
         if reading.description and self.any_description is None:
             self.any_description = reading.description
         if reading.active:
             self.active = True
             if reading.description and self.plan_description is None:
                 self.plan_description = reading.description
-        self.has_units = self.has_units or reading.has_units
-        slots = self.slots
-        for slot, rank, value in reading.offers:
-            held = slots.get(slot)
-            if held is None:
-                slots[slot] = (rank, index, value)
-            elif rank < held[_RANK]:
-                slots[slot] = (rank, index, value)
-                self._lost(held[_INDEX], slot, held[_RANK])
-            else:
-                self._lost(index, slot, rank)
-
-    def _lost(self, segment_index: int, slot: tuple, rank: int) -> None:
-        if segment_index not in self.lost_in:
-            self.lost_in[segment_index] = (slot, rank)
+        if reading.has_units:
+            self.has_units = True
 
     # ------------------------------------------------------------------ results
     def results(self, as_of: str | None) -> Results:
@@ -367,47 +476,52 @@ class BenefitCollector:
         benefits: dict = {}
         remaining: dict = {}
         used: set[int] = set()
-        amounts: dict[tuple[str, str, str], dict[str, tuple[Decimal, int]]] = {}
-        level_fields: dict[tuple[str, str], dict] = {}
-        for slot_id, (_rank, index, value) in self.slots.items():
-            slot = SLOT_OF[slot_id]
-            kind = slot[0]
-            if kind == "level":
-                _, network, level, name = slot
-                fields = level_fields.get((network, level))
-                if fields is None:  # (setdefault chains would build three dicts per slot)
-                    fields = level_fields[(network, level)] = {}
-                    net = benefits.get(network)
-                    if net is None:
-                        net = benefits[network] = {}
-                    levels = net.get("levels")
+        amounts: dict[int, dict[str, tuple[Decimal, int]]] = {}
+        level_fields: list[dict | None] = [None] * len(_LEVEL_GROUPS)
+        benefit_leaves: list[dict | None] = [None] * len(_LEAVES)
+        remaining_leaves: list[dict | None] = [None] * len(_LEAVES)
+        holders, values = self.holders, self.values
+        for slot_id in self.filled:
+            index = holders[slot_id]
+            value = values[slot_id]
+            kind, group, leaf, network, what, name, tier = _SLOT_PLAN[slot_id]
+            if kind is _LEVEL:
+                fields = level_fields[group]
+                if fields is None:
+                    fields = level_fields[group] = {}
+                    levels = benefit_leaves[leaf]
                     if levels is None:
-                        levels = net["levels"] = {}
-                    levels[level] = fields
+                        levels = benefit_leaves[leaf] = _leaf(benefits, network, "levels")
+                    levels[what] = fields
                 if name == "copay":
                     fields["copay"], fields["copay_unit"] = value
                 else:
                     fields[name] = value
                 used.add(index)
-            elif kind == "amount":
-                _, network, what, tier, which = slot
-                key = slot[1:4]
-                found = amounts.get(key)
+            elif kind is _AMOUNT:
+                found = amounts.get(group)
                 if found is None:
-                    found = amounts[key] = {}
-                found[which] = (value, index)
-                if which == _PLAN:
-                    _leaf(benefits, network, what)[tier] = str(value)
+                    found = amounts[group] = {}
+                found[name] = (value, index)
+                if name == _PLAN:
+                    amount_leaf = benefit_leaves[leaf]
+                    if amount_leaf is None:
+                        amount_leaf = benefit_leaves[leaf] = _leaf(benefits, network, what)
+                    amount_leaf[tier] = str(value)
                     used.add(index)
-                elif which == _REMAINING:
-                    _leaf(remaining, network, what)[tier] = str(value)
+                elif name == _REMAINING:
+                    amount_leaf = remaining_leaves[leaf]
+                    if amount_leaf is None:
+                        amount_leaf = remaining_leaves[leaf] = _leaf(remaining, network, what)
+                    amount_leaf[tier] = str(value)
                     used.add(index)
             else:  # units remaining
                 used.add(index)
 
         accumulators: dict = {}
         not_needed: set[int] = set()
-        for (network, what, tier), found in amounts.items():
+        for group, found in amounts.items():
+            network, what, tier = _AMOUNT_GROUPS[group]
             met, ytd_used = self._met(network, what, tier, found)
             if _YTD in found:
                 (used if ytd_used else not_needed).add(found[_YTD][1])
@@ -432,24 +546,25 @@ class BenefitCollector:
             accumulators = {"as_of": as_of, **accumulators}
         return Results(benefits, remaining, accumulators, self._unmapped(used, not_needed))
 
-    def _unmapped(self, used: set[int], not_needed: set[int]) -> list[tuple[str, str]]:
+    def _unmapped(self, used: set[int], not_needed: set[int]) -> list[Unmapped]:
         """(canonical segment text, reason) for every EB segment nothing came from."""
         out = []
-        for index, reading in self.ebs:
+        for index, reading in zip(self.indexes, self.readings):
+            if reading.unmapped is not None:  # a reason of its own: it offered nothing, set no status
+                out.append(reading.unmapped)
+                continue
             if reading.used_for_status or index in used:
                 continue
-            if reading.reason:
-                reason = reading.reason
-            elif index in not_needed:
+            if index in not_needed:
                 reason = "a year-to-date amount: the plan and remaining amounts already determine the accumulator"
             elif index in self.lost_in:
-                slot_id, rank = self.lost_in[index]
-                winner = self.slots[slot_id]
-                how = "more specific" if winner[_RANK] < rank else "earlier"
-                reason = f"superseded by the {how} segment {winner[_INDEX]} for the same benefit"
+                slot_id = self.lost_in[index]
+                rank = next(rank for slot, rank, _value in reading.offers if slot == slot_id)
+                how = "more specific" if self.ranks[slot_id] < rank else "earlier"
+                reason = f"superseded by the {how} segment {self.holders[slot_id]} for the same benefit"
             else:
                 reason = "nothing in it maps to a benefit"
-            out.append((reading.text, reason))
+            out.append(Unmapped(reading.text, reason))
         return out
 
     def _units_remaining(self) -> dict[str, tuple[int, str]]:
@@ -457,25 +572,23 @@ class BenefitCollector:
         found: dict[str, tuple[int, str]] = {}
         if not self.has_units:
             return found
-        for network in NETWORKS:
-            for level in LEVELS_OF_CARE:
-                offer = self.slots.get(SLOT_ID[("units_remaining", network, level)])
-                if offer is not None and level not in found:
-                    found[level] = (offer[_VALUE], network)
+        holders = self.holders
+        for slot_id, network, level in _UNITS_SLOTS:
+            if holders[slot_id] is not None and level not in found:
+                found[level] = (self.values[slot_id], network)
         return found
 
     def _limit(self, network: str, level: str) -> int | None:
-        for net in (network, *(n for n in NETWORKS if n != network)):
-            offer = self.slots.get(SLOT_ID[("level", net, level, "limit_units")])
-            if offer is not None:
-                return offer[_VALUE]
+        for slot_id in _LIMIT_SLOTS[(network, level)]:
+            if self.holders[slot_id] is not None:
+                return self.values[slot_id]
         return None
 
     def _met(self, network: str, kind: str, tier: str, found: dict) -> tuple[Decimal | None, bool]:
         """The met amount for one network × kind × tier, and whether the year-to-date amount gave it."""
         plan, remaining, ytd = found.get(_PLAN), found.get(_REMAINING), found.get(_YTD)
         if plan and remaining:
-            met = max(plan[0] - remaining[0], Decimal("0.00"))
+            met = max(plan[0] - remaining[0], _ZERO)
             if ytd and ytd[0] != met:
                 self.warnings.append(
                     f"{_label(network, kind, tier)}: segment {ytd[1]} says {ytd[0]} met year to date, the plan amount less the "

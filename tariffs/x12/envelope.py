@@ -10,12 +10,15 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
+import msgspec
+
 from tariffs.x12.errors import X12Rejected
 
 BOM = "\ufeff"
 MAX_SEGMENT_CHARS = 10_000  # an MSG is at most 264 characters; nothing in a 271 is near this
 _WINDOW = 1 << 20  # characters split at a time
 _ISA_ELEMENTS = 16
+_MAX_IDS = 200  # segment ids (as written) the tokenizer remembers per body
 _ISA_SEARCH_CHARS = 400  # a padded ISA is 106 characters; an unpadded one is shorter
 _BLANKS = " \t\r\n"  # not str.strip()'s default: it would also strip the control characters
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
@@ -29,19 +32,20 @@ class Delimiters(NamedTuple):
     repetition: str | None  # ISA11 in 5010; 4010 has none (ISA11 is the standards id "U")
 
 
-class Segment:
+class Segment(msgspec.Struct, gc=False):
     """One segment.  Its elements are split only when first asked for: most segments of a
-    271 (MSG, N3, TRN, repeated EB lines) are never looked into."""
+    271 (MSG, N3, TRN, repeated EB lines) are never looked into.
 
-    __slots__ = ("index", "id", "raw", "delimiters", "complete", "_elements")
+    A Struct because a body makes one per segment: built in C, and not tracked by the
+    cyclic garbage collector (``gc=False``: a segment refers only to strings, its
+    delimiters and its own list of element strings, so it can be in no cycle)."""
 
-    def __init__(self, index: int, sid: str, raw: str, delimiters: Delimiters, complete: bool = True):
-        self.index = index  # 1-based position in the body, counting every segment of every interchange
-        self.id = sid
-        self.raw = raw  # the segment's text without its terminator and surrounding whitespace
-        self.delimiters = delimiters
-        self.complete = complete  # False for a last segment the body ends inside of
-        self._elements: list[str] | None = None
+    index: int  # 1-based position in the body, counting every segment of every interchange
+    id: str
+    raw: str  # the segment's text without its terminator and surrounding whitespace
+    delimiters: Delimiters
+    complete: bool = True  # False for a last segment the body ends inside of
+    _elements: list[str] | None = None
 
     @property
     def elements(self) -> list[str]:
@@ -61,7 +65,10 @@ class Segment:
 
     def get(self, n: int) -> str:
         """Element ``n`` (1-based), "" when absent."""
-        return self.elements[n] if n < len(self.elements) else ""
+        elements = self._elements
+        if elements is None:
+            elements = self.elements
+        return elements[n] if n < len(elements) else ""
 
     def repeats(self, n: int) -> list[str]:
         """Element ``n`` split at the repetition separator (5010), blanks dropped."""
@@ -73,11 +80,15 @@ class Segment:
     def canonical(self) -> str:
         """The segment written with ``*`` ``^`` ``:``, so its text does not depend on the
         file's separators; trailing empty elements dropped, as X12 writes them."""
+        d = self.delimiters
+        raw = self.raw
+        canonical_inside = d.component == ":" and d.repetition in ("^", None)
+        if canonical_inside and d.element == "*" and " " not in raw and "\t" not in raw:
+            return raw.rstrip("*")  # what splitting and joining would give (no element has blanks to strip)
         parts = list(self.elements)
         while len(parts) > 1 and not parts[-1]:
             parts.pop()
-        d = self.delimiters
-        if d.component == ":" and d.repetition in ("^", None):
+        if canonical_inside:
             return "*".join(parts)  # already canonical inside the elements
         table = self.canonical_table()
         return "*".join(p.translate(table) for p in parts)
@@ -147,6 +158,7 @@ def iter_segments(text: str) -> Iterator[Segment]:
         raise X12Rejected("the body is not an X12 interchange: it does not start with an ISA segment", 1, None)
     n = len(text)
     index = 0
+    ids: dict[str, str] = {}  # segment id as written -> as read (a file uses a few dozen)
     while True:
         pos = _WHITESPACE.match(text, pos).end()
         if pos >= n:
@@ -169,23 +181,37 @@ def iter_segments(text: str) -> Iterator[Segment]:
                 if raw:
                     yield Segment(index + 1, _id_of(raw, element), raw, delimiters, False)
                 return
+            pieces = text[pos:last].split(terminator)
+            # Checks a window can rule out at once (in C) are not made per piece: a piece
+            # over the length cap, a piece that may start another interchange.
+            long_piece = max(map(len, pieces)) > MAX_SEGMENT_CHARS
+            # (an interchange's own ISA, the body's first segment, does not count)
+            may_restart = text.find("ISA", pos + 1 if index == 0 else pos, last) != -1
+            careful = long_piece or may_restart
             offset = pos
-            for piece in text[pos:last].split(terminator):
-                start = offset
-                offset += len(piece) + 1
+            for piece in pieces:
                 raw = piece.strip(_BLANKS)
+                if careful:
+                    start = offset
+                    offset += len(piece) + 1
+                    if raw and len(piece) > MAX_SEGMENT_CHARS:
+                        _too_long(index + 1, raw)
+                    if may_restart and index and raw.startswith("ISA"):
+                        isa_at = start + piece.index("ISA")
+                        if read_isa_delimiters(text, isa_at, index + 1) != delimiters:
+                            restart_at = isa_at  # a new interchange with its own delimiters
+                            break
                 if not raw:  # blank lines, two terminators in a row: nothing to count
                     continue
-                if len(piece) > MAX_SEGMENT_CHARS:
-                    _too_long(index + 1, raw)
-                if index and raw.startswith("ISA"):
-                    isa_at = start + piece.index("ISA")
-                    if read_isa_delimiters(text, isa_at, index + 1) != delimiters:
-                        restart_at = isa_at  # a new interchange with its own delimiters
-                        break
                 index += 1
                 end = raw.find(element)
-                yield Segment(index, (raw[:end] if end != -1 else raw).rstrip(_BLANKS).upper(), raw, delimiters)
+                written = raw[:end] if end != -1 else raw
+                sid = ids.get(written)
+                if sid is None:
+                    sid = written.rstrip(_BLANKS).upper()
+                    if len(written) <= 4 and len(ids) < _MAX_IDS:
+                        ids[written] = sid
+                yield Segment(index, sid, raw, delimiters)
             else:
                 pos = last + 1
         pos = restart_at

@@ -21,7 +21,7 @@ from typing import Literal
 import msgspec
 
 from tariffs.x12 import codes
-from tariffs.x12.benefits import BenefitCollector
+from tariffs.x12.benefits import BenefitCollector, Unmapped
 from tariffs.x12.envelope import Segment, decode, iter_segments, safe_segment_id
 from tariffs.x12.errors import X12Rejected
 
@@ -37,11 +37,6 @@ _MEMBER_ID_QUALIFIERS = frozenset({"MI", "II"})  # member id; unique health iden
 _GROUP_REFS = ("6P", "1L")  # group number, then group or policy number
 _PLAN_REF = "18"  # plan number
 _AS_OF_DTPS = ("307", "291")  # eligibility, plan
-
-
-class Unmapped(msgspec.Struct, frozen=True):
-    segment: str  # the EB segment, written with * ^ : whatever the file's separators
-    reason: str
 
 
 class Person271(msgspec.Struct):
@@ -187,7 +182,7 @@ class _PersonLoop:
         warnings = list(self.warnings)
         if sub is None and self.relationship == "dependent":
             warnings.append(f"the dependent loop at segment {self.start} has no subscriber above it")
-        if not self.collector.ebs:
+        if not self.collector.indexes:
             warnings.append(f"the {self.relationship} loop at segment {self.start} has no EB (benefit) segments: "
                             "its status is inactive only because no segment says it is active")
         results = self.collector.results(as_of.isoformat() if as_of else None)
@@ -211,7 +206,7 @@ class _PersonLoop:
             benefits=results.benefits,
             remaining=results.remaining,
             accumulators=results.accumulators,
-            unmapped=[Unmapped(text, reason) for text, reason in unmapped],
+            unmapped=unmapped,
             warnings=warnings,
         )
 
@@ -250,9 +245,9 @@ class _Reader:
         self.versions: list[str] = []
         self.interchanges = 0
         self.transactions = 0
-        self.loop_segments = 0
+        self.loop_start = 0  # the position before the current loop's first segment
         self.last: Segment | None = None
-        # open envelopes: (start index, control number, count of children)
+        # open envelopes: [start index, control number, count of children] (an ST's segments are counted at its SE)
         self.isa: list | None = None
         self.gs: list | None = None
         self.st: list | None = None
@@ -276,22 +271,26 @@ class _Reader:
 
     def read(self, text: str) -> Eligibility271:
         handlers = {sid: getattr(self, "_" + sid.lower()) for sid in _ENVELOPE_AND_HIERARCHY}
+        # Per segment only what the EB path needs; the transaction's segment count and the
+        # loop's length follow from segment positions (every non-empty segment has one).
+        read = None
         for seg in iter_segments(text):
             if not seg.complete and not (seg.id == "IEA" and len(seg.elements) >= 3):
                 self._cut(seg)
                 break
-            self.last = seg
-            if self.st is not None:
-                self.st[2] += 1
-            self.loop_segments += 1
-            if self.loop_segments > MAX_SEGMENTS_PER_LOOP:
+            read = seg
+            if seg.index - self.loop_start > MAX_SEGMENTS_PER_LOOP:
                 self._too_many_in_loop(seg)
             sid = seg.id
             person = self.person
-            if sid == "EB" and person is not None and not person.in_related_entity:  # most segments
-                person.in_benefits = True
-                person.collector.add(seg)
-                continue
+            if person is not None and not person.in_related_entity:
+                if sid == "EB":  # most segments
+                    person.in_benefits = True
+                    person.collector.add(seg)
+                    continue
+                if person.in_benefits and sid not in _READ_IN_BENEFITS:
+                    continue  # the HSD, MSG, DTP, REF... of a 2110 loop describe that benefit (docs/X12.md)
+            self.last = seg
             handler = handlers.get(sid)
             if handler is not None:
                 handler(seg)
@@ -301,6 +300,8 @@ class _Reader:
                 self.payer_name = seg.get(3) or None
             elif seg.id == "EB":
                 self.warn(f"the EB segment at segment {seg.index} is outside any subscriber or dependent loop; it is ignored")
+        if read is not None:
+            self.last = read
         self._end_of_body()
         if not self.people:
             last = self.last
@@ -352,7 +353,7 @@ class _Reader:
 
     # ------------------------------------------------------------------ envelopes
     def _isa(self, seg: Segment) -> None:
-        self.loop_segments = 1
+        self.loop_start = seg.index - 1
         if self.isa is not None:
             self._end_of_body()
         self.interchanges += 1
@@ -370,7 +371,7 @@ class _Reader:
         self.gs_version = seg.get(8)
 
     def _st(self, seg: Segment) -> None:
-        self.loop_segments = 1
+        self.loop_start = seg.index - 1
         if seg.get(1) != "271":
             st01 = seg.get(1)
             shown = st01 if st01.isalnum() and len(st01) <= 3 else "?"
@@ -415,6 +416,7 @@ class _Reader:
         if se is None:
             self.warn(f"the transaction starting at segment {self.st[0]} has no SE")
         else:
+            self.st[2] = se.index - self.st[0] + 1  # ST to SE inclusive
             self._check_trailer(se, self.st, "ST02", "segments")
         self.st = None
         self.level = None
@@ -458,7 +460,7 @@ class _Reader:
 
     # ------------------------------------------------------------------ hierarchy
     def _hl(self, seg: Segment) -> None:
-        self.loop_segments = 1
+        self.loop_start = seg.index - 1
         self._close_person()
         hl_id, parent, level = seg.get(1), seg.get(2), seg.get(3)
         self.level = level
@@ -510,6 +512,7 @@ class _Reader:
 
 
 _ENVELOPE_AND_HIERARCHY = frozenset({"ISA", "GS", "ST", "BHT", "SE", "GE", "IEA", "HL", "AAA"})
+_READ_IN_BENEFITS = _ENVELOPE_AND_HIERARCHY | {"LS"}  # what a person's 2110 part is not blind to
 
 
 def _plain(control: str) -> str:

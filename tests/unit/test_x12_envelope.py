@@ -108,6 +108,15 @@ def test_several_interchanges_with_their_own_delimiters():
     assert result.warnings == []
 
 
+def test_a_second_interchange_with_the_same_terminator_but_other_separators():
+    # both in the tokenizer's first window: the second ISA's delimiters must still be read
+    first = body_271("EB*1**30**GOLD")
+    second = body_271("EB*1**30**SILVER", element="|", repetition="!", component=">")
+    result = read_271(first + second + first)
+    assert [p.plan_name for p in result.people] == ["GOLD", "SILVER", "GOLD"]
+    assert result.warnings == []
+
+
 def test_missing_trailer_segments_are_warnings():
     data = body_271(*EBS, iea=False)
     cut = data[: data.index(b"\nSE*") + 1]

@@ -117,3 +117,37 @@ def test_damaged_bodies_are_read_or_rejected_never_crash(body, edits):
         assert e.message
     else:
         assert result.people
+
+
+# The reader's shortcuts give what the general paths give (tariffs/x12/benefits.py, envelope.py).
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(alphabet="0123456789.", max_size=24), st.from_regex(r"\A[0-9]{0,20}\.[0-9]{2}\Z"),
+                 st.text(max_size=8)))
+def test_two_decimal_amounts_read_directly_are_the_amount_grammar(text):
+    from costsvc.domain.money import AmountSyntaxError, cents
+    from tariffs.x12.benefits import money, x12_number
+
+    def outcome(read):
+        try:
+            return str(read(text))
+        except AmountSyntaxError as e:
+            return e.reason
+        except ArithmeticError as e:  # more digits than the decimal context holds
+            return type(e).__name__
+
+    assert outcome(money) == outcome(lambda t: cents(x12_number(t, places=2)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="*A:^ \t1", min_size=1, max_size=12).map(lambda t: t.strip(" \t")).filter(bool),
+       st.sampled_from(["*", "|"]))
+def test_canonical_text_is_the_elements_rejoined_without_trailing_empties(raw, element):
+    from tariffs.x12.envelope import Delimiters, Segment
+
+    raw = raw.replace("*", element)
+    segment = Segment(1, "EB", raw, Delimiters(element, ":", "~", "^"))
+    parts = list(segment.elements)
+    while len(parts) > 1 and not parts[-1]:
+        parts.pop()
+    assert segment.canonical() == "*".join(parts)
