@@ -232,3 +232,34 @@ def test_a_rejected_import_leaves_no_upload(server):
         assert status == "rejected"
     _wait_no_leftovers(server, [p for p in _leftovers(server) if not p.startswith(import_id)])
     assert not (server.data / "uploads" / import_id).exists()
+
+
+async def test_an_import_the_broker_refuses_is_503_and_leaves_no_upload(databases, tmp_path):
+    """No broker listens at the configured URL: the import is recorded failed, its upload removed."""
+    db_url = await databases.create()
+    conn = await asyncpg.connect(db_url)
+    try:
+        admin = (await create_api_key(conn, role="admin", name="edge")).key
+    finally:
+        await conn.close()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    data = tmp_path / "data"
+    env = {**os.environ, "DATABASE_URL": db_url, "COSTSVC_SEED_DEMO": "false", "COSTSVC_LOG_LEVEL": "WARNING",
+           "COSTSVC_DATA_DIR": str(data), "CELERY_BROKER_URL": f"redis://127.0.0.1:{dead}/0"}
+    env.pop("COSTSVC_EMBEDDED_URL", None)
+    proc, base = _serve(env)
+    try:
+        _wait_ready(base, proc)
+        server = Server(base, data, admin)
+        with server.client() as http:
+            r = http.post("/v1/imports", headers=server.admin, data={"kind": "fee_schedule"},
+                          files={"file": ("fees.csv", _fees(2), "text/csv")})
+            assert r.status_code == 503, r.text
+            assert r.headers["content-type"].startswith("application/problem+json") and r.headers["Retry-After"]
+            failed = http.get("/v1/imports", params={"status": "failed"}, headers=server.admin).json()["imports"]
+            assert [row["source"] for row in failed] == ["fees.csv"]
+        assert _leftovers(server) == []
+    finally:
+        _stop(proc)
