@@ -19,7 +19,7 @@ from costsvc.api.documents import DocumentController, warm_documents
 from costsvc.api.estimates import EstimateController
 from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
-from costsvc.api.limits import cors_config, rate_limit_config, sweep_rate_limit_windows
+from costsvc.api.limits import cors_config, document_rate_limit, rate_limit_config, sweep_rate_limit_windows
 from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
@@ -88,4 +88,6 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         debug=False,
     )
     complete_document(app)
+    if rate_limit:
+        document_rate_limit(app)
     return app

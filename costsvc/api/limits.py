@@ -78,3 +78,25 @@ def cors_config(settings: Settings) -> CORSConfig | None:
                       expose_headers=["Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
                                       "RateLimit-Reset", "RateLimit-Policy", "X-Request-ID"],
                       max_age=600)
+
+
+def document_rate_limit(app: Litestar) -> None:
+    """Add the 429 answer to every limited operation of the served OpenAPI document."""
+    document = app.plugins.get("OpenAPIPlugin").provide_openapi_schema()
+    too_many = {
+        "description": "Too many requests from this client (COSTSVC_RATE_LIMIT_PER_MINUTE)",
+        "headers": {"Retry-After": {"description": "Seconds until the client's window resets",
+                                    "schema": {"type": "integer"}}},
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for route in app.routes:
+        if route.path in UNLIMITED_PATHS:
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            if handler.resolve_guards() or not handler.resolve_include_in_schema():
+                continue
+            item = document.get("paths", {}).get(route.path_format or route.path, {})
+            for method in handler.http_methods:
+                operation = item.get(method.lower())
+                if isinstance(operation, dict):
+                    operation.setdefault("responses", {})["429"] = too_many

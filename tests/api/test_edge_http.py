@@ -128,6 +128,16 @@ def test_probes_and_key_holders_routes_are_not_limited(server):
         _assert_429(_exhaust(http, {}))
 
 
+def test_the_openapi_document_tells_which_operations_answer_429(server):
+    with server.client("127.0.0.5") as http:
+        paths = http.get("/schema/openapi.json").json()["paths"]
+    limited = {(p, m) for p, item in paths.items() for m, op in item.items()
+               if isinstance(op, dict) and "429" in op.get("responses", {})}
+    assert {("/v1/estimates", "post"), ("/v1/estimates/batch", "post"), ("/v1/programs", "get")} <= limited
+    assert not {p for p, _ in limited} & {"/health", "/ready", "/v1/imports", "/v1/verifications", "/v1/audit"}
+    assert ("/v1/gfe", "get") not in limited  # staff
+
+
 def test_cors_answers_the_configured_locator_origin_only(server):
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
     with server.client("127.0.0.4") as http:
