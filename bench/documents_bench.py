@@ -105,6 +105,7 @@ def over_http(duration: int, connections: int, admin_url: str | None, workers: i
     env.setdefault("COSTSVC_DATA_DIR", str(ROOT / "bench" / ".data"))
     env["COSTSVC_SEED_DEMO"] = "true"
     env["COSTSVC_LOG_LEVEL"] = "WARNING"
+    env["COSTSVC_RATE_LIMIT_PER_MINUTE"] = "0"  # one load generator is one client: it would measure 429s
     env["COSTSVC_PHI_KEY"] = generate_key()
     database = None
     if admin_url:

@@ -291,6 +291,7 @@ def main() -> int:
     env.setdefault("COSTSVC_DATA_DIR", str(ROOT / "bench" / ".data"))
     env["COSTSVC_SEED_DEMO"] = "true"
     env["COSTSVC_LOG_LEVEL"] = "WARNING"
+    env["COSTSVC_RATE_LIMIT_PER_MINUTE"] = "0"  # one load generator is one client: it would measure 429s
     costsvc = str(Path(sys.executable).parent / "costsvc")
     server = subprocess.Popen(
         [costsvc, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),

@@ -73,7 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     uvicorn.run(
         "costsvc.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level=settings.log_level.lower(), access_log=False, proxy_headers=True,
+        log_level=settings.log_level.lower(), access_log=False,
+        # X-Forwarded-For is read by the app, from COSTSVC_TRUSTED_PROXIES only (costsvc/api/clients.py)
+        proxy_headers=False,
         http="httptools", loop="uvloop", timeout_graceful_shutdown=10,
     )
     return 0

@@ -22,13 +22,18 @@ class Settings(msgspec.Struct, frozen=True):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = 1_048_576  # JSON bodies: a batch, a verification (413 above it)
+    max_estimate_body_bytes: int = 65_536  # one estimate, a compare, a GFE request (413 above it)
     import_root: str | None = None  # server-side import sources must live under it
     tariff_sources: str | None = None  # file listing scheduled tariff sources
     pool_min: int = 2
     pool_max: int = 10
     log_level: str = "INFO"
     seed_demo: bool | None = None  # None: seed only the embedded database, on first start
+    # The edge (costsvc/api/clients.py, costsvc/api/app.py; README "Operations").
+    trusted_proxies: str | None = None  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed
+    rate_limit_per_minute: int = 600  # requests per client per API process on public routes; 0: off
+    cors_origins: str | None = None  # comma-separated origins a browser may call from (the locator); unset: none
     # Jobs (jobs/celery_app.py, jobs/tasks.py; why these values: docs/JOBS.md).
     celery_queue: str = "costsvc"
     job_time_limit: int = 5 * 3600  # seconds; must stay below the visibility timeout

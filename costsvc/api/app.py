@@ -11,13 +11,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 
 from costsvc.api.body import check_request
+from costsvc.api.clients import parse_trusted
 from costsvc.api.documents import DocumentController, warm_documents
 from costsvc.api.estimates import EstimateController
 from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
+from costsvc.api.limits import cors_config, document_rate_limit, rate_limit_config, sweep_rate_limit_windows
 from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
 from costsvc.api.policies import PolicyController
 from costsvc.api.problems import EXCEPTION_HANDLERS
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Litestar:
     settings = settings or get_settings()
+    trusted = parse_trusted(settings.trusted_proxies)
+    rate_limit = rate_limit_config(settings, trusted)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -73,14 +77,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app = Litestar(
         route_handlers=[health, ready, EstimateController, ReferenceController, PolicyController, ImportController,
                         VerificationController, AuditController, DocumentController, *docs_static_router()],
-        lifespan=[lifespan],
+        lifespan=[lifespan, sweep_rate_limit_windows] if rate_limit else [lifespan],
+        state=State({"trusted_proxies": trusted}),
+        middleware=[rate_limit.middleware] if rate_limit else [],
         on_startup=[warm_documents],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=check_request,
         request_max_body_size=settings.max_body_bytes,
-        cors_config=CORSConfig(allow_origins=["*"], allow_methods=["GET", "POST"]),
+        cors_config=cors_config(settings),
         openapi_config=openapi_config(),
         debug=False,
     )
     complete_document(app)
+    if rate_limit:
+        document_rate_limit(app)
     return app

@@ -5,7 +5,9 @@ app's ``before_request`` hook (``check_request``) then answers, in this order:
 
 - 415 when the body is not ``application/json`` (``+json`` types included);
 - 400 when the body is empty ("a body is required");
-- 413 when it is larger than the limit (Litestar, while reading it);
+- 413 when it is larger than the limit: the app's ``COSTSVC_MAX_BODY_BYTES`` (Litestar,
+  while reading it), or, on a route declaring ``opt={"small_body": True}`` (one
+  estimate, a compare, a GFE request), ``COSTSVC_MAX_ESTIMATE_BODY_BYTES``;
 - 400 when it is not JSON (with the position msgspec reports) or is nested deeper
   than ``MAX_JSON_DEPTH`` (msgspec would recurse until Python gives up);
 - 422 listing every invalid field (``costsvc.api.validation``).
@@ -86,6 +88,15 @@ def _too_deep() -> BadBody:
                    "nesting-too-deep")
 
 
+async def check_small_body(request: Request[Any, Any, Any]) -> None:
+    """413 when the body is over ``max_estimate_body_bytes``: by its declared length before
+    anything is read, else once read (a chunked body; the app-wide limit bounds the read)."""
+    limit = request.app.state.settings.max_estimate_body_bytes
+    declared = request.headers.get("content-length", "")
+    if (declared.isdigit() and int(declared) > limit) or len(await request.body()) > limit:
+        raise HTTPException(status_code=413, detail=f"This route's request body is limited to {limit} bytes.")
+
+
 def check_query(request: Request[Any, Any, Any]) -> None:
     """Control characters in any query parameter: 422 naming it."""
     problems = Problems()
@@ -110,6 +121,8 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
         if content_type is None and not (await request.body()).strip():
             raise _body_required()
         raise HTTPException(status_code=415, detail="Send the request body as application/json.")
+    if request.route_handler.opt.get("small_body"):
+        await check_small_body(request)
     data = await decode_body(request)
     problems = problems_of(data, body_type)
     if problems.total:

@@ -150,7 +150,7 @@ class DocumentController(Controller):
     path = "/v1"
     tags = ["documents"]
 
-    @post("/estimates/{estimate_id:str}/gfe", status_code=201, opt={"body_type": GfeRequest},
+    @post("/estimates/{estimate_id:str}/gfe", status_code=201, opt={"body_type": GfeRequest, "small_body": True},
           summary="Issue a Good Faith Estimate (No Surprises Act) from a stored estimate",
           responses={201: ResponseSpec(GfeIssued, description="The GFE and the links to its renderings",
                                        generate_examples=False),

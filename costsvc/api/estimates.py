@@ -19,6 +19,7 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Operation, Parameter, Schema
 from litestar.params import FromPath, JSONBody
 
+from costsvc.api.clients import client_of
 from costsvc.api.documents import FHIR, advanced_eob_response, not_acceptable, wants_fhir
 from costsvc.api.problems import BODY_STATUSES, problem_for, problem_responses
 from costsvc.api.schemas import BatchResults, Comparison, Estimate
@@ -60,7 +61,7 @@ async def verified_coverage(request: Request, coverage: CoverageRequest | None) 
     principal = await current_principal(request)
     if not role_satisfies(principal.role, "staff"):
         raise PermissionDeniedException(detail="Pricing from a verification needs a 'staff' or 'admin' key.")
-    actor = verifications.Actor(principal.key_id, principal.name, request.client.host if request.client else None)
+    actor = verifications.Actor(principal.key_id, principal.name, client_of(request))
     return await verifications.resolve_coverage(request.app.state.pool, coverage, actor)
 
 
@@ -74,7 +75,7 @@ class EstimateController(Controller):
     path = "/v1/estimates"
     tags = ["estimates"]
 
-    @post(status_code=201, opt={"body_type": EstimateRequest}, summary="Price one episode",
+    @post(status_code=201, opt={"body_type": EstimateRequest, "small_body": True}, summary="Price one episode",
           operation_class=EstimateOperation,
           responses={201: ResponseSpec(Estimate, description="The estimate, stored (its URL in Location)",
                                        generate_examples=False),
@@ -128,7 +129,7 @@ class EstimateController(Controller):
         await state.estimate_writer.store([o for o in outcomes if isinstance(o, service.Priced)])
         return Response(msgspec.json.encode({"results": results}), media_type=JSON)
 
-    @post("/compare", status_code=200, opt={"body_type": CompareRequest},
+    @post("/compare", status_code=200, opt={"body_type": CompareRequest, "small_body": True},
           summary="One estimate per level the program offers, cheapest first",
           responses={200: ResponseSpec(Comparison, description="The program's levels, cheapest first",
                                        generate_examples=False),

@@ -254,6 +254,9 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     detail = None if _is_generic(status, exc.detail) else shown(exc.detail, 500)
     code = getattr(exc, "problem_code", None)
     headers = dict(exc.headers) if getattr(exc, "headers", None) else None
+    if status == 429 and headers is not None and "Retry-After" not in headers:
+        # The rate limit tells when its window resets; Retry-After is what clients read.
+        headers["Retry-After"] = str(max(1, int(headers.get("RateLimit-Reset", "1") or 1)))
     return problem_response(problem(status, detail, type_=code, instance=_instance(request)), headers)
 
 

@@ -16,6 +16,7 @@ from litestar import Controller, HttpMethod, Request, Response, get, post, route
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
+from costsvc.api.clients import client_of
 from costsvc.api.problems import problem, problem_response, problem_responses
 from costsvc.api.validation import validate
 from costsvc.auth import ApiKeyPrincipal, current_principal, require_role
@@ -29,8 +30,7 @@ _encoder = msgspec.json.Encoder(decimal_format="string")
 
 async def actor_of(request: Request[Any, Any, Any]) -> service.Actor:
     principal: ApiKeyPrincipal = await current_principal(request)
-    client = request.client.host if request.client else None
-    return service.Actor(principal.key_id, principal.name, client)
+    return service.Actor(principal.key_id, principal.name, client_of(request))
 
 
 class VerificationList(msgspec.Struct):

@@ -467,6 +467,8 @@ async def requeue_stale_imports(
             elif outcome == "failed":
                 assert detail is not None
                 log.warning("stuck import %s recorded failed: %s", import_id, detail)
+                if row["path"]:
+                    discard_upload(settings, row["path"])  # failed for good: it never runs again
                 report.failed.append({"import_id": str(import_id), "message": detail})
             elif outcome == "requeued":
                 assert detail is not None

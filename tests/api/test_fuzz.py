@@ -43,7 +43,8 @@ async def test_openapi_is_valid_and_the_server_conforms_to_it(db_url, tmp_path):
     key = await _admin_key(db_url)
     env = {**os.environ, "DATABASE_URL": db_url, "COSTSVC_SEED_DEMO": "false", "COSTSVC_LOG_LEVEL": "WARNING",
            "COSTSVC_PHI_KEY": generate_key(), "COSTSVC_DATA_DIR": str(tmp_path / "data"),
-           "COSTSVC_IMPORT_ROOT": str(tmp_path)}
+           "COSTSVC_IMPORT_ROOT": str(tmp_path),
+           "COSTSVC_RATE_LIMIT_PER_MINUTE": "0"}  # one fast client: the limit is tested in test_edge_http.py
     env.pop("COSTSVC_EMBEDDED_URL", None)
     proc, base = _serve(env)
     try:

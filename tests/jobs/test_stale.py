@@ -155,6 +155,21 @@ async def test_an_import_that_never_finishes_is_given_up_after_the_limit(conn, d
     assert await versions_of(conn, import_id) == []
 
 
+@pytest.mark.parametrize("keep", [False, True])
+async def test_the_upload_of_an_import_given_up_is_removed_unless_kept(conn, db_url, tmp_path: Path, keep):
+    """Failed for good, the import never runs again: its uploaded file goes (COSTSVC_KEEP_FAILED_UPLOADS keeps it)."""
+    settings = msgspec.structs.replace(get_settings(), data_dir=str(tmp_path / "data"), keep_failed_uploads=keep)
+    folder = tmp_path / "data" / "uploads" / str(uuid.uuid4())
+    folder.mkdir(parents=True)
+    import_id = await _record(conn, fee_schedule(folder / "fees.csv", f"stale-discard-{keep}", rows=1),
+                              status="running")
+    await conn.execute("UPDATE imports SET requeue_count = 3 WHERE import_id = $1", import_id)
+    report = await requeue_stale_imports(conn, queue=CeleryImportQueue(EAGER, database_url=db_url),
+                                         settings=settings, stale_after=STALE, max_requeues=3)
+    assert [f["import_id"] for f in report.failed] == [str(import_id)]
+    assert (folder / "fees.csv").is_file() is keep
+
+
 async def test_one_sweep_at_a_time(conn, db_url, tmp_path: Path):
     import_id = await _record(
         conn, fee_schedule(tmp_path / "fees.csv", "stale-sweeps", rows=1), status="running"
