@@ -118,3 +118,9 @@ ORDER BY r.payer_id, r.program_id, r.billing_code, r.effective_date;
 SELECT r.payer_id, r.billing_code, r.amount
 FROM unnest($1::bigint[], $2::text[]) AS k(version_id, payer_id)
 JOIN reference_rates r ON r.version_id = k.version_id AND r.payer_id = k.payer_id;
+
+-- name: catalog_latest_version
+-- The tariff version activated last (a rollback re-activates an older one): the
+-- catalog's version in the metrics (costsvc_catalog_version).
+SELECT version_id FROM tariff_versions WHERE activated_at IS NOT NULL
+ORDER BY activated_at DESC, version_id DESC LIMIT 1;
