@@ -5,7 +5,7 @@
 
 - takes the id from ``X-Request-ID`` when the peer is a trusted proxy
   (``COSTSVC_TRUSTED_PROXIES``) and the id is a plain token, else makes a new one
-  (a UUID4, hex), returns it in ``X-Request-ID`` and binds it to every log line of the
+  (128 random bits in hex), returns it in ``X-Request-ID`` and binds it to every log line of the
   request (``costsvc.observe.logs.bind``); problem details carry it as ``request_id``;
 - after the response, counts it and observes its latency by method and **route
   template** (``/v1/estimates/{estimate_id}``: never the raw path, which can carry
@@ -21,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,17 +51,25 @@ class RequestTelemetry:
     def __init__(self, app: Any, trusted: tuple[Network, ...]):
         self.app = app
         self.trusted = trusted
+        self._peers: dict[str, bool] = {}  # peer address -> trusted
 
     def request_id(self, scope: dict[str, Any]) -> str:
         if self.trusted:
-            client = scope.get("client")
-            if client and address_in(client[0], self.trusted):
-                for name, value in scope["headers"]:
-                    if name == b"x-request-id":
-                        if _GOOD_ID(value):
-                            return value.decode()
-                        break
-        return uuid.uuid4().hex
+            for name, value in scope["headers"]:
+                if name == b"x-request-id":
+                    client = scope.get("client")
+                    if _GOOD_ID(value) and client and self._trusted(client[0]):
+                        return value.decode()
+                    break
+        return os.urandom(16).hex()  # 128 random bits, as a UUID4's hex, without building the UUID
+
+    def _trusted(self, host: str) -> bool:
+        known = self._peers.get(host)
+        if known is None:
+            if len(self._peers) > 1024:  # peers are few (the proxies); don't grow on a scan
+                self._peers.clear()
+            known = self._peers[host] = address_in(host, self.trusted)
+        return known
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import IO, Any
 
+import msgspec
 from pythonjsonlogger.json import JsonFormatter
 
 from costsvc.settings import Settings
@@ -82,11 +83,19 @@ class TextFormatter(logging.Formatter):
         return head + " " + " ".join(extra) + sep + tail
 
 
+def _dumps(value: Any, **_: Any) -> str:
+    return _encoder.encode(value).decode()
+
+
+_encoder = msgspec.json.Encoder(enc_hook=str, decimal_format="string")
+
+
 def json_formatter() -> logging.Formatter:
+    # msgspec encodes a line in a fraction of the json module's time (an access line
+    # per request is on the hot path); anything it cannot encode is written as str().
     return JsonFormatter(
         "{levelname}{name}{message}", style="{", timestamp="time",
-        rename_fields={"levelname": "level", "name": "logger"},
-        json_ensure_ascii=False,
+        rename_fields={"levelname": "level", "name": "logger"}, json_serializer=_dumps,
     )
 
 
@@ -106,6 +115,10 @@ def configure(settings: Settings, stream: IO[str] | None = None) -> logging.Hand
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # No line shows the caller's file, thread or process: don't collect them for every
+    # record (the logging HOWTO's "Optimization").
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name, level in _QUIET.items():
         logging.getLogger(name).setLevel(max(level, logging.getLevelName(settings.log_level)))
     logging.captureWarnings(True)

@@ -24,7 +24,7 @@ BENEFITS = {"payer_id": "acme", "plan_year_start": "01-01",
             "in_network": {"deductible": {"individual": "1337.77"}, "oop_max": {"individual": "4321.09"},
                            "levels": {"iop": {"covered": True, "copay": "47.11", "copay_unit": "per_visit",
                                               "deductible_applies": False, "coinsurance_pct": "0"}}}}
-FILE_ROW = "zz-observe-program,Observe Recovery Center,1234567890,12-3456789,TX,iop,H0015,IOP day,per_day,999.99,777.77,2026-01-01"
+FILE_ROW = "zz-observe-program,Observe Recovery Center,1645987326,74-2918365,TX,iop,H0015,IOP day,per_service,999.99,777.77,2026-01-01"
 FEE_HEADER = ("program_id,program_name,npi,tin,state,level_of_care,billing_code,description,frequency,"
               "gross_charge,cash_price,effective_date\n")
 BODY_NEEDLES = ["annual_income", INCOME, "1337.77", "4321.09", "47.11", "copay_unit", "zz-observe-program",
