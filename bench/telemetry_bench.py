@@ -54,8 +54,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--multiprocess", action="store_true")
     args = parser.parse_args()
+    folder = tempfile.TemporaryDirectory(prefix="costsvc-bench-metrics-")  # removed at exit
     if args.multiprocess:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="costsvc-bench-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder.name
 
     import logging
 
@@ -82,6 +83,7 @@ def main() -> int:
     for name, runs in results.items():
         median = statistics.median(runs)
         print(f"| {name} | {median:.1f} | {median - base:.1f} |")
+    folder.cleanup()
     return 0
 
 

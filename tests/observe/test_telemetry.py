@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -19,12 +20,23 @@ from costsvc.settings import Settings, get_settings
 from tests.observe.test_log_scan import FEE_HEADER, FILE_ROW
 
 
+@contextlib.contextmanager
+def configured(settings: Settings):
+    """The process's logging as ``configure`` sets it, for one test (then as it was)."""
+    root = logging.getLogger()
+    level, stream = root.level, io.StringIO()
+    handler = logs.configure(settings, stream)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
 @pytest.fixture
 def log_output():
-    stream = io.StringIO()
-    handler = logs.configure(Settings(log_level="DEBUG"), stream)
-    yield stream
-    logging.getLogger().removeHandler(handler)
+    with configured(Settings(log_level="DEBUG")) as stream:
+        yield stream
 
 
 def json_lines(stream: io.StringIO) -> list[dict]:
@@ -65,14 +77,10 @@ def test_a_trusted_proxy_id_must_be_a_plain_token():
 
 
 def test_text_format_keeps_the_fields():
-    stream = io.StringIO()
-    handler = logs.configure(Settings(log_format="text"), stream)
-    try:
+    with configured(Settings(log_format="text")) as stream:
         token = logs.bind(request_id="r-1")
         logging.getLogger("costsvc.test").info("hello %s", "there", extra={"import_id": "i-1"})
         logs.unbind(token)
-    finally:
-        logging.getLogger().removeHandler(handler)
     line = stream.getvalue().strip()
     assert line.endswith("INFO costsvc.test: hello there import_id=i-1 request_id=r-1"), line
 
