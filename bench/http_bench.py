@@ -280,6 +280,9 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", help="run only the cases whose name contains one of these words "
                                                   "(and /health, always)")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--log-level", default="WARNING",
+                        help="the server's COSTSVC_LOG_LEVEL; INFO writes an access line per request "
+                             "(to bench/out/server.log)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -290,14 +293,16 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("COSTSVC_DATA_DIR", str(ROOT / "bench" / ".data"))
     env["COSTSVC_SEED_DEMO"] = "true"
-    env["COSTSVC_LOG_LEVEL"] = "WARNING"
     env["COSTSVC_RATE_LIMIT_PER_MINUTE"] = "0"  # one load generator is one client: it would measure 429s
+    env["COSTSVC_LOG_LEVEL"] = args.log_level
     costsvc = str(Path(sys.executable).parent / "costsvc")
-    server = subprocess.Popen(
-        [costsvc, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-         "--server", args.server],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
+    # The log goes to a file: a pipe nobody reads would fill and stall the server.
+    with (OUT / "server.log").open("w") as server_log:
+        server = subprocess.Popen(
+            [costsvc, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+             "--server", args.server],
+            env=env, stdout=subprocess.DEVNULL, stderr=server_log, start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     load = [os.getloadavg()[0]]
     try:
@@ -339,7 +344,7 @@ def main() -> int:
                             "median": round(statistics.median(per_round), 3)}
     summary = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "server": args.server, "workers": args.workers, "connections": args.connections,
+        "server": args.server, "workers": args.workers, "connections": args.connections, "log_level": args.log_level,
         "duration_s": args.duration, "cpu_count": os.cpu_count(), "rounds": args.rounds,
         "load_1min_at_round_starts": [round(x, 2) for x in load],
         "results": results,

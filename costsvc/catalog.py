@@ -14,6 +14,7 @@ import datetime as dt
 import gc
 import logging
 import uuid
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -38,6 +39,7 @@ from costsvc.domain.model import (
 )
 from costsvc.domain.money import plain
 from costsvc.domain.verification import MEDSURG_LEVELS
+from costsvc.observe import metrics
 
 log = logging.getLogger(__name__)
 TARIFFS_CHANGED = "tariffs_changed"
@@ -421,6 +423,7 @@ class CatalogHolder:
         self._needs_full = False  # a notification without a version id, or a failed reload
         self._stopped = False
         self.current: Catalog | None = None
+        self.version: int | None = None  # the most recently activated tariff version, as of the last reload
         self.reloads = 0
         self.full_reloads = 0
 
@@ -428,14 +431,19 @@ class CatalogHolder:
         """Load the whole catalog, or (``version_ids``) only the keys those versions
         carry on top of the current snapshot (``load_catalog_changes``)."""
         async with self._reload_lock:
+            started = time.perf_counter()
             async with self._pool.acquire() as conn:
                 catalog = None
                 if version_ids is not None and self.current is not None:
                     catalog = await load_catalog_changes(conn, self.current, version_ids)
+                scope = "changes"
                 if catalog is None:
                     catalog = await load_catalog(conn)
                     self.full_reloads += 1
+                    scope = "full"
                 self.current = catalog
+                self.version = await conn.fetchval(Q.catalog_latest_version)
+            metrics.catalog_reloaded(scope, time.perf_counter() - started, self.version)
             # The snapshot lives until the next reload: keep its many small objects out
             # of the cyclic collector's full scans (they were the tail of request latency).
             gc.freeze()

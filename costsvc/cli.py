@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 
-from costsvc.settings import get_settings
+from costsvc.observe import logs
+from costsvc.settings import Settings, get_settings
 from costsvc.staging.loaders import LOADERS
 
 log = logging.getLogger("costsvc")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _database_url() -> str:
@@ -66,19 +67,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     workers = args.workers or settings.workers
     print(f"costsvc serving on http://{host}:{port} (docs: http://{host}:{port}/schema)", flush=True)
-    if args.server == "granian":
-        _serve_granian(host, port, workers, settings.log_level.lower())
-        return 0
-    import uvicorn
+    with _metrics_folder(workers):
+        if args.server == "granian":
+            _serve_granian(host, port, workers, settings.log_level.lower())
+            return 0
+        import uvicorn
 
-    uvicorn.run(
-        "costsvc.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level=settings.log_level.lower(), access_log=False,
-        # X-Forwarded-For is read by the app, from COSTSVC_TRUSTED_PROXIES only (costsvc/api/clients.py)
-        proxy_headers=False,
-        http="httptools", loop="uvloop", timeout_graceful_shutdown=10,
-    )
+        uvicorn.run(
+            "costsvc.api.app:serve_app", factory=True, host=host, port=port, workers=workers,
+            # Logging is the app's (costsvc.observe.logs, configured in each worker by
+            # serve_app); its middleware writes the access lines and judges proxies itself
+            # (COSTSVC_TRUSTED_PROXIES): uvicorn's proxy handling would hide the peer from it.
+            log_config=None, log_level=settings.log_level.lower(), access_log=False, proxy_headers=False,
+            http="httptools", loop="uvloop", timeout_graceful_shutdown=10,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_folder(workers: int) -> Iterator[None]:
+    """The folder where several workers' metrics meet (prometheus-client's multiprocess
+    mode): ``PROMETHEUS_MULTIPROC_DIR`` when set, emptied first as the client requires;
+    else, with more than one worker, a new temporary folder, removed at exit.  Set in the
+    environment before the workers start, so each reads it on its first import."""
+    from costsvc.observe.metrics import MULTIPROC_ENV, prepare_folder
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        prepare_folder(given)
+        yield
+        return
+    if workers <= 1:
+        yield  # one process: its own registry is the whole picture
+        return
+    folder = Path(tempfile.mkdtemp(prefix="costsvc-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _serve_granian(host: str, port: int, workers: int, log_level: str) -> None:
@@ -91,7 +119,7 @@ def _serve_granian(host: str, port: int, workers: int, log_level: str) -> None:
         raise SystemExit("granian is not installed: pip install 'costsvc[granian]'") from None
 
     Granian(
-        "costsvc.api.app:create_app", factory=True, address=host, port=port, workers=workers,
+        "costsvc.api.app:serve_app", factory=True, address=host, port=port, workers=workers,
         interface="asgi", loop="uvloop", http="1", websockets=False, log_level=log_level,
         log_access=False,
     ).serve()
@@ -175,6 +203,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
               "`costsvc import`; a worker needs redis://... or amqp://... (docs/JOBS.md).", file=sys.stderr)
         return 2
     asyncio.run(_migrate(_database_url()))  # tasks may arrive before the API has migrated
+    if settings.worker_metrics_port:
+        _worker_metrics_folder(settings)
     argv = _celery("worker", "--loglevel", args.loglevel or settings.log_level, "--without-gossip",
                    "--without-mingle", "-O", "fair")
     if args.concurrency:
@@ -187,6 +217,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     os.execv(sys.executable, argv)  # the worker replaces this process (signals reach Celery directly)
     return 0  # pragma: no cover
+
+
+def _worker_metrics_folder(settings: Settings) -> None:
+    """The folder the worker's pool processes share their metrics in: given, or one per
+    metrics port under the data folder; emptied before Celery starts (it replaces this
+    process, so there is no exit to clean up at)."""
+    from costsvc.observe.metrics import MULTIPROC_ENV, prepare_folder
+
+    folder = os.environ.get(MULTIPROC_ENV) or str(Path(settings.data_dir) / f"worker-metrics-{settings.worker_metrics_port}")
+    prepare_folder(folder)
+    os.environ[MULTIPROC_ENV] = folder
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
@@ -413,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(get_settings().log_level)
+    logs.configure(get_settings())
     return int(args.func(args) or 0)
 
 

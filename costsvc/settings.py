@@ -5,10 +5,12 @@ Composition roots (the app factory, the CLI, the worker entry) read them once wi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -29,11 +31,13 @@ class Settings(msgspec.Struct, frozen=True):
     pool_min: int = 2
     pool_max: int = 10
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"  # one JSON object a line; text: for a terminal
     seed_demo: bool | None = None  # None: seed only the embedded database, on first start
-    # The edge (costsvc/api/clients.py, costsvc/api/app.py; README "Operations").
-    trusted_proxies: str | None = None  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed
+    # The edge and observability (costsvc/api/clients.py, limits.py, telemetry.py; README "Operations").
+    trusted_proxies: str | None = None  # comma-separated IPs/CIDRs whose X-Forwarded-For and X-Request-ID are believed
     rate_limit_per_minute: int = 600  # requests per client per API process on public routes; 0: off
     cors_origins: str | None = None  # comma-separated origins a browser may call from (the locator); unset: none
+    metrics_token: str | None = None  # bearer token GET /metrics requires; unset: /metrics is not served
     # Jobs (jobs/celery_app.py, jobs/tasks.py; why these values: docs/JOBS.md).
     celery_queue: str = "costsvc"
     job_time_limit: int = 5 * 3600  # seconds; must stay below the visibility timeout
@@ -43,6 +47,8 @@ class Settings(msgspec.Struct, frozen=True):
     job_retry_backoff_max: int = 600  # seconds
     refresh_interval: float = 3600.0  # seconds between scheduled refreshes
     worker_max_memory_mb: int = 2048
+    worker_metrics_port: int = 0  # `costsvc worker` serves Prometheus metrics on this port; 0: off
+    worker_metrics_host: str = "127.0.0.1"  # the address that listener binds: the metrics' only protection
     keep_failed_uploads: bool = False  # keep the uploads of rejected or failed imports (to inspect them)
     max_upload_bytes: int = 20 * 1024**3  # import uploads (the API's JSON bodies keep max_body_bytes)
     stale_import_seconds: float = 900.0  # a queued import unrun this long, with its lock free, is stuck
@@ -80,6 +86,38 @@ def from_environ(env: Mapping[str, str]) -> Settings:
             message = message.replace(f"`$.{field}`", name)
         raise ValueError(f"invalid setting: {message}") from None
     return msgspec.structs.replace(settings, log_level=settings.log_level.upper())
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str | None, variable: str = "COSTSVC_TRUSTED_PROXIES") -> tuple[Network, ...]:
+    """The IPs and CIDRs of a comma-separated list (``10.0.0.0/8, 192.168.1.7``); a bad
+    item is an error naming ``variable``."""
+    networks = []
+    for item in (value or "").split(","):
+        if item := item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(f"invalid setting: {variable}: {item!r} is not an IP address or CIDR") from None
+    return tuple(networks)
+
+
+def trusted_proxies(settings: Settings) -> tuple[Network, ...]:
+    """The peers whose forwarding headers (X-Forwarded-For, X-Request-ID) are believed."""
+    return parse_networks(settings.trusted_proxies)
+
+
+def address_in(host: str | None, networks: tuple[Network, ...]) -> bool:
+    """True when ``host`` (a peer address as the server reports it) lies in one of ``networks``."""
+    if not host or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # a Unix socket path, a name
+        return False
+    return any(address in network for network in networks)
 
 
 @lru_cache(maxsize=1)

@@ -29,11 +29,27 @@ Retries (bounded, exponential backoff with jitter) are declared on the tasks in
 
 from __future__ import annotations
 
+import logging
+import os
+from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import (
+    setup_logging,
+    task_failure,
+    task_postrun,
+    task_prerun,
+    task_rejected,
+    task_retry,
+    task_success,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
+from costsvc.observe import logs, metrics
 from costsvc.settings import Settings, get_settings
 from tariffs.tabular.bulk import allow_gc_suspension
 
@@ -114,6 +130,74 @@ def _let_imports_suspend_gc(**_: object) -> None:
     garbage collector (``tariffs.tabular.bulk``).  Eager mode runs tasks inside the API
     process, where no worker signal fires: there ``bulk()`` leaves the collector on."""
     allow_gc_suspension()
+
+
+@setup_logging.connect  # connected: Celery leaves logging to us (one JSON line per record, as the API)
+def _configure_logging(loglevel: int | str | None = None, **_: object) -> None:
+    settings = get_settings()
+    if loglevel:  # `costsvc worker --loglevel`
+        level = loglevel if isinstance(loglevel, str) else logging.getLevelName(loglevel)
+        settings = msgspec.structs.replace(settings, log_level=str(level).upper())
+    logs.configure(settings)
+
+
+_task_context: dict[str, Any] = {}  # task id -> the token of its bound log fields
+
+
+@task_prerun.connect
+def _bind_task(task_id: str | None = None, task: Any = None, **_: object) -> None:
+    if task_id:
+        _task_context[task_id] = logs.bind(task_id=task_id, task=getattr(task, "name", None))
+
+
+@task_postrun.connect
+def _unbind_task(task_id: str | None = None, **_: object) -> None:
+    token = _task_context.pop(task_id or "", None)
+    if token is not None:
+        try:
+            logs.unbind(token)
+        except ValueError:  # set in another context (a thread pool's hand-off): nothing to undo here
+            pass
+
+
+def _task_name(sender: Any) -> str:
+    return str(getattr(sender, "name", None) or sender)
+
+
+@task_success.connect
+def _count_success(sender: Any = None, **_: object) -> None:
+    metrics.task_finished(_task_name(sender), "succeeded")
+
+
+@task_failure.connect
+def _count_failure(sender: Any = None, **_: object) -> None:
+    metrics.task_finished(_task_name(sender), "failed")
+
+
+@task_retry.connect
+def _count_retry(sender: Any = None, **_: object) -> None:
+    metrics.task_finished(_task_name(sender), "retried")
+
+
+@task_rejected.connect
+def _count_rejected(message: Any = None, **_: object) -> None:
+    name = (getattr(message, "headers", None) or {}).get("task", "unknown")
+    metrics.task_finished(str(name), "rejected")
+
+
+@worker_init.connect
+def _serve_worker_metrics(**_: object) -> None:
+    """``COSTSVC_WORKER_METRICS_PORT``: the worker's own /metrics (task outcomes, import
+    durations and rows), the pool processes' samples aggregated (``costsvc worker``
+    prepared the multiprocess folder before starting Celery)."""
+    settings = get_settings()
+    if settings.worker_metrics_port and os.environ.get(metrics.MULTIPROC_ENV):
+        metrics.serve_multiprocess(settings.worker_metrics_host, settings.worker_metrics_port)
+
+
+@worker_process_shutdown.connect
+def _drop_live_gauges(pid: int | None = None, **_: object) -> None:
+    metrics.process_exited(pid)
 
 
 # The worker's composition root (`celery -A jobs.celery_app`, started by `costsvc worker`):

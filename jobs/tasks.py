@@ -324,5 +324,19 @@ class CeleryImportQueue:
             raise EnqueueFailed(f"the job broker did not accept the import: {type(exc).__name__}: {exc}") from exc
 
 
+    def depth(self) -> list[tuple[list[str], float]]:
+        """Messages waiting in the task queue (``costsvc_job_queue_depth``): a passive
+        declare, which Redis and RabbitMQ both answer with the count.  Blocking: call
+        it off the event loop, with a timeout."""
+        queue = self.celery.conf.task_default_queue
+        with self.celery.connection_for_read(connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+            try:
+                declared = conn.default_channel.queue_declare(queue=queue, passive=True)
+            except conn.channel_errors:  # RabbitMQ: the queue does not exist yet
+                return [([queue], 0.0)]
+            return [([queue], float(declared.message_count))]
+
+
 def is_eager(celery: Celery | None = None) -> bool:
     return bool((celery or app).conf.task_always_eager)

@@ -6,6 +6,8 @@ uses — so that nothing below it imports them itself."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,15 +26,17 @@ from costsvc.api.openapi import complete_document, docs_static_router, openapi_c
 from costsvc.api.policies import PolicyController
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
+from costsvc.api.telemetry import RequestTelemetry, metrics_endpoint, sample_pool_every
 from costsvc.api.verifications import AuditController, VerificationController
 from costsvc.auth import KeyCache, RevocationListener
 from costsvc.catalog import CatalogHolder
 from costsvc.db.migrate import migrate
 from costsvc.db.pool import create_pool, resolve_database_url
+from costsvc.observe import logs, metrics
 from costsvc.phi import vault_from_settings
 from costsvc.services.estimates import EstimateWriter
 from costsvc.services.imports import ImportService
-from costsvc.settings import Settings, get_settings
+from costsvc.settings import Settings, get_settings, trusted_proxies
 from costsvc.staging.loaders import LOADERS
 from jobs.tasks import CeleryImportQueue
 
@@ -64,10 +68,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             app.state.catalog = catalog
             app.state.database_url = url
             app.state.settings = settings
-            app.state.imports = ImportService(pool, settings, LOADERS, CeleryImportQueue(database_url=url, settings=settings))
+            queue = CeleryImportQueue(database_url=url, settings=settings)
+            app.state.imports = ImportService(pool, settings, LOADERS, queue)
+            app.state.queue_depth = None if queue.eager else queue.depth
+            sampler = asyncio.create_task(sample_pool_every(pool), name="pool-metrics")
             try:
                 yield
             finally:
+                sampler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampler
+                metrics.process_exited()
                 await catalog.stop()
                 await revocations.stop()
                 await writer.close()
@@ -75,8 +86,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await pool.close()
 
     app = Litestar(
-        route_handlers=[health, ready, EstimateController, ReferenceController, PolicyController, ImportController,
-                        VerificationController, AuditController, DocumentController, *docs_static_router()],
+        route_handlers=[health, ready, metrics_endpoint, EstimateController, ReferenceController, PolicyController,
+                        ImportController, VerificationController, AuditController, DocumentController, *docs_static_router()],
         lifespan=[lifespan, sweep_rate_limit_windows] if rate_limit else [lifespan],
         state=State({"trusted_proxies": trusted}),
         middleware=[rate_limit.middleware] if rate_limit else [],
@@ -86,9 +97,21 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors_config(settings),
         openapi_config=openapi_config(),
+        logging_config=None,  # the process's logging is costsvc.observe.logs (serve_app, the CLI)
         debug=False,
     )
     complete_document(app)
     if rate_limit:
         document_rate_limit(app)
+    # Outside the router, as Litestar's own OpenTelemetry plugin wraps it: every request,
+    # routed or not, gets its id, its access line and its metrics.
+    app.asgi_handler = RequestTelemetry(app.asgi_handler, trusted)
     return app
+
+
+def serve_app() -> Litestar:
+    """The factory the servers run in each worker process (``costsvc serve``): the
+    process's logging configured from the settings, then the app."""
+    settings = get_settings()
+    logs.configure(settings)
+    return create_app(settings)

@@ -22,6 +22,7 @@ from litestar.openapi import ResponseSpec
 
 from costsvc.api.validation import CONTROL_CHARACTERS, MAX_REPORTED, Problems
 from costsvc.domain.errors import DomainError
+from costsvc.observe import logs
 from costsvc.services import errors as service_errors
 from costsvc.services.errors import FieldProblem
 
@@ -63,6 +64,10 @@ class Problem(msgspec.Struct, omit_defaults=True):
     error_count: Annotated[int, msgspec.Meta(
         ge=0, description="How many fields are invalid in all (more than `errors` lists when over "
                           f"{MAX_REPORTED}); absent with `errors`.")] = 0
+    request_id: Annotated[str, msgspec.Meta(
+        description="The request's id, as in the `X-Request-ID` response header: quote it when reporting "
+                    "a problem (the service's log lines of the request carry it).",
+        examples=["5f0c1b2e7d9a4c3b8e6f1a2b3c4d5e6f"])] = ""
 
 
 _TITLES = {
@@ -118,6 +123,9 @@ def problem(status: int, detail: str | None = None, *, errors: list[FieldProblem
 
 
 def problem_response(p: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
+    request_id = logs.bound().get("request_id")
+    if request_id and not p.request_id:
+        p = msgspec.structs.replace(p, request_id=request_id)
     return Response(msgspec.json.encode(p), status_code=p.status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -32,6 +32,7 @@ from costsvc.domain.model import (
     PricedEpisode,
     PricingRequest,
 )
+from costsvc.observe import metrics
 from costsvc.services.errors import FieldProblem, InvalidInput, NotFound, ServiceError
 from costsvc.services.requests import BatchRequest, CompareRequest, CoverageRequest, EstimateRequest
 
@@ -175,11 +176,14 @@ def price(catalog: Catalog, request: EstimateRequest, today: dt.date, *, include
         # Only atoms in the memo (bytes, a Decimal): it holds up to 20,000 answers, and a
         # memo of priced Structs and their lists was what the cyclic collector's full scans
         # walked (docs/PERFORMANCE.md, "The batch tail").
-        hit = (priced.totals.patient_pays, tail, hashlib.sha256(tail).digest())
+        hit = (priced.totals.patient_pays, tail, hashlib.sha256(tail).digest(), priced.network_status)
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
         memo[key] = hit
-    patient_pays, tail, digest = hit
+        metrics.estimate(request.level_of_care, priced.network_status, memo_hit=False)
+    else:
+        metrics.estimate(request.level_of_care, hit[3], memo_hit=True)
+    patient_pays, tail, digest, _ = hit
     estimate_id = time_ordered_uuid()
     created_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return Priced(estimate_id, created_at, request.program_id, request.level_of_care,

@@ -31,6 +31,7 @@ import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
+from costsvc.observe import metrics
 from costsvc.services.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Unavailable
 from costsvc.settings import Settings
 from costsvc.staging.base import ImportOptions, Loader
@@ -315,7 +316,11 @@ class ImportService:
                     async with self.pool.acquire() as conn:
                         await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
                     discard_upload(self.settings, run_path)
-                    log.warning("import %s refused by the job broker; recorded failed", import_id)
+                    cause = exc.__cause__
+                    log.warning("import %s refused by the job broker; recorded failed", import_id,
+                                extra={"import_id": str(import_id), "kind": cmd.kind,
+                                       "reason": type(cause).__name__ if cause else "EnqueueFailed"})
+                    metrics.import_refused(cmd.kind)
                     raise Unavailable(
                         f"{exc}. The import {import_id} was recorded as failed; send the file again later."
                     ) from exc

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +31,7 @@ import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
+from costsvc.observe import metrics
 from costsvc.staging.base import (
     MAX_STORED_ERRORS,
     NO_OPTIONS,
@@ -141,10 +143,17 @@ async def run_import(
         return await get_outcome(conn, import_id, deduplicated=True)
     if not await conn.fetchval(Q.try_lock_import, import_id):
         raise ImportBusy(str(import_id))
+    started = time.perf_counter()
     try:
-        return await _run_locked(conn, row, Path(path), loaders[row["kind"]])
+        outcome = await _run_locked(conn, row, Path(path), loaders[row["kind"]])
+    except BaseException:
+        metrics.import_finished(row["kind"], "error", time.perf_counter() - started, read=0, accepted=0, rejected=0)
+        raise
     finally:
         await conn.fetchval(Q.unlock_import, import_id)
+    metrics.import_finished(row["kind"], outcome.status, time.perf_counter() - started, read=outcome.rows_read,
+                            accepted=outcome.rows_accepted, rejected=outcome.rows_rejected)
+    return outcome
 
 
 async def _run_locked(conn: asyncpg.Connection, row: asyncpg.Record, path: Path, loader: Loader) -> ImportOutcome:

@@ -156,3 +156,8 @@ FROM unnest($1::bigint[], $2::text[]) AS k(version_id, program_id)
 JOIN payment_terms t ON t.version_id = k.version_id AND t.program_id = k.program_id
 JOIN tariff_versions v ON v.version_id = t.version_id
 ORDER BY t.program_id, t.months;
+-- name: catalog_latest_version
+-- The tariff version activated last (a rollback re-activates an older one): the
+-- catalog's version in the metrics (costsvc_catalog_version).
+SELECT version_id FROM tariff_versions WHERE activated_at IS NOT NULL
+ORDER BY activated_at DESC, version_id DESC LIMIT 1;
