@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the API with demo data (embedded PostgreSQL unless DATABASE_URL is set).
+## Start the API with demo data (embedded PostgreSQL unless DATABASE_URL is set);
+## readable log lines unless COSTSVC_LOG_FORMAT says otherwise.
 run: $(STAMP)
-	$(BIN)/costsvc serve
+	COSTSVC_LOG_FORMAT=$${COSTSVC_LOG_FORMAT:-text} $(BIN)/costsvc serve
 
 ## The whole suite (embedded PostgreSQL unless TEST_DATABASE_URL is set).
 test: $(STAMP)

@@ -6,6 +6,7 @@ JSON; each request's lines carry its id; the refused import has its line."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -108,5 +109,5 @@ async def test_a_whole_flow_logs_no_phi_keys_or_bodies(db_url, tmp_path):
     refusal = [x for x in by_request[PROXY_ID] if "refused by the job broker" in x["message"]]
     assert len(refusal) == 1 and refusal[0]["level"] == "WARNING" and refusal[0]["kind"] == "fee_schedule"
     assert refusal[0]["import_id"] and refusal[0]["reason"]
-    # the scan would see a leak: the values are recognisable in what the server answered
-    assert _hits(created.text, [MEMBER]) == [] and _hits(str(lines), ["Observe"]) == []
+    # the scan can fail: it finds what it looks for in the text it reads
+    assert _hits(output, [PROXY_ID]) and _hits(json.dumps(verification), PHI_NEEDLES)
