@@ -43,7 +43,7 @@ from costsvc.observe import metrics
 
 log = logging.getLogger(__name__)
 TARIFFS_CHANGED = "tariffs_changed"
-DEFAULT_PAYMENT_POLICY = PaymentPlanPolicy()  # estimates.md: 3, 6 and 12 months, APR 0, at least $25.00
+DEFAULT_PAYMENT_POLICY = PaymentPlanPolicy()  # docs/API.md: 3, 6 and 12 months, APR 0, at least $25.00
 
 
 class ProgramEntry(msgspec.Struct, frozen=True):
