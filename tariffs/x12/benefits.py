@@ -407,7 +407,7 @@ class BenefitCollector:
     is the order of the result's dicts."""
 
     __slots__ = ("is_4010", "cache", "ranks", "holders", "values", "filled", "indexes", "readings", "lost_in", "active",
-                 "plan_description", "any_description", "warnings", "has_units", "_delimiters", "_known", "_readings")
+                 "plan_description", "any_description", "warnings", "has_units")
 
     def __init__(self, is_4010: bool, cache: dict | None = None):
         self.is_4010 = is_4010
@@ -424,40 +424,40 @@ class BenefitCollector:
         self.any_description: str | None = None  # EB05 of the first EB that has one
         self.warnings: list[str] = []
         self.has_units = False  # any remaining-units offer (most people have none)
-        self._delimiters: Delimiters | None = None  # those of the segments read so far, and
-        self._known: _BodyCache | None = None  # ... what the body's cache holds for them
-        self._readings: dict[str, EbReading] = {}  # ... its readings
 
     # ------------------------------------------------------------------ reading
-    def add(self, seg: Segment) -> None:
-        if seg.delimiters is not self._delimiters:
-            self._delimiters = seg.delimiters
-            self._known = cache_for(self.cache, seg.delimiters, self.is_4010)
-            self._readings = self._known.readings
-        reading = self._readings.get(seg.raw)
-        if reading is None:
-            reading = read_eb(seg, self.is_4010, self._known)
-        index = seg.index
-        self.indexes.append(index)
-        self.readings.append(reading)
-        if reading.notable:
-            self._note(reading)
-        offers = reading.offers
-        if not offers:
-            return
-        ranks, holders, values, lost_in = self.ranks, self.holders, self.values, self.lost_in
-        for slot, rank, value in offers:
-            held = ranks[slot]
-            if rank < held:
-                ranks[slot] = rank
-                values[slot] = value
-                if held == _NO_RANK:
-                    self.filled.append(slot)
-                elif holders[slot] not in lost_in:
-                    lost_in[holders[slot]] = slot
-                holders[slot] = index
-            elif index not in lost_in:
-                lost_in[index] = slot
+    def add_all(self, segments: list[Segment]) -> None:
+        """Apply the person's EB segments, in file order.  One call per person, so the
+        slot lists and the body's readings are looked up once, not per segment."""
+        ranks, holders, values, lost_in, filled = self.ranks, self.holders, self.values, self.lost_in, self.filled
+        indexes, readings = self.indexes, self.readings
+        is_4010, delimiters, known = self.is_4010, None, None
+        known_readings: dict[str, EbReading] = {}
+        for seg in segments:
+            if seg.delimiters is not delimiters:
+                delimiters = seg.delimiters
+                known = cache_for(self.cache, delimiters, is_4010)
+                known_readings = known.readings
+            reading = known_readings.get(seg.raw)
+            if reading is None:
+                reading = read_eb(seg, is_4010, known)
+            index = seg.index
+            indexes.append(index)
+            readings.append(reading)
+            if reading.notable:
+                self._note(reading)
+            for slot, rank, value in reading.offers:
+                held = ranks[slot]
+                if rank < held:
+                    ranks[slot] = rank
+                    values[slot] = value
+                    if held == _NO_RANK:
+                        filled.append(slot)
+                    elif holders[slot] not in lost_in:
+                        lost_in[holders[slot]] = slot
+                    holders[slot] = index
+                elif index not in lost_in:
+                    lost_in[index] = slot
 
     def _note(self, reading: EbReading) -> None:
         if reading.description and self.any_description is None:

@@ -98,6 +98,7 @@ class _PersonLoop:
         self.payer_name: str | None = payer_name
         self.subscriber = subscriber
         self.collector = BenefitCollector(is_4010, cache=eb_cache)
+        self.eb_segments: list[Segment] = []  # for the collector, at the end of the loop
         self.member_id: str | None = None
         self.first_name: str | None = None
         self.last_name: str | None = None
@@ -117,7 +118,7 @@ class _PersonLoop:
                 self.in_related_entity = False
         elif sid == "EB":
             self.in_benefits = True
-            self.collector.add(seg)
+            self.eb_segments.append(seg)
         elif sid == "LS":
             self.in_related_entity = True
         elif self.in_benefits:
@@ -171,6 +172,8 @@ class _PersonLoop:
             self.as_of[qualifier] = value
 
     def finish(self, unmapped_room: int) -> Person271:
+        self.collector.add_all(self.eb_segments)
+        self.eb_segments = []  # a subscriber is kept for its dependents: not its segments
         sub = self.subscriber
         own_plan = self.collector.plan_description or self.collector.any_description or self.plan_ref
         member_id = self.member_id or (sub.member_id if sub else None)
@@ -286,7 +289,7 @@ class _Reader:
             if person is not None and not person.in_related_entity:
                 if sid == "EB":  # most segments
                     person.in_benefits = True
-                    person.collector.add(seg)
+                    person.eb_segments.append(seg)
                     continue
                 if person.in_benefits and sid not in _READ_IN_BENEFITS:
                     continue  # the HSD, MSG, DTP, REF... of a 2110 loop describe that benefit (docs/X12.md)
