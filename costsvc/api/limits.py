@@ -29,7 +29,6 @@ RATE_LIMIT_STORE = "rate_limit"
 _SWEEP_SECONDS = 60.0  # the memory store keeps expired windows until asked to drop them
 
 
-
 def is_limited(request: Request[Any, Any, Any]) -> bool:
     """A public route (no guard on any layer; Litestar caches them) other than the probes."""
     handler = request.route_handler
