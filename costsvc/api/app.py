@@ -19,6 +19,7 @@ from costsvc.api.estimates import EstimateController
 from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
 from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
+from costsvc.api.pages import PAGE_HANDLERS, template_config
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
 from costsvc.api.verifications import AuditController, VerificationController
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     app = Litestar(
         route_handlers=[health, ready, EstimateController, ReferenceController, ImportController,
-                        VerificationController, AuditController, DocumentController, *docs_static_router()],
+                        VerificationController, AuditController, DocumentController, *docs_static_router(),
+                        *PAGE_HANDLERS],
         lifespan=[lifespan],
         on_startup=[warm_documents],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["GET", "POST"]),
         openapi_config=openapi_config(),
+        template_config=template_config(),
         debug=False,
     )
     complete_document(app)

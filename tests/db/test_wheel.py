@@ -7,6 +7,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +24,10 @@ async def test_a_wheel_installed_in_a_fresh_venv_migrates_from_any_folder(db_url
                  ROOT, cwd=tmp_path)
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = (tmp_path / "dist").glob("costsvc-*.whl")
+    shipped_files = set(zipfile.ZipFile(wheel).namelist())
+    pages = ROOT / "costsvc" / "api" / "pages"
+    for path in [*(pages / "templates").glob("*.html"), *(pages / "static").iterdir()]:  # the pages' package data
+        assert str(path.relative_to(ROOT)) in shipped_files, path
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
