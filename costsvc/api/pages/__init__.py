@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from costsvc.api.pages.assets import asset_url, serve_asset
 from costsvc.api.pages.cost import CostPages
+from costsvc.api.pages.staff import StaffPages
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -37,4 +38,4 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment()))
 
 
-PAGE_HANDLERS: list[Any] = [serve_asset, CostPages]
+PAGE_HANDLERS: list[Any] = [serve_asset, CostPages, StaffPages]
