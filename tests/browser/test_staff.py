@@ -5,6 +5,7 @@ off; axe-core at desktop and 360 px width; screenshots of each."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,30 @@ ESTIMATE = {"program_id": "sunrise-recovery", "level_of_care": "iop", "start_dat
 
 
 @pytest.fixture(scope="session")
-async def keys(pages_db_url: str) -> tuple[str, str]:
+async def keys(pages_db_url: str, live_server: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A staff and an admin key, and the demo PPO with its medical/surgical comparison rows
+    (the same benefits, so the same prices; now with parity flags for the 271 to show)."""
+    from costsvc.db.pool import connect
+    from costsvc.staging.loaders import LOADERS
+    from costsvc.staging.pipeline import import_file
+    from tests.verification.test_medsurg_rows import MEDSURG, ppo_table
+
     staff, admin = await make_keys(pages_db_url)
+    conn = await connect(pages_db_url)
+    try:
+        outcome = await import_file(conn, "coverage_table", ppo_table(tmp_path_factory.mktemp("medsurg"), MEDSURG),
+                                    loaders=LOADERS)
+    finally:
+        await conn.close()
+    assert outcome.status == "succeeded", outcome.errors
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        for _ in range(200):  # the server reloads its catalog on the import's NOTIFY
+            plans = (await http.get("/v1/payers/acme/plans")).json()["plans"]
+            if any(p["plan_id"] == "acme-ppo-gold" and p["parity_flags"] for p in plans):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the server never saw the medsurg rows")
     return staff.key, admin.key
 
 
@@ -56,7 +79,7 @@ async def upload_271(page: Any) -> str:
 
 async def check_verification(page: Any, http: httpx.AsyncClient, verification_id: str) -> None:
     v = (await http.get(f"/v1/verifications/{verification_id}")).json()
-    assert v["discrepancies"] or v["parity_flags"], "the fixture should show something to review"
+    assert v["discrepancies"] and v["parity_flags"], "the fixture should show both to review"
     shown = await page.locator("[data-discrepancy]").evaluate_all("rows => rows.map(r => r.dataset.discrepancy)")
     assert shown == [d["field"] for d in v["discrepancies"]]
     flags = await page.locator("[data-parity-flag]").evaluate_all("rows => rows.map(r => r.dataset.parityFlag)")

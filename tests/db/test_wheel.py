@@ -26,7 +26,7 @@ async def test_a_wheel_installed_in_a_fresh_venv_migrates_from_any_folder(db_url
     (wheel,) = (tmp_path / "dist").glob("costsvc-*.whl")
     shipped_files = set(zipfile.ZipFile(wheel).namelist())
     pages = ROOT / "costsvc" / "api" / "pages"
-    for path in [*(pages / "templates").glob("*.html"), *(pages / "static").iterdir()]:  # the pages' package data
+    for path in [*(pages / "templates").rglob("*.html"), *(pages / "static").iterdir()]:  # the pages' package data
         assert str(path.relative_to(ROOT)) in shipped_files, path
 
     env_dir = tmp_path / "venv"

@@ -186,7 +186,7 @@ async def test_upload_a_271_then_see_it_masked_and_reveal_it_audited(console):
         assert f'data-parity-flag="{f["level"]}.{f["field"]}"' in r.text
     r = await console.client.post(f"{location}/reveal", data={"csrf_token": csrf, "reveal": "member_id"})
     _assert_page(r, 200, member_id)
-    r = await console.client.get(f"/v1/audit?limit=5", headers=console.api(console.admin_key))
+    r = await console.client.get("/v1/audit?limit=5", headers=console.api(console.admin_key))
     actions = [(a["action"], a["key_name"]) for a in r.json()["records"]]
     assert actions[0] == ("reveal", "benefits desk")
 
