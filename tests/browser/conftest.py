@@ -156,4 +156,8 @@ async def screenshot(page: Any, name: str) -> Path:
 
 async def assert_no_horizontal_overflow(page: Any) -> None:
     overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {page.viewport_size['width']} px wide"
+    if overflow > 0:
+        wide = await page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''))""")
+        raise AssertionError(f"the page scrolls sideways by {overflow} px at {page.viewport_size['width']} px wide: {wide}")

@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 from costsvc.api.pages.assets import asset_url, serve_asset
 from costsvc.api.pages.cost import CostPages
 from costsvc.api.pages.staff import StaffPages
+from costsvc.api.pages.view import NOTICE_TITLES, comparison_chart, money, month_name, percent
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -31,6 +32,9 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.globals["asset"] = asset_url
+    env.globals["comparison_chart"] = comparison_chart
+    env.globals["notice_titles"] = NOTICE_TITLES
+    env.filters.update(money=money, percent=percent, month_name=month_name)
     return env
 
 

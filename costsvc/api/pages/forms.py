@@ -1,144 +1,181 @@
-"""The staff console's forms turned into the JSON commands the API takes, and the
-API's field problems turned back into errors next to the form field they concern.
+"""From a form to the estimate use cases and back: the cost page's request building.
 
-A form field is named once here with the path it fills in the command
-(``in_network.copay`` → ``benefits.in_network.levels.<level>.copay``); the same table
-maps a problem's path back to the field, so the console validates with exactly the
-checks of the JSON routes (``costsvc.api.validation``) and shows their words.
+A form's controls are named by their path in the JSON request (``program_id``,
+``household.annual_income``, ``episode.weeks``…), so the body built here is the one
+a developer would POST to ``/v1/estimates`` (or ``/compare``), it is checked by the
+API's own validator (``costsvc.api.validation``) and every problem the API would
+answer names the control it concerns.  Figures come from the estimate document the
+service encodes, decoded as JSON: the page shows exactly the API's answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
-from costsvc.domain.verification import NETWORKS
-from costsvc.services.errors import FieldProblem
+import msgspec
 
-LEVELS = ("detox", "residential", "php", "iop", "outpatient")
-LEVEL_NAMES = {"detox": "Detox (withdrawal management)", "residential": "Residential", "php":
-               "Partial hospitalization (PHP)", "iop": "Intensive outpatient (IOP)", "outpatient": "Outpatient"}
-NETWORK_NAMES = {"in_network": "In network", "out_of_network": "Out of network"}
-#: Per network: form suffix -> (where in the command, whether it belongs to the chosen level).
-NETWORK_FIELDS: dict[str, tuple[str, bool]] = {
-    "deductible": ("benefits.{net}.deductible.individual", False),
-    "family_deductible": ("benefits.{net}.deductible.family", False),
-    "oop_max": ("benefits.{net}.oop_max.individual", False),
-    "family_oop_max": ("benefits.{net}.oop_max.family", False),
-    "covered": ("benefits.{net}.levels.{level}.covered", True),
-    "copay": ("benefits.{net}.levels.{level}.copay", True),
-    "copay_unit": ("benefits.{net}.levels.{level}.copay_unit", True),
-    "coinsurance_pct": ("benefits.{net}.levels.{level}.coinsurance_pct", True),
-    "deductible_applies": ("benefits.{net}.levels.{level}.deductible_applies", True),
-    "limit_units": ("benefits.{net}.levels.{level}.limit_units", True),
-    "prior_auth": ("benefits.{net}.levels.{level}.prior_auth", True),
-    "deductible_met": ("accumulators.{net}.deductible_met", False),
-    "oop_met": ("accumulators.{net}.oop_met", False),
+from costsvc.api.problems import problem_for
+from costsvc.api.reference import in_network_payers
+from costsvc.api.validation import RequestInvalid, validate
+from costsvc.catalog import Catalog
+from costsvc.domain.errors import DomainError
+from costsvc.domain.levels import LEVELS
+from costsvc.domain.model import US_STATES
+from costsvc.services import estimates as service
+from costsvc.services.errors import ServiceError
+from costsvc.services.requests import CompareRequest, EstimateRequest
+
+COMPARE = "compare"
+#: The controls of the estimate form, by request path, with the words the page uses for them.
+LABELS = {
+    "program_id": "Program",
+    "level_of_care": "Level of care",
+    "plan_id": "Insurance",
+    "household.size": "Household size",
+    "household.annual_income": "Annual income",
+    "household.state": "State",
+    "episode.weeks": "Weeks of treatment",
+    "episode.days": "Days of treatment",
 }
-PHONE_FIELDS: dict[str, str] = {
-    "member_id": "member_id", "plan_id": "plan_id", "payer_name": "payer_name", "plan_name": "plan_name",
-    "patient_name": "patient.name", "patient_dob": "patient.date_of_birth", "relationship": "relationship",
-    "status": "status", "as_of": "as_of", "source": "source", "reference": "reference",
-    "verified_by": "verified_by", "notes": "notes",
-}
-ESTIMATE_FIELDS: dict[str, str] = {
-    "verification_id": "coverage.verification_id", "program_id": "program_id", "level_of_care": "level_of_care",
-    "network": "coverage.network", "tier": "coverage.tier", "start_date": "episode.start_date",
-    "weeks": "episode.weeks", "days_per_week": "episode.days_per_week",
-    "sessions_per_week": "episode.sessions_per_week", "days": "episode.days",
-}
+#: Request paths the page shows under another control (the plan is ``coverage.plan_id`` in the API).
+_CONTROL_OF = {"coverage.plan_id": "plan_id", "coverage": "plan_id"}
+HOUSEHOLD = ("household.size", "household.annual_income", "household.state")
 
 
-class FormErrors:
-    """Field problems keyed by form field; those no field shows are ``general``."""
+@dataclass
+class Outcome:
+    """What a submitted estimate form comes to: the values to show again, the errors by
+    control (``""``: about the whole form), and the estimate documents (one, or one per level)."""
 
-    def __init__(self) -> None:
-        self.by_field: dict[str, str] = {}
-        self.general: list[str] = []
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    estimates: list[dict[str, Any]] = field(default_factory=list)
+    compare: bool = False
+    priced: list[service.Priced] = field(default_factory=list)
+    request: EstimateRequest | CompareRequest | None = None  # the validated command
 
-    def __bool__(self) -> bool:
-        return bool(self.by_field or self.general)
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.estimates)
 
-    def add(self, field: str | None, message: str) -> None:
-        if field:
-            self.by_field.setdefault(field, message)
+
+def sentence(label: str, message: str) -> str:
+    """An API field message in words after the control's label ("Household size must be …")."""
+    joined = f"{label} {message}" if message.split(" ", 1)[0] in {"must", "is", "has", "needs"} else f"{label}: {message}"
+    return joined if joined.endswith(".") else joined + "."
+
+
+def _money_text(text: str) -> str:
+    # People type "$42,000"; the API's grammar is digits and one point (docs/API.md, Money).
+    return text.replace("$", "").replace(",", "").strip()
+
+
+def _number(text: str) -> int | str:
+    return int(text) if text.isascii() and text.isdigit() else text  # anything else: the validator words it
+
+
+def request_body(values: dict[str, str], *, self_pay: bool = False) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/estimates`` (``/compare`` without ``level_of_care``) for a form."""
+    body: dict[str, Any] = {"program_id": values.get("program_id", "")}
+    level = values.get("level_of_care", "")
+    if level != COMPARE:
+        body["level_of_care"] = level
+    if values.get("plan_id") and not self_pay:
+        body["coverage"] = {"plan_id": values["plan_id"]}
+    if any(values.get(name) for name in HOUSEHOLD):
+        household: dict[str, Any] = {}
+        if values.get("household.size"):
+            household["size"] = _number(values["household.size"])
+        if values.get("household.annual_income"):
+            household["annual_income"] = _money_text(values["household.annual_income"])
+        if values.get("household.state"):
+            household["state"] = values["household.state"]
+        body["household"] = household
+    # One length control per kind of level: a single level keeps the one that fits it
+    # (compare drops the other per level, as the API's compare does).
+    lengths = ("weeks", "days")
+    if level in LEVELS:
+        lengths = ("days",) if LEVELS[level].length_unit == "days" else ("weeks",)
+    episode = {name: _number(values[f"episode.{name}"]) for name in lengths if values.get(f"episode.{name}")}
+    if episode:
+        body["episode"] = episode
+    return body
+
+
+def _record(errors: dict[str, str], path: str, message: str) -> None:
+    control = _CONTROL_OF.get(path, path)
+    if control not in LABELS:
+        control = next((c for c in LABELS if path.startswith(c + ".")), "")
+    label = LABELS.get(control)
+    errors.setdefault(control, sentence(label, message) if label else message)
+
+
+def _network_problem(catalog: Catalog, program_id: str, plan_id: str) -> str | None:
+    """Why the plan cannot be used at the program (its payer has no contract there), or None."""
+    program, plan = catalog.programs.get(program_id), catalog.plans.get(plan_id)
+    if program is None or plan is None:
+        return None  # the use case names the unknown one
+    payers = network_of(catalog).get(program_id, set())
+    if plan.payer_id in payers:
+        return None
+    names = sorted(catalog.payers.get(p, p) for p in payers)
+    offered = (f"plans of {', '.join(names)} are" if names else "no insurer's plans are")
+    return (f"{plan.plan_name} is not offered at {program.name}: {offered} accepted there. "
+            "Choose another plan, or No insurance.")
+
+
+_network_memo: tuple[Catalog, dict[str, set[str]]] | None = None
+
+
+def network_of(catalog: Catalog) -> dict[str, set[str]]:
+    """``in_network_payers`` of a snapshot, computed once per snapshot."""
+    global _network_memo
+    if _network_memo is None or _network_memo[0] is not catalog:
+        _network_memo = (catalog, in_network_payers(catalog))
+    return _network_memo[1]
+
+
+def price_form(catalog: Catalog, values: dict[str, str], today: dt.date, *, self_pay: bool = False) -> Outcome:
+    """Validate and price a submitted estimate form, as the JSON routes would."""
+    outcome = Outcome(values=values, compare=values.get("level_of_care") == COMPARE)
+    if not values.get("program_id"):
+        outcome.errors["program_id"] = "Choose a program."
+    if not values.get("level_of_care"):
+        outcome.errors["level_of_care"] = "Choose a level of care, or Compare all levels."
+    state = values.get("household.state")
+    if state and state.upper() not in US_STATES:
+        outcome.errors["household.state"] = "State must be one of the 50 states or DC."
+    body = request_body(values, self_pay=self_pay)
+    try:
+        if outcome.compare:
+            request: Any = validate(body, CompareRequest)
         else:
-            self.general.append(message)
-
-    def get(self, field: str) -> str | None:
-        return self.by_field.get(field)
-
-
-def _text(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _put(target: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    for name in parents:
-        target = target.setdefault(name, {})
-    target[last] = value
-
-
-def phone_command(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str], FormErrors]:
-    """(the ``RecordVerification`` body, command path -> form field, errors found here)."""
-    body: dict[str, Any] = {}
-    paths: dict[str, str] = {}
-    errors = FormErrors()
-    for name, path in PHONE_FIELDS.items():
-        paths[path] = name
-        value = _text(form, name)
-        if name == "notes":
-            value = " ".join(value.split())  # one line: free text refuses control characters
-        if value:
-            _put(body, path, value)
-    level = _text(form, "level")
-    paths["level"] = "level"
-    if level and level not in LEVELS:
-        errors.add("level", "must be one of the levels of care listed")
-        level = ""
-    for net in NETWORKS:
-        for suffix, (template, per_level) in NETWORK_FIELDS.items():
-            name = f"{net}.{suffix}"
-            value = _text(form, name)
-            if per_level and not level:
-                if value:
-                    errors.add("level", "choose the level of care these benefits are for")
-                continue
-            path = template.format(net=net, level=level)
-            paths[path] = name
-            if value:
-                _put(body, path, value)
-    units = _text(form, "units_used")
-    paths[f"accumulators.units_used.{level}"] = "units_used"
-    if units:
-        if level:
-            _put(body, f"accumulators.units_used.{level}", units)
+            request = validate(body, EstimateRequest)
+    except RequestInvalid as exc:
+        for problem in exc.errors:
+            _record(outcome.errors, problem.field, problem.message)
+        return outcome
+    if outcome.errors:
+        return outcome
+    outcome.request = request
+    if request.coverage is not None and request.coverage.plan_id:
+        why = _network_problem(catalog, request.program_id, request.coverage.plan_id)
+        if why:
+            outcome.errors["plan_id"] = why
+            return outcome
+    try:
+        if outcome.compare:
+            outcome.priced = service.compare(catalog, request, today)
         else:
-            errors.add("level", "choose the level of care these benefits are for")
-    return body, paths, errors
-
-
-def estimate_command(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """(the ``EstimateRequest`` body priced from a verification, command path -> form field)."""
-    body: dict[str, Any] = {}
-    for name, path in ESTIMATE_FIELDS.items():
-        value = _text(form, name)
-        if value or name == "verification_id":  # always priced from a verification: never self-pay by omission
-            _put(body, path, value)
-    return body, {path: name for name, path in ESTIMATE_FIELDS.items()}
-
-
-def place(errors: FormErrors, problems: Iterable[FieldProblem], paths: Mapping[str, str]) -> FormErrors:
-    """Each problem next to its form field: the longest command path that is a prefix of
-    the problem's (``coverage`` problems of a nested field land on that field)."""
-    for p in problems:
-        field = paths.get(p.field)
-        if field is None:
-            prefixes = [path for path in paths if path and p.field.startswith(path + ".")]
-            field = paths[max(prefixes, key=len)] if prefixes else None
-        if field is None and p.field.startswith("accumulators.units_used"):
-            field = "units_used"
-        errors.add(field, p.message if field else (f"{p.field}: {p.message}" if p.field else p.message))
-    return errors
+            outcome.priced = [service.price(catalog, request, today)]
+    except (ServiceError, DomainError) as exc:
+        problem = problem_for(exc)
+        for item in problem.errors:
+            _record(outcome.errors, item.field, item.message)
+        if not problem.errors:
+            outcome.errors[""] = problem.detail
+        return outcome
+    outcome.estimates = [msgspec.json.decode(p.body) for p in outcome.priced]
+    return outcome

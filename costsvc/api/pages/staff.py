@@ -24,7 +24,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from costsvc.api.pages import forms
+from costsvc.api.pages import staff_forms as forms
 from costsvc.api.pages.session import (
     COOKIE,
     COOKIE_PATH,

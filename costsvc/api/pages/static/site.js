@@ -8,8 +8,8 @@
   function swap(target, html) {
     target.innerHTML = html;
     target.removeAttribute("aria-busy");
-    var focus = target.querySelector("[data-focus]") || target;
-    if (!focus.hasAttribute("tabindex")) focus.setAttribute("tabindex", "-1");
+    var focus = target.querySelector("[aria-invalid=true], [data-focus]") || target;
+    if (focus.tabIndex < 0 && !focus.hasAttribute("tabindex")) focus.setAttribute("tabindex", "-1");
     focus.focus();
   }
 
@@ -18,14 +18,15 @@
     var target = form.dataset && form.dataset.enhance && document.getElementById(form.dataset.enhance);
     if (!target || !window.fetch) return;
     event.preventDefault();
-    var data = new FormData(form);
+    var data = new URLSearchParams();
+    new FormData(form).forEach(function (value, name) { if (value !== "") data.append(name, value); });  // short addresses
     if (event.submitter && event.submitter.name) data.append(event.submitter.name, event.submitter.value);
     var method = (form.getAttribute("method") || "get").toUpperCase();
     var url = form.action, init = { method: method, headers: FRAGMENT, credentials: "same-origin" };
     if (method === "GET") {
-      url += (url.indexOf("?") < 0 ? "?" : "&") + new URLSearchParams(data).toString();
+      url = url.split("?")[0] + "?" + data.toString();
     } else {
-      init.body = new URLSearchParams(data);
+      init.body = data;
     }
     target.setAttribute("aria-busy", "true");
     fetch(url, init).then(function (response) {
