@@ -83,7 +83,11 @@ def codec_of(request: Request[Any, Any, Any]) -> SessionCodec:
     state = request.app.state
     codec = state.get("staff_sessions")
     if codec is None:
-        codec = SessionCodec.from_settings(state.settings, state.get("phi_vault"))
+        try:
+            codec = SessionCodec.from_settings(state.settings, state.get("phi_vault"))
+        except ValueError as exc:  # the setting's name and what is wrong, never the value
+            log.error("staff console: %s", exc)
+            raise PageRefused(503, "Console not configured", str(exc)) from None
         if codec is None:
             raise PageRefused(503, "Console not configured", MESSAGES["unavailable"])
         state["staff_sessions"] = codec
