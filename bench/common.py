@@ -8,9 +8,11 @@ import tempfile
 import time
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
+
 from tariffs.tabular.fields import npi_check_digit
 
-__all__ = ["database_url", "npi_check_digit", "timed"]
+__all__ = ["database_url", "drop_database", "migrate_and_seed", "npi_check_digit", "recreate_database", "timed"]
 
 TIME = "/usr/bin/time"
 
@@ -18,6 +20,32 @@ TIME = "/usr/bin/time"
 def database_url(admin_url: str, name: str) -> str:
     """``admin_url`` pointing at database ``name`` instead."""
     return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+
+
+async def recreate_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def migrate_and_seed(url: str) -> None:
+    """Migrate the (empty) database at ``url`` and load the demo dataset into it."""
+    from costsvc.db.migrate import migrate_url
+    from costsvc.demo import seed_demo
+
+    await migrate_url(url)
+    await seed_demo(url, force=True)
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict:

@@ -50,7 +50,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import TIME, database_url, timed  # noqa: E402
+from bench.common import TIME, database_url, drop_database, migrate_and_seed, recreate_database, timed  # noqa: E402
 
 DATA = ROOT / "bench" / ".data"
 OUT = ROOT / "bench" / "out"
@@ -78,38 +78,14 @@ def server_url() -> tuple[str, str]:
     return start_embedded(DATA), "embedded PostgreSQL (bench/.data)"
 
 
-async def recreate_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def prepare_database(admin_url: str, url: str) -> dict:
     """Fresh database, migrated and seeded with the demo; returns what the TiC filter
     will use: the demo programs' identifiers and the billing codes they price."""
-    from costsvc.db.migrate import migrate
     from costsvc.db.pool import connect
     from costsvc.db.queries import Q
-    from costsvc.demo import seed_demo
 
     await recreate_database(admin_url, DB_NAME)
-    conn = await connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    await seed_demo(url, force=True)
+    await migrate_and_seed(url)
     conn = await connect(url)
     try:
         programs = [dict(r) for r in await conn.fetch(Q.program_identifiers)]

@@ -29,14 +29,9 @@ def _database_url() -> str:
 
 
 async def _migrate(url: str) -> list[str]:
-    from costsvc.db.migrate import migrate
-    from costsvc.db.pool import connect
+    from costsvc.db.migrate import migrate_url
 
-    conn = await connect(url)
-    try:
-        return await migrate(conn)
-    finally:
-        await conn.close()
+    return await migrate_url(url)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

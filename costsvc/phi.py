@@ -85,9 +85,8 @@ class PhiVault:
             raise PhiUnavailable("no PHI key is configured (COSTSVC_PHI_KEY); PHI cannot be stored")
         self._fernet = MultiFernet([Fernet(k) for k in keys])
         self._first = Fernet(keys[0])
-        self._hmac_key = hmac_key or HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"costsvc phi lookup v1"
-        ).derive(base64.urlsafe_b64decode(keys[0]))
+        self._first_raw = base64.urlsafe_b64decode(keys[0])
+        self._hmac_key = hmac_key or self.derive_key(b"costsvc phi lookup v1")
 
     @classmethod
     def from_config(cls, phi_keys: str | None, hmac_key: str | None = None) -> PhiVault | None:
@@ -116,6 +115,11 @@ class PhiVault:
             return self._fernet.rotate(bytes(token))
         except InvalidToken:
             raise PhiDecryptError("a stored PHI value does not decrypt under any configured key") from None
+
+    def derive_key(self, purpose: bytes) -> bytes:
+        """A 32-byte key for another use, derived (HKDF) from the first key: one secret
+        to configure, and knowing the derived key reveals nothing of the PHI key."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(self._first_raw)
 
     def lookup_hash(self, value: str) -> bytes:
         return hmac.new(self._hmac_key, normalize_lookup(value).encode("utf-8"), hashlib.sha256).digest()

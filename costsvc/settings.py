@@ -58,6 +58,10 @@ class Settings(msgspec.Struct, frozen=True):
     phi_keys: str | None = None  # comma-separated Fernet keys, the first encrypts
     phi_hmac_key: str | None = None  # lookup-hash key; derived from the first PHI key when unset
     keep_x12: bool = False  # keep raw 271 bodies (encrypted) after parsing
+    # The staff console's session cookie (costsvc/api/pages/session.py, docs/VERIFICATION.md).
+    session_key: str | None = None  # a Fernet key; unset: derived from the first PHI key
+    session_ttl: int = 8 * 3600  # seconds from sign-in: a working day
+    session_cookie_secure: bool = True  # 0 only to try the console over plain HTTP on another host
 
 
 # Every field is read from the variable COSTSVC_<FIELD> (upper case), except these,

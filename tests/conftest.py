@@ -66,8 +66,7 @@ class DatabaseFactory:
 
 @pytest.fixture(scope="session")
 async def databases(server_url: str) -> AsyncIterator[DatabaseFactory]:
-    from costsvc.db.migrate import migrate
-    from costsvc.db.pool import connect
+    from costsvc.db.migrate import migrate_url
     from costsvc.demo import seed_demo
 
     template = f"costsvc_tpl_{uuid.uuid4().hex[:12]}"
@@ -77,11 +76,7 @@ async def databases(server_url: str) -> AsyncIterator[DatabaseFactory]:
     finally:
         await admin.close()
     url = _with_database(server_url, template)
-    conn = await connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await migrate_url(url)
     await seed_demo(url, force=True)
     factory = DatabaseFactory(server_url, template)
     yield factory

@@ -24,6 +24,7 @@ from costsvc.api.imports import ImportController
 from costsvc.api.limits import cors_config, document_rate_limit, rate_limit_config, sweep_rate_limit_windows
 from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
 from costsvc.api.policies import PolicyController
+from costsvc.api.pages import PAGE_HANDLERS, template_config
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
 from costsvc.api.telemetry import RequestTelemetry, metrics_endpoint, sample_pool_every
@@ -87,7 +88,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     app = Litestar(
         route_handlers=[health, ready, metrics_endpoint, EstimateController, ReferenceController, PolicyController,
-                        ImportController, VerificationController, AuditController, DocumentController, *docs_static_router()],
+                        ImportController, VerificationController, AuditController, DocumentController, *docs_static_router(),
+                        *PAGE_HANDLERS],
         lifespan=[lifespan, sweep_rate_limit_windows] if rate_limit else [lifespan],
         state=State({"trusted_proxies": trusted}),
         middleware=[rate_limit.middleware] if rate_limit else [],
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         cors_config=cors_config(settings),
         openapi_config=openapi_config(),
         logging_config=None,  # the process's logging is costsvc.observe.logs (serve_app, the CLI)
+        template_config=template_config(),
         debug=False,
     )
     complete_document(app)

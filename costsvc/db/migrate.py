@@ -12,6 +12,7 @@ import re
 
 import asyncpg
 
+from costsvc.db.pool import connect
 from costsvc.db.queries import SQL_DIR, Q
 
 log = logging.getLogger(__name__)
@@ -50,3 +51,12 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     finally:
         await conn.execute(Q.migrations_unlock, _MIGRATION_LOCK)
     return applied_now
+
+
+async def migrate_url(url: str) -> list[str]:
+    """``migrate`` on a connection of its own to ``url`` (the CLI, the test and bench setups)."""
+    conn = await connect(url)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

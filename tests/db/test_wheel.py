@@ -10,6 +10,7 @@ import sys
 import sysconfig
 import time
 import venv
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class Installed:
                      ROOT, cwd=tmp)
         assert built.returncode == 0, built.stdout + built.stderr
         (wheel,) = (tmp / "dist").glob("costsvc-*.whl")
+        self.wheel = wheel
         self.env_dir = tmp / "venv"
         venv.create(self.env_dir, with_pip=True)
         self.python = self.env_dir / "bin" / "python"
@@ -75,6 +77,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _compose_command(service: str) -> list[str]:
     return shlex.split(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][service]["command"])
+
+
+def test_the_wheel_ships_the_pages_templates_and_assets(installed):
+    shipped_files = set(zipfile.ZipFile(installed.wheel).namelist())
+    pages = ROOT / "costsvc" / "api" / "pages"
+    for path in [*(pages / "templates").rglob("*.html"), *(pages / "static").iterdir()]:
+        assert str(path.relative_to(ROOT)) in shipped_files, path
 
 
 async def test_a_wheel_installed_in_a_fresh_venv_migrates_from_any_folder(db_url, installed):
