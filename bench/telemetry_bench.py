@@ -60,11 +60,12 @@ def main() -> int:
 
     import logging
 
+    from costsvc.api.clients import parse_trusted
     from costsvc.api.telemetry import RequestTelemetry
     from costsvc.observe import logs
-    from costsvc.settings import Settings, parse_networks
+    from costsvc.settings import Settings
 
-    wrapped = RequestTelemetry(bare, parse_networks("127.0.0.1"))
+    wrapped = RequestTelemetry(bare, parse_trusted("127.0.0.1"))
     results: dict[str, list[float]] = {"bare app": [], "wrapped, access lines off (WARNING)": [],
                                        "wrapped, access lines on (INFO, JSON)": []}
     with open(os.devnull, "w") as devnull:

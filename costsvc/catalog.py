@@ -13,8 +13,8 @@ import asyncio
 import datetime as dt
 import gc
 import logging
-import uuid
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal

@@ -5,7 +5,6 @@ Composition roots (the app factory, the CLI, the worker entry) read them once wi
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -90,38 +89,6 @@ def from_environ(env: Mapping[str, str]) -> Settings:
             message = message.replace(f"`$.{field}`", name)
         raise ValueError(f"invalid setting: {message}") from None
     return msgspec.structs.replace(settings, log_level=settings.log_level.upper())
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(value: str | None, variable: str = "COSTSVC_TRUSTED_PROXIES") -> tuple[Network, ...]:
-    """The IPs and CIDRs of a comma-separated list (``10.0.0.0/8, 192.168.1.7``); a bad
-    item is an error naming ``variable``."""
-    networks = []
-    for item in (value or "").split(","):
-        if item := item.strip():
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                raise ValueError(f"invalid setting: {variable}: {item!r} is not an IP address or CIDR") from None
-    return tuple(networks)
-
-
-def trusted_proxies(settings: Settings) -> tuple[Network, ...]:
-    """The peers whose forwarding headers (X-Forwarded-For, X-Request-ID) are believed."""
-    return parse_networks(settings.trusted_proxies)
-
-
-def address_in(host: str | None, networks: tuple[Network, ...]) -> bool:
-    """True when ``host`` (a peer address as the server reports it) lies in one of ``networks``."""
-    if not host or not networks:
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:  # a Unix socket path, a name
-        return False
-    return any(address in network for network in networks)
 
 
 @lru_cache(maxsize=1)

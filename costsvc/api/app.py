@@ -23,8 +23,8 @@ from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
 from costsvc.api.limits import cors_config, document_rate_limit, rate_limit_config, sweep_rate_limit_windows
 from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
-from costsvc.api.policies import PolicyController
 from costsvc.api.pages import PAGE_HANDLERS, template_config
+from costsvc.api.policies import PolicyController
 from costsvc.api.problems import EXCEPTION_HANDLERS
 from costsvc.api.reference import ReferenceController
 from costsvc.api.telemetry import RequestTelemetry, metrics_endpoint, sample_pool_every
@@ -37,7 +37,7 @@ from costsvc.observe import logs, metrics
 from costsvc.phi import vault_from_settings
 from costsvc.services.estimates import EstimateWriter
 from costsvc.services.imports import ImportService
-from costsvc.settings import Settings, get_settings, trusted_proxies
+from costsvc.settings import Settings, get_settings
 from costsvc.staging.loaders import LOADERS
 from jobs.tasks import CeleryImportQueue
 

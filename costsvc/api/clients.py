@@ -47,6 +47,11 @@ def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None, trus
     return address is not None and any(address.version == n.version and address in n for n in trusted)
 
 
+def is_trusted_peer(host: str | None, trusted: Sequence[Network]) -> bool:
+    """True when ``host`` (a peer address as the server reports it) is one of the trusted proxies."""
+    return bool(host) and bool(trusted) and _trusted(_address(host), trusted)
+
+
 def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     """Every ``X-Forwarded-For`` entry, in order (several headers are one list)."""
     entries: list[str] = []

@@ -30,8 +30,8 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 
+from costsvc.api.clients import Network, is_trusted_peer
 from costsvc.observe import logs, metrics
-from costsvc.settings import Network, address_in
 
 access = logging.getLogger("costsvc.access")
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class RequestTelemetry:
         if known is None:
             if len(self._peers) > 1024:  # peers are few (the proxies); don't grow on a scan
                 self._peers.clear()
-            known = self._peers[host] = address_in(host, self.trusted)
+            known = self._peers[host] = is_trusted_peer(host, self.trusted)
         return known
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

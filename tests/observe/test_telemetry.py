@@ -61,10 +61,10 @@ async def test_an_untrusted_peer_cannot_choose_the_request_id(db_url, log_output
 
 
 def test_a_trusted_proxy_id_must_be_a_plain_token():
+    from costsvc.api.clients import parse_trusted
     from costsvc.api.telemetry import RequestTelemetry
-    from costsvc.settings import parse_networks
 
-    telemetry = RequestTelemetry(None, parse_networks("127.0.0.1,10.0.0.0/8"))
+    telemetry = RequestTelemetry(None, parse_trusted("127.0.0.1,10.0.0.0/8"))
 
     def request_id(peer: str, value: bytes) -> str:
         return telemetry.request_id({"client": (peer, 5000), "headers": [(b"x-request-id", value)]})

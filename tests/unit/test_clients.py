@@ -2,7 +2,8 @@
 
 import pytest
 
-from costsvc.api.clients import client_address, parse_trusted
+from costsvc.api.clients import client_address, is_trusted_peer, parse_trusted
+from costsvc.settings import from_environ
 
 PROXIES = parse_trusted("10.0.0.0/8, 192.168.1.7, ::1")
 
@@ -36,3 +37,11 @@ def test_no_trusted_proxies_means_the_peer():
 def test_a_bad_entry_names_the_variable():
     with pytest.raises(ValueError, match="COSTSVC_TRUSTED_PROXIES: 'proxy.local'"):
         parse_trusted("10.0.0.0/8, proxy.local")
+
+
+def test_trusted_peers_are_the_listed_ips_and_networks():
+    networks = parse_trusted(from_environ({"COSTSVC_TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 ,::1"}).trusted_proxies)
+    assert [str(n) for n in networks] == ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]
+    assert all(is_trusted_peer(host, networks) for host in ("10.2.3.4", "192.168.1.7", "::1", "::ffff:10.2.3.4"))
+    assert not any(is_trusted_peer(host, networks) for host in ("192.168.1.8", "127.0.0.1", None, "/run/costsvc.sock"))
+    assert not is_trusted_peer("10.2.3.4", parse_trusted(None))

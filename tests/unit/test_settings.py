@@ -49,19 +49,6 @@ def test_settings_are_plain_data():
     assert msgspec.json.decode(msgspec.json.encode(Settings()), type=Settings) == Settings()
 
 
-def test_trusted_proxies_are_ips_and_networks():
-    from costsvc.settings import address_in, parse_networks, trusted_proxies
-
-    networks = trusted_proxies(from_environ({"COSTSVC_TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 ,::1"}))
-    assert [str(n) for n in networks] == ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]
-    assert address_in("10.2.3.4", networks) and address_in("192.168.1.7", networks) and address_in("::1", networks)
-    assert not address_in("192.168.1.8", networks) and not address_in("127.0.0.1", networks)
-    assert not address_in(None, networks) and not address_in("/run/costsvc.sock", networks)
-    assert not address_in("10.2.3.4", parse_networks(None))
-    with pytest.raises(ValueError, match="COSTSVC_TRUSTED_PROXIES.*'10.0.0.300'"):
-        parse_networks("10.0.0.0/8,10.0.0.300")
-
-
 def test_log_format_is_json_or_text():
     assert Settings().log_format == "json"
     with pytest.raises(ValueError, match="COSTSVC_LOG_FORMAT"):
