@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import uuid
 
 import asyncpg
 
 from costsvc.db.migrate import migrate, migration_files
 from costsvc.db.pool import connect
 from tests.conftest import _with_database
+
+# Several suites may share one server (CI, engineers): the databases this module makes are its own.
+RUN = uuid.uuid4().hex[:8]
 
 
 async def _empty_database(server_url: str, name: str) -> str:
@@ -32,7 +36,7 @@ async def _drop(server_url: str, name: str) -> None:
 
 
 async def test_migrate_is_idempotent(server_url, databases):
-    url = await _empty_database(server_url, "costsvc_mig_idem")
+    url = await _empty_database(server_url, f"costsvc_mig_idem_{RUN}")
     try:
         conn = await connect(url)
         try:
@@ -45,12 +49,12 @@ async def test_migrate_is_idempotent(server_url, databases):
         finally:
             await conn.close()
     finally:
-        await _drop(server_url, "costsvc_mig_idem")
+        await _drop(server_url, f"costsvc_mig_idem_{RUN}")
 
 
 async def test_concurrent_migrations_apply_each_once(server_url, databases):
     """Eight connections race; the advisory lock makes exactly one apply each migration."""
-    url = await _empty_database(server_url, "costsvc_mig_race")
+    url = await _empty_database(server_url, f"costsvc_mig_race_{RUN}")
     try:
         conns = [await connect(url) for _ in range(8)]
         try:
@@ -61,11 +65,11 @@ async def test_concurrent_migrations_apply_each_once(server_url, databases):
         applied = [name for result in results for name in result]
         assert sorted(applied) == sorted(name for _, name, _ in migration_files())
     finally:
-        await _drop(server_url, "costsvc_mig_race")
+        await _drop(server_url, f"costsvc_mig_race_{RUN}")
 
 
 async def test_two_cli_processes_migrate_at_once(server_url, databases):
-    url = await _empty_database(server_url, "costsvc_mig_cli")
+    url = await _empty_database(server_url, f"costsvc_mig_cli_{RUN}")
     try:
         env = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
         cmd = [sys.executable, "-m", "costsvc.cli", "migrate"]
@@ -76,13 +80,13 @@ async def test_two_cli_processes_migrate_at_once(server_url, databases):
         counts = sorted(int(out.split()[1]) for out, _ in outs)
         assert counts == [0, len(migration_files())]
     finally:
-        await _drop(server_url, "costsvc_mig_cli")
+        await _drop(server_url, f"costsvc_mig_cli_{RUN}")
 
 
 async def test_migration_008_carries_the_earlier_policies_into_versions(server_url, databases):
     """A database from before 008 (the demo seeded its policies by SQL) keeps them: each
     becomes an activated version, and the shipped guidelines one of their own."""
-    url = await _empty_database(server_url, "costsvc_mig_008")
+    url = await _empty_database(server_url, f"costsvc_mig_008_{RUN}")
     try:
         conn = await connect(url)
         try:
@@ -113,4 +117,4 @@ async def test_migration_008_carries_the_earlier_policies_into_versions(server_u
         finally:
             await conn.close()
     finally:
-        await _drop(server_url, "costsvc_mig_008")
+        await _drop(server_url, f"costsvc_mig_008_{RUN}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -39,13 +40,13 @@ async def test_database_url_is_not_seeded(server_url, databases, clean_env):
 
     from tests.conftest import _with_database
 
+    name = f"costsvc_serve_empty_{uuid.uuid4().hex[:8]}"  # its own: suites may share the server
     admin = await asyncpg.connect(server_url)
     try:
-        await admin.execute('DROP DATABASE IF EXISTS "costsvc_serve_empty" WITH (FORCE)')
-        await admin.execute('CREATE DATABASE "costsvc_serve_empty"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = _with_database(server_url, "costsvc_serve_empty")
+    url = _with_database(server_url, name)
     env = {**clean_env, "DATABASE_URL": url}
     proc, base = _serve(env)
     try:
@@ -63,6 +64,6 @@ async def test_database_url_is_not_seeded(server_url, databases, clean_env):
         _stop(proc)
         admin = await asyncpg.connect(server_url)
         try:
-            await admin.execute('DROP DATABASE IF EXISTS "costsvc_serve_empty" WITH (FORCE)')
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
