@@ -27,6 +27,12 @@ class Settings(msgspec.Struct, frozen=True):
     tariff_sources: str | None = None  # file listing scheduled tariff sources
     pool_min: int = 2
     pool_max: int = 10
+    # Every wait on the database is bounded (README, "When a dependency fails").
+    db_connect_timeout: float = 2.0  # seconds: a new connection (TCP and startup)
+    db_acquire_timeout: float = 2.0  # seconds: a free pooled connection (and its reset on release)
+    db_statement_timeout: float = 5.0  # seconds: one statement of a request
+    estimate_store_timeout: float = 2.0  # seconds: one group commit of estimates; past it, answered not stored
+    outage_log_interval: float = 10.0  # seconds between the summary lines of a dependency that is down
     log_level: str = "INFO"
     seed_demo: bool | None = None  # None: seed only the embedded database, on first start
     # Jobs (jobs/celery_app.py, jobs/tasks.py; why these values: docs/JOBS.md).

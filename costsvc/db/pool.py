@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -43,11 +44,72 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=_encode_jsonb, decoder=msgspec.json.decode, schema="pg_catalog")
 
 
-async def connect(url: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(url)
+class DatabaseUnavailable(ConnectionError):
+    """No connection to the database could be opened (refused, no socket, timed out)."""
+
+
+async def open_connection(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """``asyncpg.connect``, with every failure to reach the server one exception: a
+    missing Unix socket is a FileNotFoundError, a refused port ConnectionRefusedError,
+    a server that never answers TimeoutError."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (OSError, asyncpg.exceptions.CannotConnectNowError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
+
+
+async def connect(url: str, **kwargs: Any) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url, **kwargs)
     await _init_connection(conn)
     return conn
 
 
-async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+#: What a database that is stopped, frozen, restarting or unreachable raises: the
+#: request is answered 503 (an estimate: not stored), never 500.  ``TimeoutError``
+#: covers the connect, acquire and statement timeouts; ``OperatorInterventionError``
+#: a server shutting down (57P01-57P03) and a statement cancelled by
+#: ``statement_timeout`` (57014); ``InterfaceError`` a connection that closed under
+#: the call.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError, asyncpg.InterfaceError, ConnectionError, TimeoutError,
+)
+
+
+class Timeouts(msgspec.Struct, frozen=True):
+    """Every wait on the database is bounded (docs/ARCHITECTURE.md, "When a dependency fails")."""
+
+    connect: float = 2.0  # a new connection's TCP connect + startup
+    acquire: float = 2.0  # waiting for a pooled connection (and resetting it on release)
+    statement: float = 5.0  # one statement, client side (asyncpg command_timeout)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timeouts:
+        return cls(settings.db_connect_timeout, settings.db_acquire_timeout, settings.db_statement_timeout)
+
+
+class Pool(asyncpg.Pool):
+    """An asyncpg pool whose acquire and release never wait unbounded.
+
+    asyncpg waits forever by default for a free connection and for the reset of a
+    released one (which, on a frozen server, waits for a cancel request nobody
+    reads): here both default to ``acquire_timeout``.  A connection whose reset times
+    out is terminated and replaced by asyncpg."""
+
+    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10,
+                      timeouts: Timeouts | None = None) -> asyncpg.Pool:
+    t = timeouts or Timeouts()
+    pool = Pool(url, min_size=min_size, max_size=max_size, init=_init_connection, acquire_timeout=t.acquire,
+                connect=open_connection, timeout=t.connect, command_timeout=t.statement,
+                connection_class=asyncpg.Connection, record_class=asyncpg.Record, max_queries=50_000,
+                max_inactive_connection_lifetime=300.0, loop=None)
+    await pool
+    return pool

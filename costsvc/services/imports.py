@@ -31,6 +31,7 @@ import asyncpg
 import msgspec
 
 from costsvc.db.queries import Q
+from costsvc.outages import Dependency
 from costsvc.services.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Unavailable
 from costsvc.settings import Settings
 from costsvc.staging.base import ImportOptions, Loader
@@ -232,11 +233,13 @@ class ImportService:
     """The import use cases over one pool, with the kinds (``loaders``) and the queue
     the composition root chose."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, loaders: Mapping[str, Loader], queue: ImportQueue):
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, loaders: Mapping[str, Loader], queue: ImportQueue,
+                 *, broker_outage: Dependency | None = None):
         self.pool = pool
         self.settings = settings
         self.loaders = loaders
         self.queue = queue
+        self.broker_outage = broker_outage  # where a broker refusing imports is reported
 
     @property
     def uploads(self) -> Path:
@@ -315,10 +318,15 @@ class ImportService:
                     async with self.pool.acquire() as conn:
                         await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
                     discard_upload(self.settings, run_path)
-                    log.warning("import %s refused by the job broker; recorded failed", import_id)
+                    if self.broker_outage is not None:  # one line per outage and interval, with a count
+                        self.broker_outage.failed(exc)
+                    else:
+                        log.warning("import %s refused by the job broker; recorded failed", import_id)
                     raise Unavailable(
                         f"{exc}. The import {import_id} was recorded as failed; send the file again later."
                     ) from exc
+                if self.broker_outage is not None:
+                    self.broker_outage.ok()
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(Q.imports_api_get, import_id)
         return Submitted(_import_out(row, deduplicated=not created), run_path is not None, after)
