@@ -46,7 +46,11 @@ class Dependency:
         self._watch: asyncio.Task[None] | None = None
 
     def failed(self, exc: BaseException | None = None) -> None:
-        """One request (or a background reconnect) failed because of this dependency."""
+        """One request (or a background reconnect) failed because of this dependency.
+        Without ``exc`` it only counts towards an outage already reported (a caller that
+        knows the dependency is down without trying it again)."""
+        if exc is None and not self.failing:
+            return
         self.failures += 1
         self._in_interval += 1
         if self.failing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -81,11 +82,19 @@ class Timeouts(msgspec.Struct, frozen=True):
 
     connect: float = 2.0  # a new connection's TCP connect + startup
     acquire: float = 2.0  # waiting for a pooled connection (and resetting it on release)
-    statement: float = 5.0  # one statement, client side (asyncpg command_timeout)
+    statement: float = 3.0  # one statement, client side (asyncpg command_timeout)
+    # Returning a connection: a reset is one round trip; a connection whose statement
+    # timed out waits for its cancel request first, which a frozen server never reads.
+    release: float = 1.0
 
     @classmethod
     def of(cls, settings: Settings) -> Timeouts:
         return cls(settings.db_connect_timeout, settings.db_acquire_timeout, settings.db_statement_timeout)
+
+    @property
+    def request_bound(self) -> float:
+        """The longest a request that makes one database call waits for the database."""
+        return self.acquire + self.statement + self.release
 
 
 class Pool(asyncpg.Pool):
@@ -93,21 +102,36 @@ class Pool(asyncpg.Pool):
 
     asyncpg waits forever by default for a free connection and for the reset of a
     released one (which, on a frozen server, waits for a cancel request nobody
-    reads): here both default to ``acquire_timeout``.  A connection whose reset times
-    out is terminated and replaced by asyncpg."""
+    reads).  Here acquire defaults to ``timeouts.acquire`` and release to
+    ``timeouts.release``; a connection whose reset times out is terminated, and
+    asyncpg opens a new one when it is needed."""
 
-    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any):
+    def __init__(self, *args: Any, timeouts: Timeouts, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._acquire_timeout = acquire_timeout
+        self._timeouts = timeouts
 
     def acquire(self, *, timeout: float | None = None) -> Any:
-        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+        return super().acquire(timeout=self._timeouts.acquire if timeout is None else timeout)
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+        await super().release(connection, timeout=self._timeouts.release if timeout is None else timeout)
+
+
+def _quiet_unavailable(record: logging.LogRecord) -> bool:
+    """asyncpg's pool logs a traceback each time it fails to reopen its minimum of
+    connections (every second or so while the database is away); the outage reporter
+    already tells that story in one line per interval."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, UNAVAILABLE)
 
 
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10,
                       timeouts: Timeouts | None = None) -> asyncpg.Pool:
     t = timeouts or Timeouts()
-    pool = Pool(url, min_size=min_size, max_size=max_size, init=_init_connection, acquire_timeout=t.acquire,
+    pool_log = logging.getLogger("asyncpg.pool")
+    if _quiet_unavailable not in pool_log.filters:
+        pool_log.addFilter(_quiet_unavailable)
+    pool = Pool(url, min_size=min_size, max_size=max_size, init=_init_connection, timeouts=t,
                 connect=open_connection, timeout=t.connect, command_timeout=t.statement,
                 connection_class=asyncpg.Connection, record_class=asyncpg.Record, max_queries=50_000,
                 max_inactive_connection_lifetime=300.0, loop=None)
