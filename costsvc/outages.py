@@ -43,6 +43,7 @@ class Dependency:
         self.failures = 0  # in the current outage
         self._since = 0.0
         self._in_interval = 0
+        self._interval_start = 0.0
         self._watch: asyncio.Task[None] | None = None
 
     def failed(self, exc: BaseException | None = None) -> None:
@@ -56,6 +57,7 @@ class Dependency:
         if self.failing:
             return
         self.failing, self._since = True, time.monotonic()
+        self._interval_start = self._since
         self.failures = self._in_interval = 1
         error = describe(exc) if exc is not None else "unknown"
         log.warning("%s unavailable (%s); requests that need it are answered 503 until it is back",
@@ -94,9 +96,11 @@ class Dependency:
                 else:
                     self.ok()
                     return
+            now = time.monotonic()
             count, self._in_interval = self._in_interval, 0
-            log.warning("%s still unavailable: %d failures in the last %.0f s", self.name, count,
-                        self.interval, extra={"dependency": self.name, "failures": count, "outage": "ongoing"})
+            seconds, self._interval_start = now - self._interval_start, now
+            log.warning("%s still unavailable: %d failures in the last %.1f s", self.name, count, seconds,
+                        extra={"dependency": self.name, "failures": count, "outage": "ongoing"})
 
     def close(self) -> None:
         if self._watch is not None:

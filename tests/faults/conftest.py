@@ -1,5 +1,5 @@
 """Fixtures of the fault tests: one PostgreSQL cluster, one Redis and one `costsvc serve`
-process for the module, all started here (never the machine's own servers), broken and
+process for the session, all started here (never the machine's own servers), broken and
 repaired by the tests while the same server keeps running."""
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import pytest
 
 from tests.faults.support import Postgres, Redis, Server, create_admin_key, server_env
 
+# The job tests' real worker processes and brokers (every broker of TEST_BROKER_URLS).
+from tests.jobs.conftest import broker_url, embedded_redis, job_env  # noqa: F401
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
@@ -18,7 +21,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.faults)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pg() -> Iterator[Postgres]:
     cluster = Postgres()
     try:
@@ -28,7 +31,7 @@ def pg() -> Iterator[Postgres]:
         cluster.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
     broker = Redis(tmp_path_factory.mktemp("faults-redis"))
     broker.start()
@@ -48,7 +51,7 @@ class Service:
         self.data_dir = data_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service(pg: Postgres, redis_broker: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("faults-server")
     # Summaries every 2 s instead of 10: the outage lines show within a short test.
