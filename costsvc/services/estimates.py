@@ -355,8 +355,10 @@ class EstimateWriter:
             try:
                 conn = await self._connection()
                 await conn.execute("SELECT 1")
-            except UNAVAILABLE:
+            except Exception as exc:  # noqa: BLE001 - whatever keeps it away (a dropped database, a bad password…)
                 self._forget_connection()
+                if not isinstance(exc, UNAVAILABLE):
+                    self._failed(exc)  # reported under the outage; a refusal was already
                 continue
             self.down = False
             if self._outage is not None:

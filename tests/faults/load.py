@@ -14,6 +14,9 @@ PAIRS = [("sunrise-recovery", "iop"), ("sunrise-recovery", "php"), ("harborview-
          ("pinewood-recovery-ranch", "iop")]
 #: Answered from the tariffs in memory: 201, or 200 not stored while the database is away.
 ESTIMATE_ROUTES = {"estimate", "batch", "compare"}
+#: Admin routes that need the database: their answer, or 503 while it is away.
+DATABASE_ROUTES = [("imports", "/v1/imports"), ("verifications", "/v1/verifications"), ("audit", "/v1/audit"),
+                   ("gfes", "/v1/gfe")]
 
 
 def estimate_body(i: int) -> dict:
@@ -77,7 +80,8 @@ class Load:
                 estimate_id = list(self.created)[i % len(self.created)]
                 await self._call(client, "stored", "GET", f"/v1/estimates/{estimate_id}")
             elif i % 3 == 1:
-                await self._call(client, "imports", "GET", "/v1/imports", headers=self.admin)
+                route, url = DATABASE_ROUTES[(i // 3) % len(DATABASE_ROUTES)]
+                await self._call(client, route, "GET", url, headers=self.admin)
             else:
                 await self._call(client, "ready", "GET", "/ready")
             await asyncio.sleep(0.05)
