@@ -34,7 +34,9 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from costsvc.db.pool import UNAVAILABLE, open_connection
 from costsvc.db.queries import Q
+from costsvc.outages import Dependency
 
 Role = Literal["admin", "staff"]
 ROLES: tuple[Role, ...] = ("staff", "admin")  # ascending: a role includes those before it
@@ -146,10 +148,13 @@ async def authenticate(pool: asyncpg.Pool, key: str, cache: KeyCache | None = No
 class RevocationListener:
     """LISTENs for revoked keys on its own connection and drops them from ``cache``."""
 
-    def __init__(self, dsn: str, cache: KeyCache, *, reconnect_delay: float = 2.0):
+    def __init__(self, dsn: str, cache: KeyCache, *, reconnect_delay: float = 2.0, connect_timeout: float = 2.0,
+                 outage: Dependency | None = None):
         self._dsn = dsn
         self.cache = cache
         self._reconnect_delay = reconnect_delay
+        self._connect_timeout = connect_timeout
+        self._outage = outage
         self._conn: asyncpg.Connection | None = None
         self._lost: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -170,7 +175,7 @@ class RevocationListener:
         self.revocations += 1
 
     async def _listen(self) -> None:
-        conn = await asyncpg.connect(self._dsn)
+        conn = await open_connection(self._dsn, timeout=self._connect_timeout)
         await conn.add_listener(KEY_REVOKED, self._on_revoked)
         lost = asyncio.get_running_loop().create_future()
 
@@ -195,11 +200,17 @@ class RevocationListener:
                 await asyncio.sleep(self._reconnect_delay)
                 try:
                     await self._listen()
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001 - keep trying while the database is away
-                    log.warning("API key revocation listener could not reconnect; retrying")
+                except UNAVAILABLE as exc:  # the outage is reported once per interval, not per attempt
+                    if self._outage is not None:
+                        self._outage.failed(exc)
+                    continue
+                except Exception:  # noqa: BLE001 - a listener must outlive any error
+                    log.exception("API key revocation listener could not reconnect; retrying")
+                    continue
+                log.info("API key revocation listener reconnected")
+                if self._outage is not None:
+                    self._outage.ok()
+                break
 
 
 def _challenge(error: str | None = None) -> dict[str, str]:

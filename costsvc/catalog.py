@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from costsvc.db.pool import UNAVAILABLE, open_connection
 from costsvc.db.queries import Q
 from costsvc.domain.model import (
     AllowedRule,
@@ -40,6 +41,7 @@ from costsvc.domain.model import (
 from costsvc.domain.money import plain
 from costsvc.domain.verification import MEDSURG_LEVELS
 from costsvc.observe import metrics
+from costsvc.outages import Dependency
 
 log = logging.getLogger(__name__)
 TARIFFS_CHANGED = "tariffs_changed"
@@ -119,15 +121,17 @@ def _amounts(individual: Decimal | None, family: Decimal | None) -> Amounts | No
     return Amounts(individual=individual, family=family)
 
 
-async def load_catalog(conn: asyncpg.Connection) -> Catalog:
-    """Read the current version of every tariff in one repeatable-read snapshot."""
+async def load_catalog(conn: asyncpg.Connection, *, timeout: float | None = None) -> Catalog:
+    """Read the current version of every tariff in one repeatable-read snapshot.
+    ``timeout`` bounds the fee-line reads (the large ones) instead of the connection's
+    statement timeout."""
     fee_levels = _FeeLevels()
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         program_rows = await conn.fetch(Q.catalog_programs)
         # In batches through a cursor: a million fee lines as driver records at once
         # would cost more memory than the snapshot built from them.
-        cursor = await conn.cursor(Q.catalog_fee_lines)
-        while batch := await cursor.fetch(FEE_LINE_BATCH):
+        cursor = await conn.cursor(Q.catalog_fee_lines, timeout=timeout)
+        while batch := await cursor.fetch(FEE_LINE_BATCH, timeout=timeout):
             await asyncio.to_thread(fee_levels.add, batch)
         payer_rows = await conn.fetch(Q.catalog_payers)
         plan_rows = await conn.fetch(Q.catalog_plans)
@@ -167,7 +171,8 @@ FEE_LINE_BATCH = 50_000
 MAX_INCREMENTAL_KEYS = 20_000
 
 
-async def load_catalog_changes(conn: asyncpg.Connection, base: Catalog, version_ids: Iterable[int]) -> Catalog | None:
+async def load_catalog_changes(conn: asyncpg.Connection, base: Catalog, version_ids: Iterable[int], *,
+                               timeout: float | None = None) -> Catalog | None:
     """``base`` with the tariffs of every key that the versions ``version_ids`` carry
     read again (their *current* version, whichever that is now), the payers too;
     everything else is shared with ``base``.  None when the versions carry more than
@@ -194,7 +199,7 @@ async def load_catalog_changes(conn: asyncpg.Connection, base: Catalog, version_
 
         fee_programs = sorted({program for program, _ in keys.get("fee", [])})
         program_rows = await conn.fetch(Q.catalog_programs_by_id, fee_programs)
-        fee_rows = await conn.fetch(Q.catalog_fee_lines_of_versions, *await current("fee"))
+        fee_rows = await conn.fetch(Q.catalog_fee_lines_of_versions, *await current("fee"), timeout=timeout)
         payer_rows = await conn.fetch(Q.catalog_payers)
         plan_versions, plan_ids, _ = await current("plan")
         plan_rows = await conn.fetch(Q.catalog_plans_of_versions, plan_versions, plan_ids)
@@ -409,10 +414,14 @@ def _reference_rates(reference_rows: Iterable[asyncpg.Record]) -> dict[str, dict
 class CatalogHolder:
     """Owns the current snapshot and keeps it fresh through LISTEN/NOTIFY."""
 
-    def __init__(self, pool: asyncpg.Pool, dsn: str, *, reconnect_delay: float = 2.0):
+    def __init__(self, pool: asyncpg.Pool, dsn: str, *, reconnect_delay: float = 2.0,
+                 connect_timeout: float = 2.0, load_timeout: float = 300.0, outage: Dependency | None = None):
         self._pool = pool
         self._dsn = dsn
         self._reconnect_delay = reconnect_delay
+        self._connect_timeout = connect_timeout
+        self._load_timeout = load_timeout
+        self._outage = outage
         self._listener: asyncpg.Connection | None = None
         self._reload_lock = asyncio.Lock()
         self._pending: asyncio.Task[None] | None = None
@@ -432,17 +441,21 @@ class CatalogHolder:
         carry on top of the current snapshot (``load_catalog_changes``)."""
         async with self._reload_lock:
             started = time.perf_counter()
-            async with self._pool.acquire() as conn:
+            # Bounded as a whole (a frozen database must not hold the lock forever),
+            # but not per statement: sorting a million fee lines may take longer than
+            # a request's statement timeout.
+            async with asyncio.timeout(self._load_timeout), self._pool.acquire() as conn:
                 catalog = None
                 if version_ids is not None and self.current is not None:
-                    catalog = await load_catalog_changes(conn, self.current, version_ids)
+                    catalog = await load_catalog_changes(conn, self.current, version_ids,
+                                                         timeout=self._load_timeout)
                 scope = "changes"
                 if catalog is None:
-                    catalog = await load_catalog(conn)
+                    catalog = await load_catalog(conn, timeout=self._load_timeout)
                     self.full_reloads += 1
                     scope = "full"
                 self.current = catalog
-                self.version = await conn.fetchval(Q.catalog_latest_version)
+                self.version = await conn.fetchval(Q.catalog_latest_version, timeout=self._load_timeout)
             metrics.catalog_reloaded(scope, time.perf_counter() - started, self.version)
             # The snapshot lives until the next reload: keep its many small objects out
             # of the cyclic collector's full scans (they were the tail of request latency).
@@ -458,7 +471,7 @@ class CatalogHolder:
         self._watch = asyncio.create_task(self._keep_listening(), name="catalog-listener")
 
     async def _listen(self) -> None:
-        listener = await asyncpg.connect(self._dsn)
+        listener = await open_connection(self._dsn, timeout=self._connect_timeout)
         await listener.add_listener(TARIFFS_CHANGED, self._on_notify)
         lost = asyncio.get_running_loop().create_future()
         listener.add_termination_listener(lambda _c: lost.done() or lost.set_result(None))
@@ -494,6 +507,10 @@ class CatalogHolder:
             self._changed_versions, self._needs_full = set(), False
             try:
                 await self.reload(None if full else versions)
+            except UNAVAILABLE as exc:  # the outage is reported once, not per attempt
+                self._needs_full = True
+                if self._outage is not None:
+                    self._outage.failed(exc)
             except Exception:  # noqa: BLE001 - keep the last snapshot; the next notification retries
                 self._needs_full = True  # whatever this reload missed
                 log.exception("tariff catalog reload failed; serving the previous snapshot")
@@ -501,12 +518,18 @@ class CatalogHolder:
     async def _keep_listening(self) -> None:
         while not self._stopped:
             await self._lost
-            log.warning("catalog listener connection lost; reconnecting in %.1fs", self._reconnect_delay)
-            await asyncio.sleep(self._reconnect_delay)
-            try:
-                await self._listen()
+            log.warning("catalog listener connection lost; serving the current snapshot, reconnecting every %.1f s",
+                        self._reconnect_delay)
+            while not self._stopped:
+                await asyncio.sleep(self._reconnect_delay)
+                try:
+                    await self._listen()
+                except UNAVAILABLE as exc:  # keep serving the last snapshot while the DB is away
+                    if self._outage is not None:
+                        self._outage.failed(exc)
+                    continue
+                log.info("catalog listener reconnected")
+                if self._outage is not None:
+                    self._outage.ok()
                 self._on_notify()  # whatever was activated while we were not listening
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - keep serving the last snapshot while the DB is away
-                log.exception("catalog listener could not reconnect; retrying")
+                break

@@ -29,6 +29,12 @@ class Settings(msgspec.Struct, frozen=True):
     tariff_sources: str | None = None  # file listing scheduled tariff sources
     pool_min: int = 2
     pool_max: int = 10
+    # Every wait on the database is bounded (README, "When a dependency fails").
+    db_connect_timeout: float = 2.0  # seconds: a new connection (TCP and startup)
+    db_acquire_timeout: float = 2.0  # seconds: a free pooled connection
+    db_statement_timeout: float = 3.0  # seconds: one statement of a request
+    estimate_store_timeout: float = 2.0  # seconds: one group commit of estimates; past it, answered not stored
+    outage_log_interval: float = 10.0  # seconds between the summary lines of a dependency that is down
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"  # one JSON object a line; text: for a terminal
     seed_demo: bool | None = None  # None: seed only the embedded database, on first start

@@ -312,6 +312,14 @@ class CeleryImportQueue:
             return None
         return result.result
 
+    async def probe(self) -> None:
+        """Raises unless the broker accepts a connection now (the outage reporter's check)."""
+        def check() -> None:
+            with self.celery.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+
+        await asyncio.to_thread(check)
+
     def _send(self, import_id: str, path: str) -> None:
         try:
             self.celery.send_task(

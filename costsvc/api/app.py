@@ -32,8 +32,9 @@ from costsvc.api.verifications import AuditController, VerificationController
 from costsvc.auth import KeyCache, RevocationListener
 from costsvc.catalog import CatalogHolder
 from costsvc.db.migrate import migrate
-from costsvc.db.pool import create_pool, resolve_database_url
+from costsvc.db.pool import Timeouts, create_pool, resolve_database_url
 from costsvc.observe import logs, metrics
+from costsvc.outages import Outages
 from costsvc.phi import vault_from_settings
 from costsvc.services.estimates import EstimateWriter
 from costsvc.services.imports import ImportService
@@ -52,25 +53,30 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = database_url or resolve_database_url(settings)
-        pool = await create_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
+        timeouts = Timeouts.of(settings)
+        pool = await create_pool(url, min_size=settings.pool_min, max_size=settings.pool_max, timeouts=timeouts)
+        app.state.outages = outages = Outages(settings.outage_log_interval)
+        database = outages.watch("database", lambda: pool.fetchval("SELECT 1"), probe_timeout=timeouts.statement)
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)  # a no-op when `costsvc serve` already migrated
-            catalog = CatalogHolder(pool, url)
+            catalog = CatalogHolder(pool, url, connect_timeout=timeouts.connect, outage=database)
             await catalog.start()
-            revocations = RevocationListener(url, KeyCache())
+            revocations = RevocationListener(url, KeyCache(), connect_timeout=timeouts.connect, outage=database)
             await revocations.start()
             app.state.api_key_cache = revocations.cache
             app.state.key_revocations = revocations
             embedded = database_url is None and settings.database_url is None
             app.state.phi_vault = vault_from_settings(settings, embedded=embedded)  # None: PHI refused
             app.state.pool = pool
-            app.state.estimate_writer = writer = EstimateWriter(url)
+            app.state.estimate_writer = writer = EstimateWriter(
+                url, timeout=settings.estimate_store_timeout, connect_timeout=timeouts.connect, outage=database)
             app.state.catalog = catalog
             app.state.database_url = url
             app.state.settings = settings
             queue = CeleryImportQueue(database_url=url, settings=settings)
-            app.state.imports = ImportService(pool, settings, LOADERS, queue)
+            broker = outages.watch("broker", queue.probe) if not queue.eager else None
+            app.state.imports = ImportService(pool, settings, LOADERS, queue, broker_outage=broker)
             app.state.queue_depth = None if queue.eager else queue.depth
             sampler = asyncio.create_task(sample_pool_every(pool), name="pool-metrics")
             try:
@@ -84,6 +90,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 await revocations.stop()
                 await writer.close()
         finally:
+            outages.close()
             await pool.close()
 
     app = Litestar(

@@ -71,6 +71,14 @@ async def _with_verification(request: Request, data: T) -> T:
     return data if coverage is data.coverage else msgspec.structs.replace(data, coverage=coverage)
 
 
+_VERIFICATION_UNAVAILABLE = ("Pricing from a `verification_id` needs the database, which is unavailable; "
+                             "`Retry-After` says when to retry.")
+
+
+def _document(priced: service.Priced, stored: bool) -> msgspec.Raw:
+    return msgspec.Raw(priced.body if stored else service.not_stored_document(priced.body))
+
+
 class EstimateController(Controller):
     path = "/v1/estimates"
     tags = ["estimates"]
@@ -79,7 +87,11 @@ class EstimateController(Controller):
           operation_class=EstimateOperation,
           responses={201: ResponseSpec(Estimate, description="The estimate, stored (its URL in Location)",
                                        generate_examples=False),
-                     **problem_responses(*BODY_STATUSES, 401, 403, 404)})
+                     200: ResponseSpec(Estimate, generate_examples=False,
+                                       description="The database is unavailable: the estimate, priced from the "
+                                                   "tariffs in memory but not stored (`stored: false`, the "
+                                                   "`not_stored` notice, no Location)"),
+                     **problem_responses(*BODY_STATUSES, 401, 403, 404, 503, s503=_VERIFICATION_UNAVAILABLE)})
     async def create_estimate(
         self,
         request: Request,
@@ -95,14 +107,16 @@ class EstimateController(Controller):
         include = _include(request)
         data = await _with_verification(request, data)
         priced = service.price(state.catalog.current, data, dt.date.today(), include_claims=include == "claims")
-        await state.estimate_writer.store([priced])
+        if not await state.estimate_writer.store([priced]):
+            return Response(service.not_stored_document(priced.body), status_code=200, media_type=JSON)
         return Response(priced.body, status_code=201, media_type=JSON,
                         headers={"Location": f"/v1/estimates/{priced.estimate_id}"})
 
     @get("/{estimate_id:uuid}", summary="A stored estimate",
          responses={200: ResponseSpec(Estimate, description="The estimate as it was returned when created",
                                       generate_examples=False),
-                    **problem_responses(404, 405, 406, 422, s405="GET of /v1/estimates/batch or /compare: POST only.")})
+                    **problem_responses(404, 405, 406, 422, 503, s405="GET of /v1/estimates/batch or /compare: POST only.",
+                                       s503="The database is unavailable; `Retry-After` says when to retry.")})
     async def get_estimate(self, request: Request, estimate_id: FromPath[uuid.UUID]) -> Response[bytes]:
         """`?format=fhir` or `Accept: application/fhir+json`: an insured estimate as an Advanced EOB."""
         if request.query_params.get("format") is not None or "accept" in request.headers:
@@ -114,31 +128,33 @@ class EstimateController(Controller):
         return Response(await service.fetch(request.app.state.pool, str(estimate_id)), media_type=JSON)
 
     @post("/batch", status_code=200, opt={"body_type": BatchRequest}, summary="Price many programs at once",
-          responses={200: ResponseSpec(BatchResults, description="One result per item, in item order",
-                                       generate_examples=False),
-                     **problem_responses(*BODY_STATUSES, 401, 403, 404)})
+          responses={200: ResponseSpec(BatchResults, generate_examples=False,
+                                       description="One result per item, in item order (with the database "
+                                                   "unavailable, each estimate `stored: false`)"),
+                     **problem_responses(*BODY_STATUSES, 401, 403, 404, 503, s503=_VERIFICATION_UNAVAILABLE)})
     async def batch(self, request: Request, data: JSONBody[BatchRequest]) -> Response[bytes]:
         state = request.app.state
         data = await _with_verification(request, data)
         outcomes = service.price_batch(state.catalog.current, data, dt.date.today())
+        stored = await state.estimate_writer.store([o for o in outcomes if isinstance(o, service.Priced)])
         results: list[Any] = [
             {"error": problem_for(o, f"#/items/{index}")} if isinstance(o, Exception)  # a JSON Pointer into the body
-            else msgspec.Raw(o.body)
+            else _document(o, stored)
             for index, o in enumerate(outcomes)
         ]
-        await state.estimate_writer.store([o for o in outcomes if isinstance(o, service.Priced)])
         return Response(msgspec.json.encode({"results": results}), media_type=JSON)
 
     @post("/compare", status_code=200, opt={"body_type": CompareRequest, "small_body": True},
           summary="One estimate per level the program offers, cheapest first",
-          responses={200: ResponseSpec(Comparison, description="The program's levels, cheapest first",
-                                       generate_examples=False),
-                     **problem_responses(*BODY_STATUSES, 401, 403, 404)})
+          responses={200: ResponseSpec(Comparison, generate_examples=False,
+                                       description="The program's levels, cheapest first (with the database "
+                                                   "unavailable, each estimate `stored: false`)"),
+                     **problem_responses(*BODY_STATUSES, 401, 403, 404, 503, s503=_VERIFICATION_UNAVAILABLE)})
     async def compare(self, request: Request, data: JSONBody[CompareRequest]) -> Response[bytes]:
         state = request.app.state
         data = await _with_verification(request, data)
         priced = service.compare(state.catalog.current, data, dt.date.today())
-        await state.estimate_writer.store(priced)
+        stored = await state.estimate_writer.store(priced)
         body = msgspec.json.encode({"program_id": data.program_id,
-                                    "estimates": [msgspec.Raw(p.body) for p in priced]})
+                                    "estimates": [_document(p, stored) for p in priced]})
         return Response(body, media_type=JSON)

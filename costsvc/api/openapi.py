@@ -27,7 +27,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from costsvc import __version__
 from costsvc.api.health import Ready
-from costsvc.api.problems import Problem
+from costsvc.api.problems import PROBLEM_JSON, Problem
 from costsvc.api.schemas import (
     BatchItemError,
     BatchResults,
@@ -354,6 +354,10 @@ def _ref_of(prop: dict[str, Any]) -> str | None:
     return None
 
 
+#: Paths whose routes read or write the database (the others answer from memory).
+_NEEDS_DATABASE = ("/v1/estimates/{", "/v1/imports", "/v1/verifications", "/v1/audit", "/v1/gfe")
+
+
 def complete_document(app: Litestar) -> None:
     """Replace Litestar's schemas of our Structs by msgspec's, before the first request."""
     # The plugin keeps the document it serves: completed here in place, once.
@@ -375,10 +379,16 @@ def complete_document(app: Litestar) -> None:
     for name, example in msgspec.json.decode(EXAMPLES_FILE.read_bytes()).items():
         _attach_examples(components, name, example, set())
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
-    for path_item in document.get("paths", {}).values():
+    for path, path_item in document.get("paths", {}).items():
         for operation in path_item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 _drop_litestar_defaults(operation["responses"])
+                if path.startswith(_NEEDS_DATABASE):
+                    operation["responses"].setdefault("503", {
+                        "description": "The database is unavailable; `Retry-After` says when to retry.",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}},
+                        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                    })
                 for parameter in operation.get("parameters", []):
                     _forbid_controls(parameter.get("schema", {}))
 

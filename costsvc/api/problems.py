@@ -21,6 +21,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 
 from costsvc.api.validation import CONTROL_CHARACTERS, MAX_REPORTED, Problems
+from costsvc.db.pool import UNAVAILABLE
 from costsvc.domain.errors import DomainError
 from costsvc.observe import logs
 from costsvc.services import errors as service_errors
@@ -268,6 +269,21 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem_response(problem(status, detail, type_=code, instance=_instance(request)), headers)
 
 
+DATABASE_RETRY_AFTER = 5  # seconds: about how long a PostgreSQL restart or failover takes
+
+
+def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """The database did not answer (stopped, frozen past a timeout, restarting): a 503 the
+    client may retry, and one count for the outage's log lines, not a traceback."""
+    outages = getattr(request.app.state, "outages", None)
+    if outages is not None:
+        outages["database"].failed(exc)
+    return problem_response(
+        problem(503, "The database is unavailable; retry later.", instance=_instance(request)),
+        {"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     # Never echo internals (or request data) back; the log line carries no body either.
     log.exception("unhandled error on %s %s", request.method, _instance(request))
@@ -275,6 +291,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 
 EXCEPTION_HANDLERS = {
+    **{cls: handle_unavailable for cls in UNAVAILABLE},
     ValidationException: handle_validation,
     service_errors.ServiceError: handle_service_error,
     DomainError: handle_domain,

@@ -30,6 +30,10 @@ class Estimate(PricedEpisode, kw_only=True):
     created_at: dt.datetime
     plan_id: str | None
     payer_id: str | None
+    stored: Annotated[bool, msgspec.Meta(
+        description="Absent on a stored estimate. `false` when the database was unavailable: the estimate "
+                    "was priced from the tariffs in memory but not stored (no Location, not retrievable; "
+                    "`notices` has `not_stored`).")] = True
 
 
 class BatchItemError(msgspec.Struct):

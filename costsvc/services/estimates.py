@@ -19,6 +19,7 @@ import asyncpg
 import msgspec
 
 from costsvc.catalog import Catalog
+from costsvc.db.pool import UNAVAILABLE, open_connection
 from costsvc.db.queries import Q
 from costsvc.domain.engine import price_episode
 from costsvc.domain.episode import episode_for_level
@@ -33,6 +34,7 @@ from costsvc.domain.model import (
     PricingRequest,
 )
 from costsvc.observe import metrics
+from costsvc.outages import Dependency
 from costsvc.services.errors import FieldProblem, InvalidInput, NotFound, ServiceError
 from costsvc.services.requests import BatchRequest, CompareRequest, CoverageRequest, EstimateRequest
 
@@ -66,6 +68,23 @@ def document_tail(priced: PricedEpisode, plan_id: str | None, payer_id: str | No
     verified = b',"verification_id":' + _encoder.encode(verification_id) if verification_id else b""
     return b"," + encoded[1:-1] + b',"plan_id":' + _encoder.encode(plan_id) + verified + b',"payer_id":' \
         + _encoder.encode(payer_id) + b"}"
+
+
+NOT_STORED = {
+    "code": "not_stored",
+    "message": "The database is unavailable: this estimate was priced from the current tariffs but not "
+               "stored. It has no URL and cannot be retrieved or turned into a Good Faith Estimate; "
+               "price it again later to keep it.",
+}
+
+
+def not_stored_document(body: bytes) -> bytes:
+    """The estimate document answered when it could not be stored: ``"stored": false``
+    and the ``not_stored`` notice.  Only on the degraded path, so decoding it is fine."""
+    document = msgspec.json.decode(body)
+    document["stored"] = False
+    document["notices"] = [*document.get("notices", ()), NOT_STORED]
+    return msgspec.json.encode(document)
 
 
 def _coverage_benefits(catalog: Catalog, coverage: CoverageRequest | None) -> tuple[Benefits | None, str | None]:
@@ -228,46 +247,72 @@ class EstimateWriter:
 
     Requests that arrive while an INSERT is in flight are written together by the
     next one, so a busy server makes one round trip for many estimates.  ``store``
-    returns only once its rows are committed, so a GET right after the POST always
-    finds the estimate.  The connection is its own (not the pool's): a pooled
-    connection costs a reset round trip on every release.  Commits on it are
-    asynchronous (``synchronous_commit=off``): an estimate is visible as soon as it
-    commits, and only its durability against a PostgreSQL crash waits for the next
-    WAL flush, a fraction of a second later.
+    returns True only once its rows are committed *durably* (synchronous commit: an
+    estimate answered ``201`` survives a PostgreSQL crash), so a GET right after the
+    POST always finds it.  The connection is its own (not the pool's): a pooled
+    connection costs a reset round trip on every release.
+
+    When the database cannot take the rows (stopped, frozen past ``timeout``,
+    restarting), ``store`` returns False: the caller answers the estimate as not
+    stored.  The writer is then *down*: every ``store`` returns False at once (no
+    request waits for a dead server) while one background task reconnects every
+    ``retry_delay`` seconds; the first connection that works brings it back.
     """
 
-    def __init__(self, dsn: str, max_rows: int = 500):
+    def __init__(self, dsn: str, max_rows: int = 500, *, timeout: float = 2.0, connect_timeout: float = 2.0,
+                 retry_delay: float = 1.0, outage: Dependency | None = None):
         self._dsn = dsn
         self._max_rows = max_rows
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._retry_delay = retry_delay
+        self._outage = outage
         self._conn: asyncpg.Connection | None = None
         # Digests of documents this process has committed: not sent again.
         self._stored: set[bytes] = set()
-        self._waiting: list[tuple[list[Priced], asyncio.Future[None]]] = []
+        self._waiting: list[tuple[list[Priced], asyncio.Future[bool]]] = []
         self._draining = False
+        self._reconnecting: asyncio.Task[None] | None = None
+        self.down = False
 
     async def close(self) -> None:
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self._dsn, server_settings={"synchronous_commit": "off"})
+            # statement_timeout: the server gives up on a stuck INSERT too (a lock, a
+            # full disk), not only this client.
+            self._conn = await open_connection(
+                self._dsn, timeout=self._connect_timeout, command_timeout=self._timeout,
+                server_settings={"statement_timeout": str(int(self._timeout * 1000))},
+            )
         return self._conn
 
-    async def store(self, priced: list[Priced]) -> None:
+    async def store(self, priced: list[Priced]) -> bool:
+        """True once ``priced`` is committed; False when the database cannot take it now."""
         if not priced:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return True
+        if self.down:
+            self._failed(None)
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((priced, future))
         if not self._draining:
             self._draining = True
             asyncio.get_running_loop().create_task(self._drain())
-        await future
+        return await future
+
+    def _failed(self, exc: BaseException | None) -> None:
+        if self._outage is not None:
+            self._outage.failed(exc)
 
     async def _drain(self) -> None:
         try:
             while self._waiting:
-                group: list[tuple[list[Priced], asyncio.Future[None]]] = []
+                group: list[tuple[list[Priced], asyncio.Future[bool]]] = []
                 rows = 0
                 while self._waiting and rows < self._max_rows:
                     item = self._waiting.pop(0)
@@ -276,20 +321,52 @@ class EstimateWriter:
                 priced = [p for items, _ in group for p in items]
                 try:
                     await insert(await self._connection(), priced, self._stored)
-                except Exception as exc:  # noqa: BLE001 - every waiter gets the error
-                    self._stored.clear()  # not sure what committed: send documents again
-                    if self._conn is not None and not self._conn.is_closed():
-                        self._conn.terminate()  # start from a fresh connection next time
-                    self._conn = None
+                except UNAVAILABLE as exc:
+                    self._go_down(exc)
+                    # Everyone waiting gets the same answer now, not after a timeout each.
+                    group, self._waiting = group + self._waiting, []
+                    for _, future in group:
+                        if not future.done():
+                            self._failed(exc)
+                            future.set_result(False)
+                except Exception as exc:  # noqa: BLE001 - a bug: every waiter gets the error
+                    self._forget_connection()
                     for _, future in group:
                         if not future.done():
                             future.set_exception(exc)
                 else:
                     for _, future in group:
                         if not future.done():
-                            future.set_result(None)
+                            future.set_result(True)
         finally:
             self._draining = False
+
+    def _forget_connection(self) -> None:
+        self._stored.clear()  # not sure what committed: send documents again
+        if self._conn is not None and not self._conn.is_closed():
+            self._conn.terminate()  # start from a fresh connection next time
+        self._conn = None
+
+    def _go_down(self, exc: BaseException) -> None:
+        self._forget_connection()
+        self.down = True
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect(), name="estimate-writer")
+
+    async def _reconnect(self) -> None:
+        while self.down:
+            await asyncio.sleep(self._retry_delay)
+            try:
+                conn = await self._connection()
+                await conn.execute("SELECT 1")
+            except Exception as exc:  # noqa: BLE001 - whatever keeps it away (a dropped database, a bad password…)
+                self._forget_connection()
+                if not isinstance(exc, UNAVAILABLE):
+                    self._failed(exc)  # reported under the outage; a refusal was already
+                continue
+            self.down = False
+            if self._outage is not None:
+                self._outage.ok()
 
 
 async def insert(conn: asyncpg.Connection | asyncpg.Pool, priced: list[Priced],

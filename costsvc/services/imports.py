@@ -32,6 +32,7 @@ import msgspec
 
 from costsvc.db.queries import Q
 from costsvc.observe import metrics
+from costsvc.outages import Dependency
 from costsvc.services.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Unavailable
 from costsvc.settings import Settings
 from costsvc.staging.base import ImportOptions, Loader
@@ -233,11 +234,13 @@ class ImportService:
     """The import use cases over one pool, with the kinds (``loaders``) and the queue
     the composition root chose."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, loaders: Mapping[str, Loader], queue: ImportQueue):
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, loaders: Mapping[str, Loader], queue: ImportQueue,
+                 *, broker_outage: Dependency | None = None):
         self.pool = pool
         self.settings = settings
         self.loaders = loaders
         self.queue = queue
+        self.broker_outage = broker_outage  # where a broker refusing imports is reported
 
     @property
     def uploads(self) -> Path:
@@ -316,14 +319,19 @@ class ImportService:
                     async with self.pool.acquire() as conn:
                         await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
                     discard_upload(self.settings, run_path)
-                    cause = exc.__cause__
-                    log.warning("import %s refused by the job broker; recorded failed", import_id,
-                                extra={"import_id": str(import_id), "kind": cmd.kind,
-                                       "reason": type(cause).__name__ if cause else "EnqueueFailed"})
                     metrics.import_refused(cmd.kind)
+                    if self.broker_outage is not None:  # one line per outage and interval, with a count
+                        self.broker_outage.failed(exc)
+                    else:
+                        cause = exc.__cause__
+                        log.warning("import %s refused by the job broker; recorded failed", import_id,
+                                    extra={"import_id": str(import_id), "kind": cmd.kind,
+                                           "reason": type(cause).__name__ if cause else "EnqueueFailed"})
                     raise Unavailable(
                         f"{exc}. The import {import_id} was recorded as failed; send the file again later."
                     ) from exc
+                if self.broker_outage is not None:
+                    self.broker_outage.ok()
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(Q.imports_api_get, import_id)
         return Submitted(_import_out(row, deduplicated=not created), run_path is not None, after)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from costsvc.domain.engine import price_episode
 from costsvc.domain.errors import DomainError
-from costsvc.services.estimates import document_tail
+from costsvc.services.estimates import NOT_STORED, document_tail, not_stored_document
 from tests.unit.test_engine_properties import SETTINGS, requests
 
 
@@ -39,3 +39,19 @@ def test_document_encoded_from_structs_equals_the_builtins_document(req, include
     assert tail == through_builtins(priced, plan_id, payer_id, include_claims)
     assert (b'"claims":[' in tail) == include_claims
     msgspec.json.decode(b'{"estimate_id":"x"' + tail)  # a whole JSON object once the head is on
+
+
+@SETTINGS
+@given(requests())
+def test_an_estimate_not_stored_is_the_same_document_marked_so(req):
+    """With the database away the answer is the priced document itself, plus
+    ``"stored": false`` and the ``not_stored`` notice after the engine's own notices."""
+    try:
+        priced = price_episode(req)
+    except DomainError:
+        return
+    body = b'{"estimate_id":"x","created_at":"2026-12-01T00:00:00+00:00"' + document_tail(priced, None, None)
+    stored, degraded = msgspec.json.decode(body), msgspec.json.decode(not_stored_document(body))
+    assert degraded.pop("stored") is False
+    assert degraded.pop("notices") == [*stored.pop("notices"), NOT_STORED]
+    assert degraded == stored

@@ -1,0 +1,64 @@
+"""Fixtures of the fault tests: one PostgreSQL cluster, one Redis and one `costsvc serve`
+process for the session, all started here (never the machine's own servers), broken and
+repaired by the tests while the same server keeps running."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.support import Postgres, Redis, Server, create_admin_key, server_env
+
+# The job tests' real worker processes and brokers (every broker of TEST_BROKER_URLS).
+from tests.jobs.conftest import broker_url, embedded_redis, job_env  # noqa: F401
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/faults/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.faults)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Postgres]:
+    cluster = Postgres()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def redis_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    broker = Redis(tmp_path_factory.mktemp("faults-redis"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+class Service:
+    """The server under test and what a client needs to call it."""
+
+    def __init__(self, server: Server, admin_key: str, data_dir: Path):
+        self.server = server
+        self.base = server.base
+        self.admin = {"Authorization": f"Bearer {admin_key}"}
+        self.data_dir = data_dir
+
+
+@pytest.fixture(scope="session")
+def service(pg: Postgres, redis_broker: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("faults-server")
+    # Summaries every 2 s instead of 10: the outage lines show within a short test.
+    env = server_env(pg.url, folder / "data", CELERY_BROKER_URL=redis_broker.url, COSTSVC_OUTAGE_LOG_INTERVAL="2")
+    server = Server(env, folder / "server.log")
+    try:
+        server.wait_ready()
+        yield Service(server, create_admin_key(env), folder / "data")
+    finally:
+        server.stop()
