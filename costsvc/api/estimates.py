@@ -24,6 +24,7 @@ from costsvc.api.documents import FHIR, advanced_eob_response, not_acceptable, w
 from costsvc.api.problems import BODY_STATUSES, problem_for, problem_responses
 from costsvc.api.schemas import BatchResults, Comparison, Estimate
 from costsvc.auth import current_principal, role_satisfies
+from costsvc.observe import metrics
 from costsvc.services import estimates as service
 from costsvc.services import verifications
 from costsvc.services.errors import InvalidInput
@@ -108,6 +109,7 @@ class EstimateController(Controller):
         data = await _with_verification(request, data)
         priced = service.price(state.catalog.current, data, dt.date.today(), include_claims=include == "claims")
         if not await state.estimate_writer.store([priced]):
+            metrics.degraded_answer("/v1/estimates")
             return Response(service.not_stored_document(priced.body), status_code=200, media_type=JSON)
         return Response(priced.body, status_code=201, media_type=JSON,
                         headers={"Location": f"/v1/estimates/{priced.estimate_id}"})
@@ -137,6 +139,8 @@ class EstimateController(Controller):
         data = await _with_verification(request, data)
         outcomes = service.price_batch(state.catalog.current, data, dt.date.today())
         stored = await state.estimate_writer.store([o for o in outcomes if isinstance(o, service.Priced)])
+        if not stored:
+            metrics.degraded_answer("/v1/estimates/batch")
         results: list[Any] = [
             {"error": problem_for(o, f"#/items/{index}")} if isinstance(o, Exception)  # a JSON Pointer into the body
             else _document(o, stored)
@@ -155,6 +159,8 @@ class EstimateController(Controller):
         data = await _with_verification(request, data)
         priced = service.compare(state.catalog.current, data, dt.date.today())
         stored = await state.estimate_writer.store(priced)
+        if not stored:
+            metrics.degraded_answer("/v1/estimates/compare")
         body = msgspec.json.encode({"program_id": data.program_id,
                                     "estimates": [_document(p, stored) for p in priced]})
         return Response(body, media_type=JSON)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.support import Postgres, Redis, Server, create_admin_key, server_env
+from tests.faults.support import METRICS_TOKEN, Postgres, Redis, Server, create_admin_key, server_env
 
 # The job tests' real worker processes and brokers (every broker of TEST_BROKER_URLS).
 from tests.jobs.conftest import broker_url, embedded_redis, job_env  # noqa: F401
@@ -55,7 +55,8 @@ class Service:
 def service(pg: Postgres, redis_broker: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("faults-server")
     # Summaries every 2 s instead of 10: the outage lines show within a short test.
-    env = server_env(pg.url, folder / "data", CELERY_BROKER_URL=redis_broker.url, COSTSVC_OUTAGE_LOG_INTERVAL="2")
+    env = server_env(pg.url, folder / "data", CELERY_BROKER_URL=redis_broker.url, COSTSVC_OUTAGE_LOG_INTERVAL="2",
+                     COSTSVC_METRICS_TOKEN=METRICS_TOKEN)
     server = Server(env, folder / "server.log")
     try:
         server.wait_ready()

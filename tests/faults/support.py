@@ -218,10 +218,14 @@ class Server:
         self._out.close()
 
 
+METRICS_TOKEN = "faults-metrics-token"  # the servers the fault tests start serve /metrics with it
+
+
 def server_env(db_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTSVC_", "CELERY_", "DATABASE_"))}
     env.update(DATABASE_URL=db_url, COSTSVC_DATA_DIR=str(data_dir), COSTSVC_SEED_DEMO="true",
-               PYTHONUNBUFFERED="1", COSTSVC_LOG_LEVEL="INFO")
+               PYTHONUNBUFFERED="1", COSTSVC_LOG_LEVEL="INFO",
+               COSTSVC_RATE_LIMIT_PER_MINUTE="0")  # the load is a few clients on one address
     env.update(extra)
     return env
 

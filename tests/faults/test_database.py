@@ -18,7 +18,7 @@ import pytest
 from costsvc.db.pool import Timeouts
 from costsvc.settings import Settings
 from tests.faults.load import Answer, Load, check_answer
-from tests.faults.support import Postgres
+from tests.faults.support import METRICS_TOKEN, Postgres
 
 DEFAULTS = Settings()
 SLACK = 3.0
@@ -107,8 +107,17 @@ async def test_database_fault_under_load(service, pg: Postgres, fault: str):
             r = await client.get(f"/v1/estimates/{estimate_id}")
             assert r.status_code == 200 and r.content == body, (estimate_id, r.status_code)
 
-    # The outage is told in a few lines, not a traceback per request.
-    log = service.server.text()[log_mark:]
+    # The degraded answers are counted for the operator (route templates as labels).
+    async with httpx.AsyncClient(base_url=service.base, timeout=30) as client:
+        scrape = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    degraded = [line for line in scrape.text.splitlines()
+                if line.startswith('costsvc_degraded_answers_total{route="/v1/estimates"}')]
+    assert degraded and float(degraded[0].split()[-1]) >= len(estimates), degraded
+
+    # The outage is told in a few lines, not a traceback per request (the access lines,
+    # one per request by design, aside).
+    log = "".join(line for line in service.server.text()[log_mark:].splitlines(keepends=True)
+                  if '"costsvc.access"' not in line)
     assert "database unavailable (" in log and "database available again after" in log, log[-3000:]
     assert "Traceback" not in log, log[-5000:]
     failed = len([a for a in load.answers if a.started >= fault_at and (a.status == 503 or a.body.find(b'"stored":false') >= 0)])
