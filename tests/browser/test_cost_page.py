@@ -112,6 +112,19 @@ async def test_comparison_of_every_level_matches_the_api(page, phone, live_serve
         await screenshot(p, "cost-compare")
 
 
+async def test_the_program_list_narrows_as_one_types(page, live_server):
+    await page.goto(live_server + "/")
+    await page.get_by_label("Find a program").press_sequentially("az")  # a state, any case
+    visible = await page.eval_on_selector_all("#f-program_id option", "os => os.filter(o => !o.hidden && o.value)"
+                                              ".map(o => o.text)")
+    assert visible == ["Pinewood Recovery Ranch (AZ)"]
+    await page.get_by_label("Find a program").fill("")
+    await page.get_by_label("Find a program").press_sequentially("cedar")
+    visible = await page.eval_on_selector_all("#f-program_id option", "os => os.filter(o => !o.hidden && o.value)"
+                                              ".map(o => o.text)")
+    assert visible == ["Cedar Ridge Treatment Center (NC)"]
+
+
 async def test_every_form_works_with_javascript_off(no_js_page, live_server):
     page = no_js_page
     expected = await api(live_server, "/v1/estimates", INSURED_BODY)
@@ -226,3 +239,10 @@ async def test_a_tampered_hidden_field_is_refused_in_words(page, no_js_page, liv
         await alert.wait_for()
         assert re.search(r"no longer matches an estimate", await alert.text_content())
         assert await p.locator("[data-gfe-issued]").count() == 0
+
+
+async def test_printing_keeps_the_answer_and_drops_the_form(page, live_server):
+    await page.goto(f"{live_server}/?{httpx.QueryParams(INSURED)}")
+    await page.emulate_media(media="print")
+    assert not await page.locator("form.estimate").is_visible()
+    assert await page.locator('#result [data-field="totals.patient_pays"]').is_visible()

@@ -26,8 +26,8 @@ from costsvc.services import documents
 from costsvc.services.errors import ServiceError
 
 FRAGMENT_HEADER = "x-costsvc-fragment"
-#: The estimate form's controls (``q`` narrows the program list); a GFE form carries
-#: the estimate's as hidden fields, plus the patient's name and date of birth.
+#: The estimate form's controls (besides ``q``, which only narrows the program list); a
+#: GFE form carries them as hidden fields, plus the patient's name and date of birth.
 ESTIMATE_FIELDS = ("program_id", "level_of_care", "plan_id", *HOUSEHOLD, "episode.weeks", "episode.days")
 PATIENT_LABELS = {"patient.name": "Full name", "patient.date_of_birth": "Date of birth"}
 NO_STORE = {"Cache-Control": "no-store"}
