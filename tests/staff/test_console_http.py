@@ -361,3 +361,11 @@ async def test_no_phi_in_urls_logs_or_error_pages(console, caplog):
             assert phi.lower() not in text.lower(), phi
     # the form that failed keeps what was typed (a POST answer), and says what is wrong
     assert bad.status_code == 422 and 'data-error-for="in_network.copay"' in bad.text
+
+
+async def test_a_file_over_the_body_limit_is_a_413_page_in_words(console):
+    csrf = await console.sign_in()
+    big = b"ISA*" + b"x" * (console.app.state.settings.max_body_bytes + 10)
+    r = await console.client.post("/staff/record/271", data={"csrf_token": csrf},
+                                  files={"x12_file": ("big.271", big, "text/plain")})
+    _assert_page(r, 413, "larger than this server accepts")
