@@ -106,6 +106,7 @@ def _levels_of(service_types: list[str], table: dict[int, str], is_4010: bool) -
 
 def money(text: str) -> Decimal:
     """An X12 amount with at most two decimals, as cents (raises AmountSyntaxError)."""
+    _check_size(text)
     if len(text) <= _EXACT_CENTS and 0 <= text.find(".") == len(text) - 3 and text.isascii() and text.replace(".", "", 1).isdigit():
         # "1206.75": already in cents, and too short for the context's precision to round it;
         # the remaining and year-to-date amounts differ per member, so this skips the cache
@@ -143,7 +144,15 @@ def x12_number(text: str, places: int) -> Decimal:
     """An X12 ``R`` value: ``.2`` and ``10.00`` are both written; no sign, no exponent."""
     if text.startswith("."):
         text = "0" + text
+    _check_size(text)
     return parse_amount(text, places=places)
+
+
+def _check_size(text: str) -> None:
+    # The API's bound on amounts (below $1 billion): no benefit is that large, and past
+    # the decimal context's 28 digits rounding to the cent would raise.
+    if len(text) > 9 and len(text.partition(".")[0].lstrip("0")) > 9:
+        raise AmountSyntaxError("must have at most 9 digits before the decimal point")
 
 
 def _why_nothing(eb01: str) -> str:
