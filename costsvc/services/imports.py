@@ -320,13 +320,14 @@ class ImportService:
                         await conn.execute(Q.jobs_mark_import_failed, import_id, str(exc))
                     discard_upload(self.settings, run_path)
                     metrics.import_refused(cmd.kind)
-                    if self.broker_outage is not None:  # one line per outage and interval, with a count
+                    # The import's own line (an operator looks for that import), without a
+                    # traceback; the broker's outage is told apart, once per interval.
+                    cause = exc.__cause__
+                    log.warning("import %s refused by the job broker; recorded failed", import_id,
+                                extra={"import_id": str(import_id), "kind": cmd.kind,
+                                       "reason": type(cause).__name__ if cause else "EnqueueFailed"})
+                    if self.broker_outage is not None:
                         self.broker_outage.failed(exc)
-                    else:
-                        cause = exc.__cause__
-                        log.warning("import %s refused by the job broker; recorded failed", import_id,
-                                    extra={"import_id": str(import_id), "kind": cmd.kind,
-                                           "reason": type(cause).__name__ if cause else "EnqueueFailed"})
                     raise Unavailable(
                         f"{exc}. The import {import_id} was recorded as failed; send the file again later."
                     ) from exc
