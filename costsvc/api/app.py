@@ -16,6 +16,7 @@ from litestar.config.cors import CORSConfig
 from costsvc.api.body import check_request
 from costsvc.api.documents import DocumentController, warm_documents
 from costsvc.api.estimates import EstimateController
+from costsvc.api.fast_estimate import EstimateFastPath
 from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
 from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
@@ -82,4 +83,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         debug=False,
     )
     complete_document(app)
+    # In front of Litestar's middleware: a valid POST /v1/estimates skips the framework's
+    # request cycle; everything else goes through it unchanged (api/fast_estimate.py).
+    app.asgi_handler = EstimateFastPath(app.asgi_handler, app, settings.max_body_bytes)
     return app
