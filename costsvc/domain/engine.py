@@ -395,36 +395,48 @@ class _RunPricer:
 
     # ------------------------------------------------------------------ one claim, one unit
 
-    def _claim(self, ln: _Line, A: int, D: int, O: int):
-        """One covered claim with allowed amount ``A``, priced from remainders (D, O):
-        (priced claim, D after, O after).  Steps 2–6 of docs/API.md, in cents."""
-        B = ln.billed_cents
-        c = self.copay if (self.first or not self.per_admission) else 0
-        if c > A:
-            c = A
-        if c > O:
-            c = O
-        O -= c
-        if self.ded_applies:
-            d = A - c
-            if d > D:
-                d = D
-            if d > O:
-                d = O
-            D -= d
-            O -= d
-        else:
-            d = 0
-        if self.pct_num:
-            k = ((A - c - d) * self.pct_num + self.pct_half) // self.pct_den2
-            if k > O:
-                k = O
-            O -= k
-        else:
-            k = 0
-        share = c + d + k
-        bb = B - A if self.balance_billing else 0
-        return (ln, (1, B, A, A - share, share + bb, d, c, k, 0, bb)), D, O
+    def _unit(self, terms: list[tuple[_Line, int]], D: int, O: int):
+        """One claim per (line, allowed amount) of ``terms``, in order, priced from remainders
+        (D, O): (priced claims, what they take from D, from O, what the patient pays).
+        Steps 2–6 of docs/API.md, in cents."""
+        copay, per_admission, first = self.copay, self.per_admission, self.first
+        ded_applies, num, half, den2 = self.ded_applies, self.pct_num, self.pct_half, self.pct_den2
+        balance_billing = self.balance_billing
+        D0, O0 = D, O
+        priced = []
+        patient = 0
+        for ln, A in terms:
+            B = ln.billed_cents
+            c = copay if (first or not per_admission) else 0
+            first = False
+            if c > A:
+                c = A
+            if c > O:
+                c = O
+            O -= c
+            if ded_applies:
+                d = A - c
+                if d > D:
+                    d = D
+                if d > O:
+                    d = O
+                D -= d
+                O -= d
+            else:
+                d = 0
+            if num:
+                k = ((A - c - d) * num + half) // den2
+                if k > O:
+                    k = O
+                O -= k
+            else:
+                k = 0
+            share = c + d + k
+            bb = B - A if balance_billing else 0
+            priced.append((ln, (1, B, A, A - share, share + bb, d, c, k, 0, bb)))
+            patient += share + bb
+        self.first = False
+        return priced, D0 - D, O0 - O, patient
 
     def _allowed(self, ln: _Line, day: dt.date) -> int:
         A, flags = _allowed_on(ln, day)
@@ -465,43 +477,29 @@ class _RunPricer:
                 slot = self._replay(phases, slot, end)
             else:
                 recording = self.after_reset[key] = []
-        claim, o_capped, step = self._claim, self.o_capped, self._step
+        unit, o_capped, step = self._unit, self.o_capped, self._step
         D, O = self.D, self.O
         while slot < end:
-            D0, O0 = D, O
-            priced = []
-            dD = dO = patient = 0  # what one unit takes from the remainders
-            for ln, A in terms:
-                p, D, O = claim(ln, A, D, O)
-                self.first = False
-                priced.append(p)
-                v = p[1]
-                dD += v[5]
-                dO += v[5] + v[6] + v[7]
-                patient += v[4]
+            priced, dD, dO, patient = unit(terms, D, O)  # what one unit takes from the remainders
             rest = end - slot
             cap = None  # how many such units the remainders allow (None: any number)
             if admission and slot == 0:
                 cap = 1  # the admission copay makes the first unit unlike the next
             if dD:
-                q = D0 // dD
+                q = D // dD
                 if cap is None or q < cap:
                     cap = q
             if dO and o_capped:
-                q = O0 // dO
+                q = O // dO
                 if cap is None or q < cap:
                     cap = q
             times = rest if cap is None or cap > rest else cap
             if recording is not None:
                 recording.append((cap, priced, dD, dO, patient))
-            if times > 1:
-                D = D0 - dD * times
-                O = O0 - dO * times
-                self.ded_acc += dD * times
-                self.oop_acc += dO * times
-            else:
-                self.ded_acc += dD
-                self.oop_acc += dO
+            D -= dD * times
+            O -= dO * times
+            self.ded_acc += dD * times
+            self.oop_acc += dO * times
             step(slot, times, priced, patient)
             slot += times
         self.D, self.O = D, O
@@ -548,17 +546,19 @@ class _RunPricer:
         start = ep.start_date
         for ln in self.per_episode:  # on the start date, never subject to the unit limit
             if covered:
-                p, self.D, self.O = self._claim(ln, self._allowed(ln, start), self.D, self.O)
+                priced, dD, dO, patient = self._unit([(ln, self._allowed(ln, start))], self.D, self.O)
+                self.D -= dD
+                self.O -= dO
+                self.ded_acc += dD
+                self.oop_acc += dO
             else:
-                p = (ln, (1, ln.billed_cents, 0, 0, ln.billed_cents, 0, 0, 0, ln.billed_cents, 0))
-            self.first = False
-            v = p[1]
-            self.ded_acc += v[5]
-            self.oop_acc += v[5] + v[6] + v[7]
-            self._add([p], 1)
-            self.patient_pays += v[4]
-            self.episode_month += v[4]
-            self.episode_claims.append(p)
+                priced = [(ln, (1, ln.billed_cents, 0, 0, ln.billed_cents, 0, 0, 0, ln.billed_cents, 0))]
+                patient = ln.billed_cents
+                self.first = False
+            self._add(priced, 1)
+            self.patient_pays += patient
+            self.episode_month += patient
+            self.episode_claims.extend(priced)
         next_reset = plan.plan_year_of(start)[1]
         if self.per_service and ep.units:
             cal = self.cal = _Calendar(ep)
