@@ -98,6 +98,11 @@ def amount_problem(kind: str, value: object) -> str | None:
     ``parse_amount``) or a Decimal already converted (checked for range only)."""
     if type(value) is str and (_PLAIN_MONEY if kind == "money" else _PLAIN_PERCENT)(value):
         return None
+    return full_amount_problem(kind, value)
+
+
+def full_amount_problem(kind: str, value: object) -> str | None:
+    """``amount_problem`` without the shortcut for plain amounts (which it must agree with)."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             return "must be a finite number"
