@@ -352,19 +352,20 @@ class _RunPricer:
         self.per_episode, self.per_service = per_episode, per_service
         self.want_claims = want_claims
         # the level's terms, read once per claim
-        self.copay, self.per_admission, self.ded_applies = _c(plan.copay), plan.per_admission, plan.ded_applies
+        self.copay, self.per_admission, self.ded_applies = int(plan.copay * 100), plan.per_admission, plan.ded_applies
         # coinsurance k = round_half_up(x * pct / 100) = (2 * x * num + den_half) // den2
         num, den = plan.lb.coinsurance_pct.as_integer_ratio() if plan.lb is not None else (0, 1)
         self.pct_num, self.pct_den2, self.pct_half = 2 * num, 200 * den, 100 * den
         self.balance_billing = plan.balance_billing
         acc = req.accumulators
         self.met = _met(getattr(acc, plan.network), f"coverage.accumulators.{plan.network}")
-        ded_met, oop_met, fded_met, foop_met = (_c(v) for v in self.met)
-        self.ded_start, self.oop_start = _c(min(plan.ded_ind, plan.ded_fam)), _c(min(plan.oop_ind, plan.oop_fam))
-        d_i = max(_c(plan.ded_ind) - ded_met, 0)
-        d_f = max(_c(plan.ded_fam) - fded_met, 0)
-        o_i = max(_c(plan.oop_ind) - oop_met, 0)
-        o_f = max(_c(plan.oop_fam) - foop_met, 0)
+        ded_met, oop_met, fded_met, foop_met = [int(v * 100) for v in self.met]
+        ded_ind, ded_fam, oop_ind, oop_fam = _c(plan.ded_ind), _c(plan.ded_fam), _c(plan.oop_ind), _c(plan.oop_fam)
+        self.ded_start, self.oop_start = min(ded_ind, ded_fam), min(oop_ind, oop_fam)
+        d_i = max(ded_ind - ded_met, 0)
+        d_f = max(ded_fam - fded_met, 0)
+        o_i = max(oop_ind - oop_met, 0)
+        o_f = max(oop_fam - foop_met, 0)
         # Individual and family remainders move together, so their minimum is all that matters.
         self.D = d_i if d_i < d_f else d_f
         self.O = o_i if o_i < o_f else o_f
@@ -382,8 +383,11 @@ class _RunPricer:
         # (code, frequency) -> [quantity, billed, allowed, plan pays, patient pays, deductible, copay,
         # coinsurance, not covered, balance bill]: each a claim's amounts summed; totals are their sums
         self.table: dict[tuple[str, str], list[int]] = {}
+        self.descriptions: dict[tuple[str, str], str] = {}  # of each line: its first fee line's
         for ln in all_lines:
-            self.table.setdefault(ln.key, [0] * 10)
+            if ln.key not in self.table:
+                self.table[ln.key] = [0] * 10
+                self.descriptions[ln.key] = ln.description
         self.episode_month = 0  # patient pays of the per-episode claims (in the start month)
         self.runs: list[tuple[int, int, list[_Priced]]] = []  # (first slot, units, the unit's claims)
         self.paid: list[tuple[int, int, int]] = []  # (first slot, units, patient pays per unit)
@@ -609,15 +613,14 @@ class _RunPricer:
             return run
         for priced, times in self.counts.values():
             self._add(priced, times)
-        sums = [sum(column) for column in zip(*self.table.values())]
-        (run.billed, run.allowed, _plan_pays, run.patient_pays, run.deductible, run.copay, run.coinsurance,
-         run.not_covered, run.balance_bill) = map(_d, sums[1:])
-        descriptions = {}
-        for ln in self.per_episode + self.per_service:
-            descriptions.setdefault(ln.key, ln.description)
+        sums = [Decimal(sum(column)) * CENT for column in zip(*self.table.values())]
+        (_claims, run.billed, run.allowed, _plan_pays, run.patient_pays, run.deductible, run.copay,
+         run.coinsurance, run.not_covered, run.balance_bill) = sums
+        descriptions = self.descriptions
         run.lines = [
             EstimateLine(code, descriptions[(code, freq)], freq, row[0],  # type: ignore[arg-type]
-                         _d(row[1]), _d(row[2]), _d(row[3]), _d(row[4]))
+                         Decimal(row[1]) * CENT, Decimal(row[2]) * CENT, Decimal(row[3]) * CENT,
+                         Decimal(row[4]) * CENT)
             for (code, freq), row in self.table.items()
             if row[0]
         ]
@@ -636,7 +639,7 @@ class _RunPricer:
                 labels, sums = [label, *labels], [self.episode_month, *sums]
         run.by_month = [MonthTotal(label, Decimal(amount) * CENT) for label, amount in zip(labels, sums)]
         ded_met, oop_met, fded_met, foop_met = self.met
-        ded_acc, oop_acc = _d(self.ded_acc), _d(self.oop_acc)
+        ded_acc, oop_acc = Decimal(self.ded_acc) * CENT, Decimal(self.oop_acc) * CENT
         run.acc_after = AccumulatedAmounts(
             deductible_met=ded_met + ded_acc,
             oop_met=oop_met + oop_acc,
