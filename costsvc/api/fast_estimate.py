@@ -19,9 +19,10 @@ read: another route or method, a query other than ``include=claims``, a body tha
 is not ``application/json``, too large, malformed, nested too deep or invalid
 (Litestar answers the 400/413/415/422 problem), a ``verification_id`` (needs a key
 and the database), an ``Origin`` header (CORS), and any error while pricing or
-storing (Litestar answers the problem, pricing again from the same snapshot).
-Nothing is sent, stored or changed before the lean path is sure it answers, so
-handing over is always safe.  ``tests/api/test_estimates_http.py`` runs every
+storing (Litestar answers the problem, pricing again).  Nothing is sent before the
+lean path answers, so handing over is safe; a store that failed is tried once more
+through Litestar, as a client's retry would be (the writer fails a store when it
+cannot confirm the commit, so at worst an unreturned estimate row is left).  ``tests/api/test_estimates_http.py`` runs every
 estimate test through it; ``tests/api/test_fast_estimate.py`` checks that what it
 answers is what Litestar answers.
 """
