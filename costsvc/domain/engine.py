@@ -288,12 +288,12 @@ def _month_label(key: tuple[int, int]) -> str:
     return f"{key[0]:04d}-{key[1]:02d}"
 
 
-def _lines_table(lines: list[_Line], zero: Decimal | int = ZERO) -> dict[tuple[str, str], list]:
+def _lines_table(lines: list[_Line]) -> dict[tuple[str, str], list]:
     """(code, frequency) -> [description, quantity, billed, allowed, plan_pays, patient_pays]."""
     table: dict[tuple[str, str], list] = {}
     for ln in lines:
         if ln.key not in table:
-            table[ln.key] = [ln.description, 0, zero, zero, zero, zero]
+            table[ln.key] = [ln.description, 0, ZERO, ZERO, ZERO, ZERO]
     return table
 
 
