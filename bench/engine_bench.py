@@ -12,6 +12,15 @@ do not count)
 of ``--calls`` consecutive calls, in microseconds per call.  Targets: a
 104-week IOP estimate at most 1.5x a 4-week one, a 60-day residential at most 1.5x a
 5-day detox.  Writes bench/out/engine.json.
+
+    .venv/bin/python bench/engine_bench.py --instructions [--engine fast|reference]
+
+counts instead the machine instructions per call under valgrind's callgrind (``apt-get
+install valgrind``): each case is run for 10 and for 210 calls and the difference is
+divided by 200, so start-up and imports cancel out.  The counts do not depend on the
+machine's load (other programs on the shared cores), so they show a change in-process
+where timings cannot; they are a proxy for time (a Decimal operation and a Python
+opcode do not cost the same per instruction), not a replacement.
 """
 
 from __future__ import annotations
@@ -20,7 +29,10 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from decimal import Decimal as D
@@ -98,11 +110,45 @@ def per_call_us(price, req: PricingRequest, repeats: int, calls: int) -> float:
     return statistics.median(timings)
 
 
+def _collected(case: str, calls: int, engine: str) -> int:
+    """Instructions callgrind counts for a process that prices ``case`` ``calls`` times."""
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+           "--price-only", case, str(calls), engine]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+    return int(re.search(r"Collected : (\d+)", out).group(1))
+
+
+def instructions(engine: str) -> int:
+    if not shutil.which("valgrind"):
+        print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
+        return 2
+    counts = {name: (_collected(name, 210, engine) - _collected(name, 10, engine)) // 200 for name in CASES}
+    print(f"| case | {engine} engine, instructions per call |\n| --- | ---: |")
+    for name, n in counts.items():
+        print(f"| {name} | {n:,} |")
+    for a, b in RATIOS:
+        print(f"{a} / {b}: {counts[a] / counts[b]:.2f}x")
+    (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
+    (ROOT / "bench" / "out" / f"engine-instructions-{engine}.json").write_text(json.dumps(counts, indent=2))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--instructions", action="store_true", help="count instructions with callgrind")
+    parser.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    parser.add_argument("--price-only", nargs=3, metavar=("CASE", "CALLS", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.price_only:
+        case, calls, engine = args.price_only
+        price = price_episode if engine == "fast" else price_episode_by_claims
+        for _ in range(int(calls)):
+            price(CASES[case])
+        return 0
+    if args.instructions:
+        return instructions(args.engine)
     load_before = os.getloadavg()[0]
     results: dict[str, dict[str, float]] = {}
     # Interleaved by round so background load on the shared machine hits every case alike.

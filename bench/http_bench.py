@@ -226,17 +226,42 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def run_wrk(url: str, duration: int, connections: int, script: Path | None) -> dict:
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants (the server's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, total = {pid}, 0.0
+    for _ in range(3):  # the server, its workers, their children
+        tree |= {p for p, (ppid, _cpu) in stats.items() if ppid in tree}
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
+
+
+def run_wrk(url: str, duration: int, connections: int, script: Path | None, server_pid: int | None = None) -> dict:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
     if script:
         cmd += ["-s", str(script)]
+    cpu_before = server_cpu_seconds(server_pid) if server_pid else None
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    cpu = server_cpu_seconds(server_pid) - cpu_before if server_pid and cpu_before is not None else None
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"requests_per_s": rps, "p50_ms": p50, "p99_ms": p99,
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    # Server CPU per request: what the server itself spends, whatever the load generator,
+    # PostgreSQL and the neighbours take from the shared cores (the load-independent figure).
+    cpu_us = cpu / requests * 1e6 if cpu is not None and requests else None
+    return {"requests_per_s": rps, "p50_ms": p50, "p99_ms": p99, "server_cpu_us_per_request": cpu_us,
             "non_2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": socket_errors.group(1) if socket_errors else None, "raw": out}
 
@@ -317,7 +342,7 @@ def main() -> int:
             for round_no in range(args.rounds):
                 load.append(os.getloadavg()[0])
                 for name, url, script, connections in cases(base, args, folder, round_no):
-                    result = run_wrk(url, args.duration, connections, script)
+                    result = run_wrk(url, args.duration, connections, script, server.pid)
                     result["connections"] = connections
                     rounds.setdefault(name, []).append(result)
             load.append(os.getloadavg()[0])
@@ -333,6 +358,7 @@ def main() -> int:
             "p50_ms": statistics.median(r["p50_ms"] for r in runs),
             "p99_ms": statistics.median(r["p99_ms"] for r in runs),
             "p99_ms_worst_round": max(r["p99_ms"] for r in runs),
+            "server_cpu_us_per_request": statistics.median(r["server_cpu_us_per_request"] for r in runs),
             "non_2xx": sum(r["non_2xx"] for r in runs),
             "rounds": [{k: v for k, v in r.items() if k != "raw"} for r in runs],
         }
@@ -340,8 +366,12 @@ def main() -> int:
     for name in (SINGLE_VARIED, SINGLE_REPEATED):
         if name in rounds:
             per_round = [s["requests_per_s"] / h["requests_per_s"] for s, h in zip(rounds[name], rounds[HEALTH])]
+            cpu = [h["server_cpu_us_per_request"] / s["server_cpu_us_per_request"]
+                   for s, h in zip(rounds[name], rounds[HEALTH])]
             ratios[name] = {"per_round": [round(r, 3) for r in per_round],
-                            "median": round(statistics.median(per_round), 3)}
+                            "median": round(statistics.median(per_round), 3),
+                            "server_cpu_per_round": [round(r, 3) for r in cpu],
+                            "server_cpu_median": round(statistics.median(cpu), 3)}
     summary = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "server": args.server, "workers": args.workers, "connections": args.connections, "log_level": args.log_level,
@@ -353,13 +383,15 @@ def main() -> int:
     (OUT / f"http-{args.server}-w{args.workers}.json").write_text(json.dumps(summary, indent=2))
     print(f"{args.server}, {args.workers} worker(s); medians of {args.rounds} interleaved rounds of "
           f"{args.duration} s per case; 1-min load at round starts {summary['load_1min_at_round_starts']}\n")
-    print("| endpoint | connections | requests/s | p50 ms | p99 ms | worst-round p99 ms | non-2xx |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| endpoint | connections | requests/s | p50 ms | p99 ms | worst-round p99 ms | server CPU µs/request "
+          "| non-2xx |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
         print(f"| {name} | {r['connections']} | {r['requests_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-              f"| {r['p99_ms_worst_round']:.2f} | {r['non_2xx']} |")
+              f"| {r['p99_ms_worst_round']:.2f} | {r['server_cpu_us_per_request']:.0f} | {r['non_2xx']} |")
     for name, r in ratios.items():
-        print(f"\n{name} / health throughput, per round: {r['per_round']}; median {r['median']:.2f}")
+        print(f"\n{name} / health throughput, per round: {r['per_round']}; median {r['median']:.2f}; "
+              f"server CPU per request, health / this, per round: {r['server_cpu_per_round']}; "
+              f"median {r['server_cpu_median']:.2f}")
     return 0
 
 

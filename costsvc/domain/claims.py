@@ -39,12 +39,14 @@ class _Line:
 
     __slots__ = (
         "billed",
+        "billed_cents",
         "cash",
         "code",
         "description",
         "fallback",
         "fallback_flags",
         "frequency",
+        "key",
         "per_episode",
         "rates",
         "sp_price",
@@ -56,8 +58,10 @@ class _Line:
         self.code = fl.billing_code
         self.description = fl.description
         self.frequency = fl.frequency
+        self.key = (fl.billing_code, fl.frequency)  # its line of the result
         self.per_episode = fl.frequency == "per_episode"
         self.billed = cents(fl.gross_charge)
+        self.billed_cents = int(self.billed.scaleb(2))  # for the run engine's integer arithmetic
         self.cash = cents(fl.cash_price) if fl.cash_price is not None else self.billed
         # In network: (effective, expiration, allowed), latest effective date first.
         self.rates: tuple[tuple[dt.date, dt.date, Decimal], ...] = ()
@@ -190,6 +194,7 @@ class _Run:
         "allowed",
         "balance_bill",
         "billed",
+        "by_month",
         "claims",
         "coinsurance",
         "copay",
@@ -202,6 +207,9 @@ class _Run:
         "patient_pays",
         "units_used_after",
     )
+
+    def __init__(self) -> None:
+        self.by_month = None  # the months as the result lists them, when the engine built them
 
 
 def _units_used_after(req: PricingRequest, counted: int, was_reset: bool) -> dict[str, int]:

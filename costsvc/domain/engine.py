@@ -25,12 +25,13 @@ Shape of the work, per request:
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
-from itertools import groupby
-from operator import attrgetter
+from itertools import groupby, repeat
+from operator import add, attrgetter, mul
+from typing import Any
 
 from costsvc.domain import reference_engine
 from costsvc.domain.claims import (
@@ -194,7 +195,7 @@ class _Calendar:
     months, without visiting its claims.
     """
 
-    __slots__ = ("ep", "month_keys", "month_starts", "n", "per_week", "sorted_dates", "start")
+    __slots__ = ("ep", "month_keys", "month_labels", "month_starts", "n", "per_week", "sorted_dates", "start")
 
     def __init__(self, ep: Episode):
         self.ep = ep
@@ -204,6 +205,7 @@ class _Calendar:
         self.sorted_dates = None if ep.dates_sorted else tuple(sorted(ep.dates))
         self.month_starts: list[int] | None = None
         self.month_keys: list[tuple[int, int]] = []
+        self.month_labels: list[str] = []  # "YYYY-MM" of each month
 
     def date(self, slot: int) -> dt.date:
         if self.sorted_dates is not None:
@@ -224,7 +226,7 @@ class _Calendar:
 
     def _months(self) -> None:
         if self.sorted_dates is None:
-            self.month_starts, self.month_keys = _month_table(self.start, self.n, self.per_week)
+            self.month_starts, self.month_keys, self.month_labels = _month_table(self.start, self.n, self.per_week)
             return
         starts: list[int] = []
         keys: list[tuple[int, int]] = []
@@ -234,27 +236,27 @@ class _Calendar:
             starts.append(slot)
             keys.append((d.year, d.month))
             slot = self.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else n
-        self.month_starts, self.month_keys = starts, keys
+        self.month_starts, self.month_keys, self.month_labels = starts, keys, [_month_label(k) for k in keys]
 
-    def spread(self, months: dict[tuple[int, int], Decimal], runs: list[tuple[int, int, Decimal]]) -> None:
-        """Add to ``months`` each run's amount per slot, for (first slot, slots, amount) in slot order."""
+    def month_sums(self, runs: list[tuple[int, int, Any]], zero: Any) -> list[Any]:
+        """The sum of each run's amount per slot, for runs (first slot, slots, amount), in each
+        month with a slot (aligned with ``month_keys``); ``zero`` for a month no run reaches."""
         if self.month_starts is None:
             self._months()
-        starts, keys = self.month_starts, self.month_keys
-        last = len(starts) - 1
-        i = 0
+        starts = self.month_starts
+        sums = [zero] * len(starts)
         for slot, count, each in runs:
             end = slot + count
-            while i < last and starts[i + 1] <= slot:
-                i += 1
-            while slot < end:
-                month_end = starts[i + 1] if i < last else self.n
-                upto = month_end if month_end < end else end
-                key = keys[i]
-                months[key] = months.get(key, ZERO) + each * (upto - slot)
-                slot = upto
-                if slot == month_end:
-                    i += 1
+            first = bisect_right(starts, slot) - 1
+            last = bisect_right(starts, end - 1) - 1
+            if first == last:
+                sums[first] += each * count
+                continue
+            sums[first] += each * (starts[first + 1] - slot)
+            for m in range(first + 1, last):
+                sums[m] += each * (starts[m + 1] - starts[m])
+            sums[last] += each * (end - starts[last])
+        return sums
 
 
 _LAST_MONTH = dt.date(_MAX_DATE.year, 12, 1)
@@ -265,8 +267,8 @@ def _next_month(d: dt.date) -> dt.date:
 
 
 @lru_cache(maxsize=4096)
-def _month_table(start: dt.date, units: int, per_week: int | None) -> tuple[list[int], list[tuple[int, int]]]:
-    """(first slot of each month, its (year, month)) for units laid out by the formula.
+def _month_table(start: dt.date, units: int, per_week: int | None) -> tuple[list[int], list[tuple[int, int]], list[str]]:
+    """(first slot of each month, its (year, month), its label) for units laid out by the formula.
     Pure calendar arithmetic, shared by every estimate with the same start and length."""
     cal = _Calendar.__new__(_Calendar)
     cal.start, cal.n, cal.per_week, cal.sorted_dates = start, units, per_week, None
@@ -278,7 +280,7 @@ def _month_table(start: dt.date, units: int, per_week: int | None) -> tuple[list
         starts.append(slot)
         keys.append((d.year, d.month))
         slot = cal.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else units
-    return starts, keys
+    return starts, keys, [_month_label(k) for k in keys]
 
 
 @lru_cache(maxsize=4096)
@@ -290,9 +292,8 @@ def _lines_table(lines: list[_Line]) -> dict[tuple[str, str], list]:
     """(code, frequency) -> [description, quantity, billed, allowed, plan_pays, patient_pays]."""
     table: dict[tuple[str, str], list] = {}
     for ln in lines:
-        key = (ln.code, ln.frequency)
-        if key not in table:
-            table[key] = [ln.description, 0, ZERO, ZERO, ZERO, ZERO]
+        if ln.key not in table:
+            table[ln.key] = [ln.description, 0, ZERO, ZERO, ZERO, ZERO]
     return table
 
 
@@ -312,8 +313,8 @@ def _allowed_on(ln: _Line, day: dt.date) -> tuple[Decimal, tuple[str, ...]]:
     return ln.fallback, ln.fallback_flags
 
 
-# A priced claim before it is dated: (line, billed, allowed, plan pays, patient pays,
-# deductible, copay, coinsurance, not covered, balance bill).
+# A priced claim before it is dated, in cents: (line, (1, billed, allowed, plan pays, patient
+# pays, deductible, copay, coinsurance, not covered, balance bill)), the 1 counting claims.
 _Priced = tuple
 
 
@@ -336,6 +337,12 @@ class _RunPricer:
     coinsurance phase, the unit that reaches the cap, after the cap), whatever its
     length.  The claim-by-claim arithmetic is in ``reference_engine``; the properties
     in tests/unit/test_engine_equivalence.py hold the two equal to the cent.
+
+    Amounts are whole cents (``int``) inside the pricer: every amount entering the
+    engine is already in cents, integer arithmetic is exact and several times cheaper
+    than Decimal's, and the coinsurance's half-up rounding is done on the exact ratio
+    of the percentage.  They become Decimals again in ``_result``.  "No cap" is
+    ``_NO_CAP``, more cents than any episode can reach.
     """
 
     def __init__(self, req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line],
@@ -345,95 +352,108 @@ class _RunPricer:
         self.per_episode, self.per_service = per_episode, per_service
         self.want_claims = want_claims
         # the level's terms, read once per claim
-        self.copay, self.per_admission, self.ded_applies = plan.copay, plan.per_admission, plan.ded_applies
-        self.pct, self.balance_billing = plan.pct, plan.balance_billing
+        self.copay, self.per_admission, self.ded_applies = int(plan.copay * 100), plan.per_admission, plan.ded_applies
+        # coinsurance k = round_half_up(x * pct / 100) = (2 * x * num + den_half) // den2
+        num, den = plan.lb.coinsurance_pct.as_integer_ratio() if plan.lb is not None else (0, 1)
+        self.pct_num, self.pct_den2, self.pct_half = 2 * num, 200 * den, 100 * den
+        self.balance_billing = plan.balance_billing
         acc = req.accumulators
         self.met = _met(getattr(acc, plan.network), f"coverage.accumulators.{plan.network}")
-        ded_met, oop_met, fded_met, foop_met = self.met
-        d_i = max(plan.ded_ind - ded_met, ZERO)
-        d_f = max(plan.ded_fam - fded_met, ZERO)
-        o_i = max(plan.oop_ind - oop_met, ZERO)
-        o_f = max(plan.oop_fam - foop_met, ZERO)
+        ded_met, oop_met, fded_met, foop_met = [int(v * 100) for v in self.met]
+        ded_ind, ded_fam, oop_ind, oop_fam = _c(plan.ded_ind), _c(plan.ded_fam), _c(plan.oop_ind), _c(plan.oop_fam)
+        self.ded_start, self.oop_start = min(ded_ind, ded_fam), min(oop_ind, oop_fam)
+        d_i = max(ded_ind - ded_met, 0)
+        d_f = max(ded_fam - fded_met, 0)
+        o_i = max(oop_ind - oop_met, 0)
+        o_f = max(oop_fam - foop_met, 0)
         # Individual and family remainders move together, so their minimum is all that matters.
         self.D = d_i if d_i < d_f else d_f
         self.O = o_i if o_i < o_f else o_f
-        self.ded_acc = self.oop_acc = ZERO  # accumulated in the current plan year by this episode
+        self.o_capped = self.oop_start < _NO_CAP  # a finite out-of-pocket maximum
+        self.ded_acc = self.oop_acc = 0  # accumulated in the current plan year by this episode
         self.used = acc.units_used.get(req.level_of_care, 0)
         self.counted = 0  # covered per-service units of this episode in the current plan year
         self.was_reset = False
         self.first = True  # the episode's first claim is still to come (per-admission copay)
         self.fresh = False  # at the start of a plan year after a reset
-        self.after_reset: dict[tuple[Decimal, ...], list] = {}  # runs of such a year, by allowed amounts
+        self.after_reset: dict[tuple[int, ...], list] = {}  # runs of such a year, by allowed amounts
         self.flags: set[str] = set()
         self.limit_hits = 0
-        self.totals = [ZERO] * 7  # billed, allowed, deductible, copay, coinsurance, not covered, balance bill
-        self.table = _lines_table(all_lines)
-        self.months: dict[tuple[int, int], Decimal] = {}
+        self.patient_pays = 0  # of a range point (totals_only); otherwise the lines' sum
+        # (code, frequency) -> [quantity, billed, allowed, plan pays, patient pays, deductible, copay,
+        # coinsurance, not covered, balance bill]: each a claim's amounts summed; totals are their sums
+        self.table: dict[tuple[str, str], list[int]] = {}
+        self.descriptions: dict[tuple[str, str], str] = {}  # of each line: its first fee line's
+        for ln in all_lines:
+            if ln.key not in self.table:
+                self.table[ln.key] = [0] * 10
+                self.descriptions[ln.key] = ln.description
+        self.episode_month = 0  # patient pays of the per-episode claims (in the start month)
         self.runs: list[tuple[int, int, list[_Priced]]] = []  # (first slot, units, the unit's claims)
-        self.paid: list[tuple[int, int, Decimal]] = []  # (first slot, units, patient pays per unit)
+        self.paid: list[tuple[int, int, int]] = []  # (first slot, units, patient pays per unit)
+        # How many times each distinct unit was priced (by identity: a replayed plan year
+        # repeats the recorded units), added into totals and lines once, at the end.
+        self.counts: dict[int, list] = {}
         self.episode_claims: list[_Priced] = []
+        self.cal: _Calendar | None = None
 
     # ------------------------------------------------------------------ one claim, one unit
 
-    def _claim(self, ln: _Line, A: Decimal, D: Decimal, O: Decimal):
-        """One covered claim with allowed amount ``A``, priced from remainders (D, O):
-        (priced claim, D after, O after).  Steps 2–6 of docs/API.md."""
-        B = ln.billed
-        c = self.copay if (self.first or not self.per_admission) else ZERO
-        if c > A:
-            c = A
-        if c > O:
-            c = O
-        O -= c
-        if self.ded_applies:
-            d = A - c
-            if d > D:
-                d = D
-            if d > O:
-                d = O
-            D -= d
-            O -= d
-        else:
-            d = ZERO
-        if self.pct:
-            k = ((A - c - d) * self.pct).quantize(CENT, ROUND_HALF_UP)
-            if k > O:
-                k = O
-            O -= k
-        else:
-            k = ZERO
-        share = c + d + k
-        bb = B - A if self.balance_billing else ZERO
-        return (ln, B, A, A - share, share + bb, d, c, k, ZERO, bb), D, O
+    def _unit(self, terms: list[tuple[_Line, int]], D: int, O: int):
+        """One claim per (line, allowed amount) of ``terms``, in order, priced from remainders
+        (D, O): (priced claims, what they take from D, from O, what the patient pays).
+        Steps 2–6 of docs/API.md, in cents."""
+        copay, per_admission, first = self.copay, self.per_admission, self.first
+        ded_applies, num, half, den2 = self.ded_applies, self.pct_num, self.pct_half, self.pct_den2
+        balance_billing = self.balance_billing
+        D0, O0 = D, O
+        priced = []
+        patient = 0
+        for ln, A in terms:
+            B = ln.billed_cents
+            c = copay if (first or not per_admission) else 0
+            first = False
+            if c > A:
+                c = A
+            if c > O:
+                c = O
+            O -= c
+            if ded_applies:
+                d = A - c
+                if d > D:
+                    d = D
+                if d > O:
+                    d = O
+                D -= d
+                O -= d
+            else:
+                d = 0
+            if num:
+                k = ((A - c - d) * num + half) // den2
+                if k > O:
+                    k = O
+                O -= k
+            else:
+                k = 0
+            share = c + d + k
+            bb = B - A if balance_billing else 0
+            priced.append((ln, (1, B, A, A - share, share + bb, d, c, k, 0, bb)))
+            patient += share + bb
+        self.first = False
+        return priced, D0 - D, O0 - O, patient
 
-    def _allowed(self, ln: _Line, day: dt.date) -> Decimal:
+    def _allowed(self, ln: _Line, day: dt.date) -> int:
         A, flags = _allowed_on(ln, day)
         if flags:
             self.flags.update(flags)
-        return A
+        return _c(A)
 
     def _add(self, priced: list[_Priced], times: int) -> None:
-        """Count ``times`` copies of ``priced`` into the totals and the lines."""
-        totals, table = self.totals, self.table
-        for ln, B, A, plan_pays, patient, d, c, k, nc, bb in priced:
-            row = table[(ln.code, ln.frequency)]
-            row[1] += times
-            row[2] += B * times
-            row[3] += A * times
-            row[4] += plan_pays * times
-            row[5] += patient * times
-            totals[0] += B * times
-            totals[1] += A * times
-            if d:
-                totals[2] += d * times
-            if c:
-                totals[3] += c * times
-            if k:
-                totals[4] += k * times
-            if nc:
-                totals[5] += nc * times
-            if bb:
-                totals[6] += bb * times
+        """Count ``times`` copies of ``priced`` into the lines (the totals are their sums)."""
+        table = self.table
+        for ln, vec in priced:
+            row = table[ln.key]
+            row[:] = map(add, row, map(mul, vec, repeat(times)))
 
     # ------------------------------------------------------------------ runs of units
 
@@ -442,10 +462,10 @@ class _RunPricer:
         if slot >= end:
             return
         if not covered:  # owed in full, nothing accumulates: one step
-            priced = [(ln, ln.billed, ZERO, ZERO, ln.billed, ZERO, ZERO, ZERO, ln.billed, ZERO)
+            priced = [(ln, (1, ln.billed_cents, 0, 0, ln.billed_cents, 0, 0, 0, ln.billed_cents, 0))
                       for ln in self.per_service]
             self.first = False
-            self._step(slot, end - slot, priced, sum((p[1] for p in priced), ZERO))
+            self._step(slot, end - slot, priced, sum(ln.billed_cents for ln in self.per_service))
             return
         day = cal.date(slot)
         terms = [(ln, self._allowed(ln, day)) for ln in self.per_service]  # constant over the run
@@ -461,38 +481,32 @@ class _RunPricer:
                 slot = self._replay(phases, slot, end)
             else:
                 recording = self.after_reset[key] = []
+        unit, o_capped, step = self._unit, self.o_capped, self._step
+        D, O = self.D, self.O
         while slot < end:
-            D0, O0 = D, O = self.D, self.O
-            priced = []
-            dD = dO = patient = ZERO  # what one unit takes from the remainders (O may be infinite)
-            for ln, A in terms:
-                p, D, O = self._claim(ln, A, D, O)
-                priced.append(p)
-                self.first = False
-                dD += p[5]
-                dO += p[5] + p[6] + p[7]
-                patient += p[4]
+            priced, dD, dO, patient = unit(terms, D, O)  # what one unit takes from the remainders
+            rest = end - slot
             cap = None  # how many such units the remainders allow (None: any number)
             if admission and slot == 0:
                 cap = 1  # the admission copay makes the first unit unlike the next
             if dD:
-                cap = int(D0 // dD) if cap is None else min(cap, int(D0 // dD))
-            if dO and O0.is_finite():
-                cap = int(O0 // dO) if cap is None else min(cap, int(O0 // dO))
-            times = end - slot if cap is None or cap > end - slot else cap
+                q = D // dD
+                if cap is None or q < cap:
+                    cap = q
+            if dO and o_capped:
+                q = O // dO
+                if cap is None or q < cap:
+                    cap = q
+            times = rest if cap is None or cap > rest else cap
             if recording is not None:
                 recording.append((cap, priced, dD, dO, patient))
-            if times > 1:
-                self.D = D0 - dD * times
-                self.O = O0 - dO * times
-                self.ded_acc += dD * times
-                self.oop_acc += dO * times
-            else:
-                self.D, self.O = D, O
-                self.ded_acc += dD
-                self.oop_acc += dO
-            self._step(slot, times, priced, patient)
+            D -= dD * times
+            O -= dO * times
+            self.ded_acc += dD * times
+            self.oop_acc += dO * times
+            step(slot, times, priced, patient)
             slot += times
+        self.D, self.O = D, O
 
     def _replay(self, phases: list, slot: int, end: int) -> int:
         """Apply recorded runs (cap, unit's claims, dD, dO, patient pays) from ``slot``; the slot reached."""
@@ -508,25 +522,24 @@ class _RunPricer:
                 break
         return slot
 
-    def _step(self, slot: int, times: int, priced: list[_Priced], patient: Decimal) -> None:
+    def _step(self, slot: int, times: int, priced: list[_Priced], patient: int) -> None:
         if self.totals_only:  # a range point: only its patient_pays is wanted
-            totals = self.totals
-            for p in priced:
-                for i, v in enumerate(p[5:10], 2):
-                    if v:
-                        totals[i] += v * times
+            self.patient_pays += patient * times
             return
-        self._add(priced, times)
-        self.paid.append((slot, times, patient))
+        count = self.counts.get(id(priced))
+        if count is None:
+            self.counts[id(priced)] = [priced, times]
+        else:
+            count[1] += times
+        if patient:  # months start at 0.00: a unit that costs the patient nothing adds nothing
+            self.paid.append((slot, times, patient))
         if self.want_claims:
             self.runs.append((slot, times, priced))
 
     def _reset(self) -> None:
-        plan = self.plan
-        self.D = min(plan.ded_ind, plan.ded_fam)
-        self.O = min(plan.oop_ind, plan.oop_fam)
+        self.D, self.O = self.ded_start, self.oop_start
         self.met = (ZERO, ZERO, ZERO, ZERO)
-        self.ded_acc = self.oop_acc = ZERO
+        self.ded_acc = self.oop_acc = 0
         self.used = self.counted = 0
         self.was_reset = True
         self.fresh = True
@@ -537,20 +550,22 @@ class _RunPricer:
         start = ep.start_date
         for ln in self.per_episode:  # on the start date, never subject to the unit limit
             if covered:
-                p, self.D, self.O = self._claim(ln, self._allowed(ln, start), self.D, self.O)
+                priced, dD, dO, patient = self._unit([(ln, self._allowed(ln, start))], self.D, self.O)
+                self.D -= dD
+                self.O -= dO
+                self.ded_acc += dD
+                self.oop_acc += dO
             else:
-                p = (ln, ln.billed, ZERO, ZERO, ln.billed, ZERO, ZERO, ZERO, ln.billed, ZERO)
-            self.first = False
-            share = p[5] + p[6] + p[7]
-            self.ded_acc += p[5]
-            self.oop_acc += share
-            self._add([p], 1)
-            key = (start.year, start.month)
-            self.months[key] = self.months.get(key, ZERO) + p[4]
-            self.episode_claims.append(p)
+                priced = [(ln, (1, ln.billed_cents, 0, 0, ln.billed_cents, 0, 0, 0, ln.billed_cents, 0))]
+                patient = ln.billed_cents
+                self.first = False
+            self._add(priced, 1)
+            self.patient_pays += patient
+            self.episode_month += patient
+            self.episode_claims.extend(priced)
         next_reset = plan.plan_year_of(start)[1]
         if self.per_service and ep.units:
-            cal = _Calendar(ep)
+            cal = self.cal = _Calendar(ep)
             last = cal.date(cal.n - 1)
             cuts = {0, cal.n}
             reset = next_reset
@@ -585,27 +600,51 @@ class _RunPricer:
                 if split < seg_end:
                     self.limit_hits += (seg_end - split) * width
                     self._units(cal, split, seg_end, False)
-            if not self.totals_only:
-                cal.spread(self.months, self.paid)
         return self._result()
 
     def _result(self) -> _Run:
         run = _Run()
-        t = self.totals
-        run.billed, run.allowed, run.deductible, run.copay, run.coinsurance, run.not_covered, run.balance_bill = t
-        run.patient_pays = t[2] + t[3] + t[4] + t[5] + t[6]
-        run.lines = _estimate_lines(self.table)
-        run.months = self.months
-        run.limit_hits = self.limit_hits
         run.flags = self.flags
         if self.was_reset:
             self.flags.add("plan_year_reset")
+        run.limit_hits = self.limit_hits
+        if self.totals_only:  # a range point: its patient_pays
+            run.patient_pays = _d(self.patient_pays)
+            return run
+        for priced, times in self.counts.values():
+            self._add(priced, times)
+        sums = [Decimal(sum(column)) * CENT for column in zip(*self.table.values())]
+        (_claims, run.billed, run.allowed, _plan_pays, run.patient_pays, run.deductible, run.copay,
+         run.coinsurance, run.not_covered, run.balance_bill) = sums
+        descriptions = self.descriptions
+        run.lines = [
+            EstimateLine(code, descriptions[(code, freq)], freq, row[0],  # type: ignore[arg-type]
+                         Decimal(row[1]) * CENT, Decimal(row[2]) * CENT, Decimal(row[3]) * CENT,
+                         Decimal(row[4]) * CENT)
+            for (code, freq), row in self.table.items()
+            if row[0]
+        ]
+        run.months = {}
+        labels: list[str] = []
+        sums: list[int] = []
+        if self.cal is not None:
+            sums = self.cal.month_sums(self.paid, 0)
+            labels = self.cal.month_labels
+        if self.per_episode:  # their claims are on the start date, in the first month
+            start = self.ep.start_date
+            label = _month_label((start.year, start.month))
+            if labels and labels[0] == label:
+                sums[0] += self.episode_month
+            else:
+                labels, sums = [label, *labels], [self.episode_month, *sums]
+        run.by_month = [MonthTotal(label, Decimal(amount) * CENT) for label, amount in zip(labels, sums)]
         ded_met, oop_met, fded_met, foop_met = self.met
+        ded_acc, oop_acc = Decimal(self.ded_acc) * CENT, Decimal(self.oop_acc) * CENT
         run.acc_after = AccumulatedAmounts(
-            deductible_met=ded_met + self.ded_acc,
-            oop_met=oop_met + self.oop_acc,
-            family_deductible_met=fded_met + self.ded_acc,
-            family_oop_met=foop_met + self.oop_acc,
+            deductible_met=ded_met + ded_acc,
+            oop_met=oop_met + oop_acc,
+            family_deductible_met=fded_met + ded_acc,
+            family_oop_met=foop_met + oop_acc,
         )
         run.units_used_after = _units_used_after(self.req, self.counted, self.was_reset)
         run.claims = self._claims() if self.want_claims else []
@@ -624,11 +663,26 @@ class _RunPricer:
 
 
 _ONE_DAY = dt.timedelta(days=1)
+#: "No cap" in cents: more than any episode's charges (730 units of at most $1 billion each).
+_NO_CAP = 10**30
+
+
+def _c(x: Decimal) -> int:
+    """An amount in cents (already quantized), as whole cents; no cap as ``_NO_CAP``."""
+    if not x.is_finite():
+        return _NO_CAP
+    return int(x.scaleb(2))
+
+
+def _d(n: int) -> Decimal:
+    """Whole cents as a Decimal with two decimals."""
+    return Decimal(n) * CENT
 
 
 def _dated(day: dt.date, p: _Priced) -> Claim:
-    ln, B, A, plan_pays, patient, d, c, k, nc, bb = p
-    return Claim(day, ln.code, ln.frequency, B, A, plan_pays, patient, d, c, k, nc, bb)
+    ln, (_one, B, A, plan_pays, patient, d, c, k, nc, bb) = p
+    return Claim(day, ln.code, ln.frequency, _d(B), _d(A), _d(plan_pays), _d(patient), _d(d), _d(c), _d(k),
+                 _d(nc), _d(bb))
 
 
 
@@ -678,7 +732,10 @@ def _self_pay_run(ep: Episode, per_episode: list[_Line], per_service: list[_Line
         unit_price += ln.sp_price
     patient += unit_price * n
     if n:
-        _Calendar(ep).spread(months, [(0, n, unit_price)])
+        cal = _Calendar(ep)
+        sums = cal.month_sums([(0, n, unit_price)], ZERO)  # lays out the months first
+        for key, amount in zip(cal.month_keys, sums):
+            months[key] = months[key] + amount if key in months else amount
     run = _Run()
     run.billed, run.allowed, run.patient_pays, run.not_covered = billed, ZERO, patient, patient
     run.deductible = run.copay = run.coinsurance = run.balance_bill = ZERO
@@ -804,7 +861,8 @@ def price_with(req: PricingRequest, run: Runner, self_pay_run: SelfPayRunner) ->
         lines=result.lines,
         totals=totals,
         accumulators_after=acc_after,
-        by_month=[MonthTotal(_month_label(key), v) for key, v in sorted(result.months.items())],
+        by_month=result.by_month if result.by_month is not None
+        else [MonthTotal(_month_label(key), v) for key, v in sorted(result.months.items())],
         range=price_range,
         selfpay=selfpay,
         payment_plans=payment_plans(totals.patient_pays, req.down_payment, req.payment_plan_policy),

@@ -12,6 +12,7 @@ negative, non-finite or over-precise amounts with the field's path.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import typing
 from decimal import Decimal
 from functools import cache
@@ -83,11 +84,25 @@ def _amount_text(kind: str, value: object) -> str | AmountSyntaxError:
     return AmountSyntaxError('must be a number or a string such as "20"')
 
 
+# What most requests send, accepted without parsing: money of at most 9 digits and 2
+# decimals (below MONEY_CEILING), a percentage below 100 with at most 3 decimals (below
+# every percentage ceiling).  Anything else takes the full check and its reasons.
+_PLAIN_MONEY = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?", re.ASCII).fullmatch
+_PLAIN_PERCENT = re.compile(r"[0-9]{1,2}(?:\.[0-9]{1,3})?", re.ASCII).fullmatch
+
+
 def amount_problem(kind: str, value: object) -> str | None:
     """What is wrong with a Money or Percent value, or None when it is acceptable.
 
     ``value`` is what a request sent (checked against the one amount grammar,
     ``parse_amount``) or a Decimal already converted (checked for range only)."""
+    if type(value) is str and (_PLAIN_MONEY if kind == "money" else _PLAIN_PERCENT)(value):
+        return None
+    return full_amount_problem(kind, value)
+
+
+def full_amount_problem(kind: str, value: object) -> str | None:
+    """``amount_problem`` without the shortcut for plain amounts (which it must agree with)."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             return "must be a finite number"

@@ -58,3 +58,19 @@ def test_never_raises_anything_but_syntax_error(text):
     except AmountSyntaxError:
         return
     assert value >= 0 and value.is_finite()
+
+
+_AMOUNT_TEXT = st.one_of(
+    st.text(alphabet="0123456789.", max_size=14),
+    st.builds(lambda whole, frac: whole + frac, st.text(alphabet="0123456789", min_size=1, max_size=12),
+              st.sampled_from(["", ".", ".5", ".25", ".125", ".1250"])),
+    st.text(max_size=6),
+)
+
+
+@given(kind=st.sampled_from(["money", "percent", "allowed_percent", "number"]), text=_AMOUNT_TEXT)
+def test_the_shortcut_for_plain_amounts_agrees_with_the_full_check(kind, text):
+    """``amount_problem`` accepts plain amounts without parsing; it must decide as the full check."""
+    from costsvc.domain.model import amount_problem, full_amount_problem
+
+    assert amount_problem(kind, text) == full_amount_problem(kind, text)
