@@ -148,35 +148,6 @@ def _import_out(row: Any, out: type[ImportOut] = ImportOut, **extra: Any) -> Any
     version = None
     if row["version_id"] is not None:
         version = VersionOut(
-            row["version_id"],
-            row["version_created_at"],
-            row["version_activated_at"],
-            bool(row["version_current"]),
-        )
-    return out(
-        import_id=row["import_id"],
-        kind=row["kind"],
-        source=row["source"],
-        sha256=row["sha256"],
-        options=row["options"] or {},
-        status=row["status"],
-        started_by=row["started_by"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        rows_read=row["rows_read"],
-        rows_accepted=row["rows_accepted"],
-        rows_rejected=row["rows_rejected"],
-        message=row["message"],
-        version=version,
-        **extra,
-    )
-
-
-def _import_out(row: Any, out: type[ImportOut] = ImportOut, **extra: Any) -> Any:
-    version = None
-    if row["version_id"] is not None:
-        version = VersionOut(
             row["version_id"], row["version_created_at"], row["version_activated_at"], bool(row["version_current"])
         )
     return out(
