@@ -42,14 +42,19 @@ class Server:
                             transport=httpx.HTTPTransport(local_address=local_address))
 
 
-@pytest.fixture(scope="module")
-async def server(databases, tmp_path_factory) -> Iterator[Server]:
+async def _database_with_admin(databases) -> tuple[str, str]:
+    """A fresh database and an admin key in it."""
     db_url = await databases.create()
     conn = await asyncpg.connect(db_url)
     try:
-        admin = (await create_api_key(conn, role="admin", name="edge")).key
+        return db_url, (await create_api_key(conn, role="admin", name="edge")).key
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def server(databases, tmp_path_factory) -> Iterator[Server]:
+    db_url, admin = await _database_with_admin(databases)
     data = tmp_path_factory.mktemp("edge") / "data"
     env = {**os.environ, "DATABASE_URL": db_url, "COSTSVC_SEED_DEMO": "false", "COSTSVC_LOG_LEVEL": "WARNING",
            "COSTSVC_DATA_DIR": str(data), "COSTSVC_RATE_LIMIT_PER_MINUTE": str(LIMIT),
@@ -246,12 +251,7 @@ def test_a_rejected_import_leaves_no_upload(server):
 
 async def test_an_import_the_broker_refuses_is_503_and_leaves_no_upload(databases, tmp_path):
     """No broker listens at the configured URL: the import is recorded failed, its upload removed."""
-    db_url = await databases.create()
-    conn = await asyncpg.connect(db_url)
-    try:
-        admin = (await create_api_key(conn, role="admin", name="edge")).key
-    finally:
-        await conn.close()
+    db_url, admin = await _database_with_admin(databases)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
