@@ -1,6 +1,6 @@
 """Soak: 60 s of mixed traffic at a fixed rate against a real server with 2 workers.
 
-    .venv/bin/python bench/soak_bench.py [--duration 60] [--rate 50] [--workers 2]
+    .venv/bin/python bench/soak_bench.py [--duration 60] [--rate 50] [--workers 2] [--warmup 90]
 
 Starts `costsvc serve --workers 2` on a fresh database (a new database on the server of
 DATABASE_URL if set, dropped afterwards; else the embedded PostgreSQL in bench/.data),
@@ -16,6 +16,10 @@ as latency instead of a lower rate):
   * 5 % GET /v1/estimates/{id} of an estimate created earlier in the run
   * once, halfway: POST /v1/imports of a fee schedule for a demo program (eager: the API
     process runs it), which must activate while the traffic goes on.
+
+Before the measured minute, ``--warmup`` seconds (90) of the same traffic, with
+``--warmup-imports`` (6) imports from different clients: the pricing memo fills to its
+bound and each worker runs its first import, so that the minute shows the steady state.
 
 Latency is measured from each request's scheduled time.  Every second the resident
 memory of each server process is sampled; the verdict compares each worker's median
@@ -194,12 +198,12 @@ async def one(client: httpx.AsyncClient, rec: Recorder, rng: random.Random, sche
                 rec.errors.append(f"batch item: {result['error']}")
 
 
-async def run_import(client: httpx.AsyncClient, admin: str, at: float, rec: Recorder) -> dict:
-    """The one import of the run: submitted at ``at``, followed until it is activated."""
+async def run_import(client: httpx.AsyncClient, admin: str, at: float, rec: Recorder, seed: int = 7) -> dict:
+    """An import submitted at ``at`` (a new price from ``seed``: another file), followed until it is activated."""
     await asyncio.sleep(max(0.0, at - time.monotonic()))
     headers = {"Authorization": f"Bearer {admin}"}
     started = time.monotonic()
-    price = f"{random.Random(7).randint(30000, 60000) / 100:.2f}"
+    price = f"{random.Random(seed).randint(30000, 60000) / 100:.2f}"
     r = await client.post("/v1/imports", headers=headers, data={"kind": "fee_schedule"},
                           files={"file": ("soak-fees.csv", IMPORT_CSV.format(price=price).encode(), "text/csv")})
     if r.status_code != 202:
@@ -245,7 +249,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-async def drive(base: str, admin: str, rate: float, duration: float, warmup: float, pgid: int) -> dict:
+async def drive(base: str, admin: str, rate: float, duration: float, warmup: float, pgid: int,
+                warmup_imports: int = 0) -> dict:
     rec = Recorder()
     rng = random.Random(20261201)
     samples: list[tuple[float, dict[int, float]]] = []
@@ -254,8 +259,18 @@ async def drive(base: str, admin: str, rate: float, duration: float, warmup: flo
         clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30, limits=limits))
                    for _ in range(CLIENTS)]
         client = clients[0]
-        # Warm up at the same rate; not measured.
-        await open_loop(clients, Recorder(), rng, rate, warmup, [])
+        # Warm up at the same rate; not measured.  Long enough for each worker's pricing
+        # memo to fill (it then stays at its bound), and with imports from several clients
+        # so that each worker has most likely run one: a process's first import loads code
+        # and allocates for good (0.4-3.3 MB, docs/PERFORMANCE.md), a step, not growth.
+        warm = Recorder()
+        early = time.monotonic()
+        first = min(10.0, warmup / 4)  # the imports come first: each starts the memo anew
+        imports = [asyncio.create_task(run_import(clients[1 + i % (CLIENTS - 1)], admin,
+                                                  early + first * (i + 1) / warmup_imports, warm, seed=100 + i))
+                   for i in range(warmup_imports)]
+        await open_loop(clients, warm, rng, rate, warmup, [])
+        await asyncio.gather(*imports)
         workers = server_processes(pgid)
         cpu_before = {pid: cpu_seconds(pid) for pid in workers}
         start = time.monotonic()
@@ -331,7 +346,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second, fixed (open loop)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of traffic before the measurement")
+    parser.add_argument("--warmup", type=float, default=90.0,
+                        help="seconds of traffic before the measurement (the memo fills in about 60 s at 50/s)")
+    parser.add_argument("--warmup-imports", type=int, default=6,
+                        help="imports sent during the warm-up, from different clients (so both workers run one)")
     parser.add_argument("--max-growth", type=float, default=0.10,
                         help="largest accepted growth of a process's median RSS, first vs last 10 s")
     args = parser.parse_args()
@@ -360,7 +378,8 @@ def main() -> int:
     try:
         wait_ready(base, timeout=120)
         admin = _create_key(env)
-        run = asyncio.run(drive(base, admin, args.rate, args.duration, args.warmup, server.pid))
+        run = asyncio.run(drive(base, admin, args.rate, args.duration, args.warmup, server.pid,
+                               args.warmup_imports))
         load.append(os.getloadavg()[0])
     finally:
         os.killpg(server.pid, signal.SIGTERM)

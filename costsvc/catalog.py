@@ -16,11 +16,12 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import cachetools
 import msgspec
 
 from costsvc.db.pool import UNAVAILABLE, open_connection
@@ -100,7 +101,8 @@ class Catalog(msgspec.Struct, frozen=True):
     payment_plan_policies: dict[str, PaymentPolicy]
     loaded_at: float
     # Estimates priced from this snapshot (services.estimates.price): dropped with it.
-    pricing_memo: dict[bytes, Any] = {}
+    # CatalogHolder gives each snapshot a bounded one (new_pricing_memo).
+    pricing_memo: MutableMapping[bytes, Any] = msgspec.field(default_factory=dict)
 
     def plans_of(self, payer_id: str) -> list[PlanEntry]:
         return [p for p in self.plans.values() if p.payer_id == payer_id]
@@ -411,12 +413,30 @@ def _reference_rates(reference_rows: Iterable[asyncpg.Record]) -> dict[str, dict
     return dict(reference)
 
 
+#: What an entry of the pricing memo costs beyond its document: the key (the request
+#: encoded, a few hundred bytes), the digest, the Decimal, the tuple and the LRU's links.
+MEMO_ENTRY_OVERHEAD = 600
+
+
+def _memo_entry_bytes(entry: tuple[Any, ...]) -> int:
+    return len(entry[1]) + MEMO_ENTRY_OVERHEAD  # entry[1]: the encoded document's tail
+
+
+def new_pricing_memo(max_bytes: int) -> MutableMapping[bytes, Any]:
+    """A memo of priced documents that holds about ``max_bytes`` of them, dropping the
+    least recently used: its memory stops growing once it is full, whatever the traffic.
+    Storing an entry larger than the whole memo raises ValueError (it is not kept)."""
+    return cachetools.LRUCache(maxsize=max_bytes, getsizeof=_memo_entry_bytes)
+
+
 class CatalogHolder:
     """Owns the current snapshot and keeps it fresh through LISTEN/NOTIFY."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, *, reconnect_delay: float = 2.0,
-                 connect_timeout: float = 2.0, load_timeout: float = 300.0, outage: Dependency | None = None):
+                 connect_timeout: float = 2.0, load_timeout: float = 300.0, outage: Dependency | None = None,
+                 memo_bytes: int = 8 * 1024**2):
         self._pool = pool
+        self._memo_bytes = memo_bytes
         self._dsn = dsn
         self._reconnect_delay = reconnect_delay
         self._connect_timeout = connect_timeout
@@ -454,11 +474,15 @@ class CatalogHolder:
                     catalog = await load_catalog(conn, timeout=self._load_timeout)
                     self.full_reloads += 1
                     scope = "full"
-                self.current = catalog
+                self.current = msgspec.structs.replace(catalog, pricing_memo=new_pricing_memo(self._memo_bytes))
                 self.version = await conn.fetchval(Q.catalog_latest_version, timeout=self._load_timeout)
             metrics.catalog_reloaded(scope, time.perf_counter() - started, self.version)
             # The snapshot lives until the next reload: keep its many small objects out
             # of the cyclic collector's full scans (they were the tail of request latency).
+            # Unfrozen and collected first: what the last freeze kept (the snapshot just
+            # replaced, garbage of that moment) would otherwise never be collected.
+            gc.unfreeze()
+            gc.collect()
             gc.freeze()
             self.reloads += 1
             log.info("tariff catalog loaded (%d programs, %d plans)", len(catalog.programs), len(catalog.plans))

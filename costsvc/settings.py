@@ -34,6 +34,7 @@ class Settings(msgspec.Struct, frozen=True):
     db_acquire_timeout: float = 2.0  # seconds: a free pooled connection
     db_statement_timeout: float = 3.0  # seconds: one statement of a request
     estimate_store_timeout: float = 2.0  # seconds: one group commit of estimates; past it, answered not stored
+    pricing_memo_bytes: int = 8 * 1024**2  # priced documents kept per API process (least recently used go); 0: none
     outage_log_interval: float = 10.0  # seconds between the summary lines of a dependency that is down
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"  # one JSON object a line; text: for a terminal

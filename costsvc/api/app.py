@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)  # a no-op when `costsvc serve` already migrated
-            catalog = CatalogHolder(pool, url, connect_timeout=timeouts.connect, outage=database)
+            catalog = CatalogHolder(pool, url, connect_timeout=timeouts.connect, outage=database,
+                                    memo_bytes=settings.pricing_memo_bytes)
             await catalog.start()
             revocations = RevocationListener(url, KeyCache(), connect_timeout=timeouts.connect, outage=database)
             await revocations.start()

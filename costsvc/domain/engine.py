@@ -25,12 +25,12 @@ Shape of the work, per request:
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
-from itertools import groupby, repeat
-from operator import add, attrgetter, mul
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from costsvc.domain import reference_engine
@@ -195,7 +195,8 @@ class _Calendar:
     months, without visiting its claims.
     """
 
-    __slots__ = ("ep", "month_keys", "month_labels", "month_starts", "n", "per_week", "sorted_dates", "start")
+    __slots__ = ("ep", "month_ends", "month_keys", "month_labels", "month_starts", "n", "per_week", "sorted_dates",
+                 "start")
 
     def __init__(self, ep: Episode):
         self.ep = ep
@@ -204,6 +205,7 @@ class _Calendar:
         self.n = ep.units
         self.sorted_dates = None if ep.dates_sorted else tuple(sorted(ep.dates))
         self.month_starts: list[int] | None = None
+        self.month_ends: list[int] = []  # the slot after each month's last
         self.month_keys: list[tuple[int, int]] = []
         self.month_labels: list[str] = []  # "YYYY-MM" of each month
 
@@ -226,7 +228,8 @@ class _Calendar:
 
     def _months(self) -> None:
         if self.sorted_dates is None:
-            self.month_starts, self.month_keys, self.month_labels = _month_table(self.start, self.n, self.per_week)
+            self.month_starts, self.month_ends, self.month_keys, self.month_labels = _month_table(
+                self.start, self.n, self.per_week)
             return
         starts: list[int] = []
         keys: list[tuple[int, int]] = []
@@ -237,25 +240,26 @@ class _Calendar:
             keys.append((d.year, d.month))
             slot = self.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else n
         self.month_starts, self.month_keys, self.month_labels = starts, keys, [_month_label(k) for k in keys]
+        self.month_ends = [*starts[1:], n]
 
     def month_sums(self, runs: list[tuple[int, int, Any]], zero: Any) -> list[Any]:
         """The sum of each run's amount per slot, for runs (first slot, slots, amount), in each
         month with a slot (aligned with ``month_keys``); ``zero`` for a month no run reaches."""
         if self.month_starts is None:
             self._months()
-        starts = self.month_starts
-        sums = [zero] * len(starts)
+        ends = self.month_ends
+        sums = [zero] * len(ends)
+        m = 0
+        # One sweep: the runs come in slot order and do not overlap.
         for slot, count, each in runs:
             end = slot + count
-            first = bisect_right(starts, slot) - 1
-            last = bisect_right(starts, end - 1) - 1
-            if first == last:
-                sums[first] += each * count
-                continue
-            sums[first] += each * (starts[first + 1] - slot)
-            for m in range(first + 1, last):
-                sums[m] += each * (starts[m + 1] - starts[m])
-            sums[last] += each * (end - starts[last])
+            while ends[m] <= slot:
+                m += 1
+            while ends[m] < end:
+                sums[m] += each * (ends[m] - slot)
+                slot = ends[m]
+                m += 1
+            sums[m] += each * (end - slot)
         return sums
 
 
@@ -267,8 +271,10 @@ def _next_month(d: dt.date) -> dt.date:
 
 
 @lru_cache(maxsize=4096)
-def _month_table(start: dt.date, units: int, per_week: int | None) -> tuple[list[int], list[tuple[int, int]], list[str]]:
-    """(first slot of each month, its (year, month), its label) for units laid out by the formula.
+def _month_table(start: dt.date, units: int, per_week: int | None
+                 ) -> tuple[list[int], list[int], list[tuple[int, int]], list[str]]:
+    """(first slot of each month, the slot after its last, its (year, month), its label) for
+    units laid out by the formula.
     Pure calendar arithmetic, shared by every estimate with the same start and length."""
     cal = _Calendar.__new__(_Calendar)
     cal.start, cal.n, cal.per_week, cal.sorted_dates = start, units, per_week, None
@@ -280,7 +286,7 @@ def _month_table(start: dt.date, units: int, per_week: int | None) -> tuple[list
         starts.append(slot)
         keys.append((d.year, d.month))
         slot = cal.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else units
-    return starts, keys, [_month_label(k) for k in keys]
+    return starts, [*starts[1:], units], keys, [_month_label(k) for k in keys]
 
 
 @lru_cache(maxsize=4096)
@@ -453,7 +459,8 @@ class _RunPricer:
         table = self.table
         for ln, vec in priced:
             row = table[ln.key]
-            row[:] = map(add, row, map(mul, vec, repeat(times)))
+            for i in range(10):
+                row[i] += vec[i] * times
 
     # ------------------------------------------------------------------ runs of units
 
@@ -637,7 +644,14 @@ class _RunPricer:
                 sums[0] += self.episode_month
             else:
                 labels, sums = [label, *labels], [self.episode_month, *sums]
-        run.by_month = [MonthTotal(label, Decimal(amount) * CENT) for label, amount in zip(labels, sums)]
+        amounts: dict[int, Decimal] = {}  # months of as many equal units cost the same: one Decimal each
+        by_month: list[MonthTotal] = []
+        for label, amount in zip(labels, sums):
+            each = amounts.get(amount)
+            if each is None:
+                each = amounts[amount] = Decimal(amount) * CENT
+            by_month.append(MonthTotal(label, each))
+        run.by_month = by_month
         ded_met, oop_met, fded_met, foop_met = self.met
         ded_acc, oop_acc = Decimal(self.ded_acc) * CENT, Decimal(self.oop_acc) * CENT
         run.acc_after = AccumulatedAmounts(

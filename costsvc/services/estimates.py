@@ -7,6 +7,7 @@ the only I/O is one INSERT per request (one per batch, whatever its size).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -157,9 +158,6 @@ def build_pricing_request(
     return pricing, plan_id
 
 
-_MEMO_LIMIT = 20_000
-
-
 def time_ordered_uuid() -> uuid.UUID:
     """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness.  New ids land
     at the right edge of the primary-key index instead of on random pages."""
@@ -192,13 +190,12 @@ def price(catalog: Catalog, request: EstimateRequest, today: dt.date, *, include
         verification_id = request.coverage.verification_id if request.coverage is not None else None
         tail = document_tail(priced, plan_id, pricing.benefits.payer_id if pricing.benefits else None,
                              verification_id)
-        # Only atoms in the memo (bytes, a Decimal): it holds up to 20,000 answers, and a
+        # Only atoms in the memo (bytes, a Decimal): it holds thousands of answers, and a
         # memo of priced Structs and their lists was what the cyclic collector's full scans
         # walked (docs/PERFORMANCE.md, "The batch tail").
         hit = (priced.totals.patient_pays, tail, hashlib.sha256(tail).digest(), priced.network_status)
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[key] = hit
+        with contextlib.suppress(ValueError):  # a document larger than the whole memo is not kept
+            memo[key] = hit
         metrics.estimate(request.level_of_care, priced.network_status, memo_hit=False)
     else:
         metrics.estimate(request.level_of_care, hit[3], memo_hit=True)

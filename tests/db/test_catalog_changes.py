@@ -5,6 +5,8 @@ a new plan, a rollback and a roll forward; and the holder uses it."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from pathlib import Path
 
 import msgspec
@@ -164,6 +166,41 @@ async def test_holder_applies_a_notified_version_incrementally(db_url, conn, tmp
             await asyncio.sleep(0.05)
         assert holder.full_reloads == 2
         assert outcome.version_id is not None
+    finally:
+        await holder.stop()
+        await pool.close()
+
+
+class _Cycle:
+    """Garbage that only the cyclic collector can free (it refers to itself)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+async def test_each_snapshot_gets_a_bounded_memo_and_a_reload_frees_what_the_last_froze(db_url):
+    """The holder freezes what is alive after each load (to keep the snapshot out of full
+    collections); cyclic garbage caught by one freeze must still be freed by the next reload,
+    not kept for the life of the process."""
+    pool = await create_pool(db_url, min_size=1, max_size=2)
+    holder = CatalogHolder(pool, db_url, memo_bytes=12_345)
+    try:
+        await holder.start()
+        assert holder.current.pricing_memo.maxsize == 12_345
+        first_memo = holder.current.pricing_memo
+        garbage = _Cycle()
+        caught = weakref.ref(garbage)
+        gc.disable()  # so that only the holder's own collection can free it
+        try:
+            del garbage
+            gc.freeze()  # as an earlier reload's freeze did, with garbage in cycles alive at that moment
+            gc.collect()
+            assert caught() is not None  # frozen: a collection alone does not see it
+            await holder.reload()
+            assert caught() is None
+            assert holder.current.pricing_memo is not first_memo  # a new snapshot, a new memo
+        finally:
+            gc.enable()
     finally:
         await holder.stop()
         await pool.close()
