@@ -25,7 +25,7 @@ Shape of the work, per request:
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
@@ -195,8 +195,8 @@ class _Calendar:
     months, without visiting its claims.
     """
 
-    __slots__ = ("ep", "month_ends", "month_keys", "month_labels", "month_starts", "n", "per_week", "sorted_dates",
-                 "start")
+    __slots__ = ("ep", "month_ends", "month_keys", "month_labels", "month_lengths", "month_starts", "n", "per_week",
+                 "sorted_dates", "start")
 
     def __init__(self, ep: Episode):
         self.ep = ep
@@ -206,6 +206,7 @@ class _Calendar:
         self.sorted_dates = None if ep.dates_sorted else tuple(sorted(ep.dates))
         self.month_starts: list[int] | None = None
         self.month_ends: list[int] = []  # the slot after each month's last
+        self.month_lengths: list[int] = []  # units in each month
         self.month_keys: list[tuple[int, int]] = []
         self.month_labels: list[str] = []  # "YYYY-MM" of each month
 
@@ -228,8 +229,8 @@ class _Calendar:
 
     def _months(self) -> None:
         if self.sorted_dates is None:
-            self.month_starts, self.month_ends, self.month_keys, self.month_labels = _month_table(
-                self.start, self.n, self.per_week)
+            self.month_starts, self.month_ends, self.month_lengths, self.month_keys, self.month_labels = (
+                _month_table(self.start, self.n, self.per_week))
             return
         starts: list[int] = []
         keys: list[tuple[int, int]] = []
@@ -241,25 +242,26 @@ class _Calendar:
             slot = self.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else n
         self.month_starts, self.month_keys, self.month_labels = starts, keys, [_month_label(k) for k in keys]
         self.month_ends = [*starts[1:], n]
+        self.month_lengths = [e - b for b, e in zip(starts, self.month_ends)]
 
     def month_sums(self, runs: list[tuple[int, int, Any]], zero: Any) -> list[Any]:
         """The sum of each run's amount per slot, for runs (first slot, slots, amount), in each
         month with a slot (aligned with ``month_keys``); ``zero`` for a month no run reaches."""
         if self.month_starts is None:
             self._months()
-        ends = self.month_ends
-        sums = [zero] * len(ends)
-        m = 0
-        # One sweep: the runs come in slot order and do not overlap.
+        starts, ends, lengths = self.month_starts, self.month_ends, self.month_lengths
+        sums = [zero] * len(starts)
         for slot, count, each in runs:
             end = slot + count
-            while ends[m] <= slot:
-                m += 1
-            while ends[m] < end:
-                sums[m] += each * (ends[m] - slot)
-                slot = ends[m]
-                m += 1
-            sums[m] += each * (end - slot)
+            first = bisect_right(starts, slot) - 1
+            last = bisect_right(starts, end - 1) - 1
+            if first == last:
+                sums[first] += each * count
+                continue
+            sums[first] += each * (ends[first] - slot)
+            if last > first + 1:  # months wholly inside this run: no other run reaches them
+                sums[first + 1:last] = [each * n for n in lengths[first + 1:last]]
+            sums[last] += each * (end - starts[last])
         return sums
 
 
@@ -272,9 +274,9 @@ def _next_month(d: dt.date) -> dt.date:
 
 @lru_cache(maxsize=4096)
 def _month_table(start: dt.date, units: int, per_week: int | None
-                 ) -> tuple[list[int], list[int], list[tuple[int, int]], list[str]]:
-    """(first slot of each month, the slot after its last, its (year, month), its label) for
-    units laid out by the formula.
+                 ) -> tuple[list[int], list[int], list[int], list[tuple[int, int]], list[str]]:
+    """(first slot of each month, the slot after its last, its units, its (year, month), its
+    label) for units laid out by the formula.
     Pure calendar arithmetic, shared by every estimate with the same start and length."""
     cal = _Calendar.__new__(_Calendar)
     cal.start, cal.n, cal.per_week, cal.sorted_dates = start, units, per_week, None
@@ -286,7 +288,8 @@ def _month_table(start: dt.date, units: int, per_week: int | None
         starts.append(slot)
         keys.append((d.year, d.month))
         slot = cal.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else units
-    return starts, [*starts[1:], units], keys, [_month_label(k) for k in keys]
+    ends = [*starts[1:], units]
+    return starts, ends, [e - b for b, e in zip(starts, ends)], keys, [_month_label(k) for k in keys]
 
 
 @lru_cache(maxsize=4096)
@@ -464,8 +467,9 @@ class _RunPricer:
 
     # ------------------------------------------------------------------ runs of units
 
-    def _units(self, cal: _Calendar, slot: int, end: int, covered: bool) -> None:
-        """Price units ``slot``..``end`` - 1, all under the same terms, in as few steps as possible."""
+    def _units(self, cal: _Calendar, slot: int, end: int, covered: bool, day: dt.date | None = None) -> None:
+        """Price units ``slot``..``end`` - 1, all under the same terms, in as few steps as possible
+        (``day``: the date of unit ``slot``, when the caller knows it)."""
         if slot >= end:
             return
         if not covered:  # owed in full, nothing accumulates: one step
@@ -474,7 +478,8 @@ class _RunPricer:
             self.first = False
             self._step(slot, end - slot, priced, sum(ln.billed_cents for ln in self.per_service))
             return
-        day = cal.date(slot)
+        if day is None:
+            day = cal.date(slot)
         terms = [(ln, self._allowed(ln, day)) for ln in self.per_service]  # constant over the run
         admission = self.plan.per_admission and not self.per_episode
         # Every plan year after a reset starts from the same remainders: with the same
@@ -488,8 +493,12 @@ class _RunPricer:
                 slot = self._replay(phases, slot, end)
             else:
                 recording = self.after_reset[key] = []
-        unit, o_capped, step = self._unit, self.o_capped, self._step
+        unit, o_capped = self._unit, self.o_capped
+        counts, paid, runs = self.counts, self.paid, self.runs if self.want_claims else None
+        if self.totals_only:
+            counts = paid = runs = None
         D, O = self.D, self.O
+        ded_acc, oop_acc = self.ded_acc, self.oop_acc
         while slot < end:
             priced, dD, dO, patient = unit(terms, D, O)  # what one unit takes from the remainders
             rest = end - slot
@@ -509,11 +518,20 @@ class _RunPricer:
                 recording.append((cap, priced, dD, dO, patient))
             D -= dD * times
             O -= dO * times
-            self.ded_acc += dD * times
-            self.oop_acc += dO * times
-            step(slot, times, priced, patient)
+            ded_acc += dD * times
+            oop_acc += dO * times
+            # self._step, inlined: this loop is most of a long episode's cost
+            if counts is None:
+                self.patient_pays += patient * times
+            else:
+                counts[id(priced)] = [priced, times]  # a unit priced here is new: not yet counted
+                if patient:
+                    paid.append((slot, times, patient))
+                if runs is not None:
+                    runs.append((slot, times, priced))
             slot += times
         self.D, self.O = D, O
+        self.ded_acc, self.oop_acc = ded_acc, oop_acc
 
     def _replay(self, phases: list, slot: int, end: int) -> int:
         """Apply recorded runs (cap, unit's claims, dD, dO, patient pays) from ``slot``; the slot reached."""
@@ -602,7 +620,7 @@ class _RunPricer:
                 if limit is not None:
                     room = max(limit - self.used - self.counted, 0)
                     split = min(seg_end, seg_start + room)
-                self._units(cal, seg_start, split, True)
+                self._units(cal, seg_start, split, True, day)
                 self.counted += split - seg_start
                 if split < seg_end:
                     self.limit_hits += (seg_end - split) * width
@@ -644,14 +662,9 @@ class _RunPricer:
                 sums[0] += self.episode_month
             else:
                 labels, sums = [label, *labels], [self.episode_month, *sums]
-        amounts: dict[int, Decimal] = {}  # months of as many equal units cost the same: one Decimal each
-        by_month: list[MonthTotal] = []
-        for label, amount in zip(labels, sums):
-            each = amounts.get(amount)
-            if each is None:
-                each = amounts[amount] = Decimal(amount) * CENT
-            by_month.append(MonthTotal(label, each))
-        run.by_month = by_month
+        # Months of as many equal units cost the same: one Decimal for each distinct amount.
+        amounts = {amount: Decimal(amount) * CENT for amount in set(sums)}
+        run.by_month = [MonthTotal(label, amounts[amount]) for label, amount in zip(labels, sums)]
         ded_met, oop_met, fded_met, foop_met = self.met
         ded_acc, oop_acc = Decimal(self.ded_acc) * CENT, Decimal(self.oop_acc) * CENT
         run.acc_after = AccumulatedAmounts(
