@@ -4,6 +4,7 @@ repaired by the tests while the same server keeps running."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,11 +56,17 @@ class Service:
 def service(pg: Postgres, redis_broker: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("faults-server")
     # Summaries every 2 s instead of 10: the outage lines show within a short test.
+    # Two workers, as deployed (docker-compose.yml): each process meets the fault on its own.
     env = server_env(pg.url, folder / "data", CELERY_BROKER_URL=redis_broker.url, COSTSVC_OUTAGE_LOG_INTERVAL="2",
+                     COSTSVC_WORKERS="2",
                      COSTSVC_METRICS_TOKEN=METRICS_TOKEN)
     server = Server(env, folder / "server.log")
     try:
         server.wait_ready()
+        deadline = time.monotonic() + 60  # /ready answered by one worker; the other may still be starting
+        while server.text().count("Started server process") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert server.text().count("Started server process") == 2, server.text()[-3000:]
         yield Service(server, create_admin_key(env), folder / "data")
     finally:
         server.stop()
