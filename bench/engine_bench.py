@@ -151,8 +151,9 @@ def main() -> int:
         return instructions(args.engine)
     load_before = os.getloadavg()[0]
     results: dict[str, dict[str, float]] = {}
-    # Interleaved by round so background load on the shared machine hits every case alike.
-    rounds = 3
+    # Interleaved by round so background load on the shared machine hits every case alike
+    # (10 rounds: with 3, the host's drift between two cases moved their ratio by ±5 %).
+    rounds = 10
     samples: dict[str, dict[str, list[float]]] = {name: {"fast": [], "reference": []} for name in CASES}
     for _ in range(rounds):
         for name, req in CASES.items():

@@ -460,10 +460,18 @@ class _RunPricer:
     def _add(self, priced: list[_Priced], times: int) -> None:
         """Count ``times`` copies of ``priced`` into the lines (the totals are their sums)."""
         table = self.table
-        for ln, vec in priced:
+        for ln, (n, B, A, plan_pays, patient, d, c, k, nc, bb) in priced:
             row = table[ln.key]
-            for i in range(10):
-                row[i] += vec[i] * times
+            row[0] += n * times
+            row[1] += B * times
+            row[2] += A * times
+            row[3] += plan_pays * times
+            row[4] += patient * times
+            row[5] += d * times
+            row[6] += c * times
+            row[7] += k * times
+            row[8] += nc * times
+            row[9] += bb * times
 
     # ------------------------------------------------------------------ runs of units
 
@@ -535,16 +543,18 @@ class _RunPricer:
 
     def _replay(self, phases: list, slot: int, end: int) -> int:
         """Apply recorded runs (cap, unit's claims, dD, dO, patient pays) from ``slot``; the slot reached."""
+        D, O, ded_acc, oop_acc = self.D, self.O, self.ded_acc, self.oop_acc
         for cap, priced, dD, dO, patient in phases:
             times = end - slot if cap is None or cap > end - slot else cap
-            self.D -= dD * times
-            self.O -= dO * times
-            self.ded_acc += dD * times
-            self.oop_acc += dO * times
+            D -= dD * times
+            O -= dO * times
+            ded_acc += dD * times
+            oop_acc += dO * times
             self._step(slot, times, priced, patient)
             slot += times
             if slot >= end:
                 break
+        self.D, self.O, self.ded_acc, self.oop_acc = D, O, ded_acc, oop_acc
         return slot
 
     def _step(self, slot: int, times: int, priced: list[_Priced], patient: int) -> None:
