@@ -12,8 +12,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 
 from costsvc.api.body import check_request
 from costsvc.api.clients import parse_trusted
@@ -23,9 +24,9 @@ from costsvc.api.health import health, ready
 from costsvc.api.imports import ImportController
 from costsvc.api.limits import cors_config, document_rate_limit, rate_limit_config, sweep_rate_limit_windows
 from costsvc.api.openapi import complete_document, docs_static_router, openapi_config
-from costsvc.api.pages import PAGE_HANDLERS, template_config
+from costsvc.api.pages import PAGE_HANDLERS, on_unrouted, template_config
 from costsvc.api.policies import PolicyController
-from costsvc.api.problems import EXCEPTION_HANDLERS
+from costsvc.api.problems import EXCEPTION_HANDLERS, handle_http
 from costsvc.api.reference import ReferenceController
 from costsvc.api.telemetry import RequestTelemetry, metrics_endpoint, sample_pool_every
 from costsvc.api.verifications import AuditController, VerificationController
@@ -43,6 +44,11 @@ from costsvc.staging.loaders import LOADERS
 from jobs.tasks import CeleryImportQueue
 
 log = logging.getLogger(__name__)
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    """An HTTP error the routes did not handle: a page under the staff console, else problem details."""
+    return on_unrouted(request, exc) or handle_http(request, exc)
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Litestar:
@@ -102,7 +108,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         state=State({"trusted_proxies": trusted}),
         middleware=[rate_limit.middleware] if rate_limit else [],
         on_startup=[warm_documents],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_error},  # type: ignore[arg-type]
         before_request=check_request,
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors_config(settings),

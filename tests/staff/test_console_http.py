@@ -369,3 +369,13 @@ async def test_a_file_over_the_body_limit_is_a_413_page_in_words(console):
     r = await console.client.post("/staff/record/271", data={"csrf_token": csrf},
                                   files={"x12_file": ("big.271", big, "text/plain")})
     _assert_page(r, 413, "larger than this server accepts")
+
+
+async def test_an_address_under_the_console_that_no_route_takes_is_a_page(console):
+    """Routing refuses these before any console controller runs: still the console's page,
+    while the API keeps answering problem details."""
+    _assert_page(await console.client.get("/staff/no-such-page"), 404, "There is no page at this address.")
+    _assert_page(await console.client.delete("/staff/sign-in"), 405, "does not take that kind of request")
+    api = await console.client.get("/v1/no-such-route")
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
+    assert (await console.client.get("/staffing")).headers["content-type"].startswith("application/problem+json")

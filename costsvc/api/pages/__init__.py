@@ -6,7 +6,9 @@ in ``costsvc.services`` directly (never over HTTP) and render a Jinja template
 through Litestar's template support.  Every form works without JavaScript;
 ``static/site.js`` only swaps the rendered result fragment in place.
 
-``template_config()`` and ``PAGE_HANDLERS`` are what ``costsvc.api.app`` registers.
+``template_config()``, ``PAGE_HANDLERS`` and ``on_unrouted`` (the console's error page
+for an address under ``/staff`` that no route takes) are what ``costsvc.api.app``
+registers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from litestar.template.config import TemplateConfig
 from costsvc.api.pages.assets import asset_url, serve_asset
 from costsvc.api.pages.cost import CostPages
 from costsvc.api.pages.staff import StaffPages
+from costsvc.api.pages.staff import on_unrouted as on_unrouted  # registered by costsvc.api.app
 from costsvc.api.pages.view import NOTICE_TITLES, comparison_chart, money, month_name, percent
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

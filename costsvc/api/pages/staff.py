@@ -470,6 +470,19 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[A
                        "nothing shown here was changed by it. Try again, and tell an admin if it keeps happening.")
 
 
+def is_console_path(path: str) -> bool:
+    return path == COOKIE_PATH or path.startswith(COOKIE_PATH + "/")
+
+
+def on_unrouted(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any] | None:
+    """The console's error page for an address under it that no route takes (404) or a
+    method no route there accepts (405): raised while routing, before any controller, so
+    the app's handler asks here first.  None: not the console's; answer as the API does."""
+    if exc.status_code in (404, 405) and is_console_path(request.url.path):
+        return on_http_error(request, exc)
+    return None
+
+
 StaffPages.exception_handlers = {  # type: ignore[assignment]
     SessionRefused: on_session_refused, SignInNeeded: on_sign_in_needed, PageRefused: on_refused,
     ServiceError: on_service_error, HTTPException: on_http_error, Exception: on_unexpected,
