@@ -434,7 +434,7 @@ class CatalogHolder:
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, *, reconnect_delay: float = 2.0,
                  connect_timeout: float = 2.0, load_timeout: float = 300.0, outage: Dependency | None = None,
-                 memo_bytes: int = 8 * 1024**2):
+                 memo_bytes: int):
         self._pool = pool
         self._memo_bytes = memo_bytes
         self._dsn = dsn

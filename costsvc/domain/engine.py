@@ -195,7 +195,7 @@ class _Calendar:
     months, without visiting its claims.
     """
 
-    __slots__ = ("ep", "month_ends", "month_keys", "month_labels", "month_lengths", "month_starts", "n", "per_week",
+    __slots__ = ("ep", "month_keys", "month_labels", "month_lengths", "month_starts", "n", "per_week",
                  "sorted_dates", "start")
 
     def __init__(self, ep: Episode):
@@ -205,7 +205,6 @@ class _Calendar:
         self.n = ep.units
         self.sorted_dates = None if ep.dates_sorted else tuple(sorted(ep.dates))
         self.month_starts: list[int] | None = None
-        self.month_ends: list[int] = []  # the slot after each month's last
         self.month_lengths: list[int] = []  # units in each month
         self.month_keys: list[tuple[int, int]] = []
         self.month_labels: list[str] = []  # "YYYY-MM" of each month
@@ -229,8 +228,8 @@ class _Calendar:
 
     def _months(self) -> None:
         if self.sorted_dates is None:
-            self.month_starts, self.month_ends, self.month_lengths, self.month_keys, self.month_labels = (
-                _month_table(self.start, self.n, self.per_week))
+            self.month_starts, self.month_lengths, self.month_keys, self.month_labels = _month_table(
+                self.start, self.n, self.per_week)
             return
         starts: list[int] = []
         keys: list[tuple[int, int]] = []
@@ -241,15 +240,14 @@ class _Calendar:
             keys.append((d.year, d.month))
             slot = self.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else n
         self.month_starts, self.month_keys, self.month_labels = starts, keys, [_month_label(k) for k in keys]
-        self.month_ends = [*starts[1:], n]
-        self.month_lengths = [e - b for b, e in zip(starts, self.month_ends)]
+        self.month_lengths = _lengths(starts, n)
 
     def month_sums(self, runs: list[tuple[int, int, Any]], zero: Any) -> list[Any]:
         """The sum of each run's amount per slot, for runs (first slot, slots, amount), in each
         month with a slot (aligned with ``month_keys``); ``zero`` for a month no run reaches."""
         if self.month_starts is None:
             self._months()
-        starts, ends, lengths = self.month_starts, self.month_ends, self.month_lengths
+        starts, lengths = self.month_starts, self.month_lengths
         sums = [zero] * len(starts)
         for slot, count, each in runs:
             end = slot + count
@@ -258,7 +256,7 @@ class _Calendar:
             if first == last:
                 sums[first] += each * count
                 continue
-            sums[first] += each * (ends[first] - slot)
+            sums[first] += each * (starts[first + 1] - slot)
             if last > first + 1:  # months wholly inside this run: no other run reaches them
                 sums[first + 1:last] = [each * n for n in lengths[first + 1:last]]
             sums[last] += each * (end - starts[last])
@@ -274,9 +272,9 @@ def _next_month(d: dt.date) -> dt.date:
 
 @lru_cache(maxsize=4096)
 def _month_table(start: dt.date, units: int, per_week: int | None
-                 ) -> tuple[list[int], list[int], list[int], list[tuple[int, int]], list[str]]:
-    """(first slot of each month, the slot after its last, its units, its (year, month), its
-    label) for units laid out by the formula.
+                 ) -> tuple[list[int], list[int], list[tuple[int, int]], list[str]]:
+    """(first slot of each month, its units, its (year, month), its label) for units laid
+    out by the formula.
     Pure calendar arithmetic, shared by every estimate with the same start and length."""
     cal = _Calendar.__new__(_Calendar)
     cal.start, cal.n, cal.per_week, cal.sorted_dates = start, units, per_week, None
@@ -288,8 +286,12 @@ def _month_table(start: dt.date, units: int, per_week: int | None
         starts.append(slot)
         keys.append((d.year, d.month))
         slot = cal.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else units
-    ends = [*starts[1:], units]
-    return starts, ends, [e - b for b, e in zip(starts, ends)], keys, [_month_label(k) for k in keys]
+    return starts, _lengths(starts, units), keys, [_month_label(k) for k in keys]
+
+
+def _lengths(starts: list[int], units: int) -> list[int]:
+    """The units of each month, from the first slot of each."""
+    return [end - start for start, end in zip(starts, [*starts[1:], units])]
 
 
 @lru_cache(maxsize=4096)
@@ -501,12 +503,8 @@ class _RunPricer:
                 slot = self._replay(phases, slot, end)
             else:
                 recording = self.after_reset[key] = []
-        unit, o_capped = self._unit, self.o_capped
-        counts, paid, runs = self.counts, self.paid, self.runs if self.want_claims else None
-        if self.totals_only:
-            counts = paid = runs = None
+        unit, o_capped, step = self._unit, self.o_capped, self._step
         D, O = self.D, self.O
-        ded_acc, oop_acc = self.ded_acc, self.oop_acc
         while slot < end:
             priced, dD, dO, patient = unit(terms, D, O)  # what one unit takes from the remainders
             rest = end - slot
@@ -526,35 +524,24 @@ class _RunPricer:
                 recording.append((cap, priced, dD, dO, patient))
             D -= dD * times
             O -= dO * times
-            ded_acc += dD * times
-            oop_acc += dO * times
-            # self._step, inlined: this loop is most of a long episode's cost
-            if counts is None:
-                self.patient_pays += patient * times
-            else:
-                counts[id(priced)] = [priced, times]  # a unit priced here is new: not yet counted
-                if patient:
-                    paid.append((slot, times, patient))
-                if runs is not None:
-                    runs.append((slot, times, priced))
+            self.ded_acc += dD * times
+            self.oop_acc += dO * times
+            step(slot, times, priced, patient)
             slot += times
         self.D, self.O = D, O
-        self.ded_acc, self.oop_acc = ded_acc, oop_acc
 
     def _replay(self, phases: list, slot: int, end: int) -> int:
         """Apply recorded runs (cap, unit's claims, dD, dO, patient pays) from ``slot``; the slot reached."""
-        D, O, ded_acc, oop_acc = self.D, self.O, self.ded_acc, self.oop_acc
         for cap, priced, dD, dO, patient in phases:
             times = end - slot if cap is None or cap > end - slot else cap
-            D -= dD * times
-            O -= dO * times
-            ded_acc += dD * times
-            oop_acc += dO * times
+            self.D -= dD * times
+            self.O -= dO * times
+            self.ded_acc += dD * times
+            self.oop_acc += dO * times
             self._step(slot, times, priced, patient)
             slot += times
             if slot >= end:
                 break
-        self.D, self.O, self.ded_acc, self.oop_acc = D, O, ded_acc, oop_acc
         return slot
 
     def _step(self, slot: int, times: int, priced: list[_Priced], patient: int) -> None:

@@ -143,7 +143,7 @@ async def test_many_keys_fall_back_to_a_full_load(conn, monkeypatch):
 
 async def test_holder_applies_a_notified_version_incrementally(db_url, conn, tmp_path):
     pool = await create_pool(db_url, min_size=1, max_size=2)
-    holder = CatalogHolder(pool, db_url)
+    holder = CatalogHolder(pool, db_url, memo_bytes=1024**2)
     try:
         await holder.start()
         assert holder.full_reloads == 1
