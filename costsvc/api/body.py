@@ -12,8 +12,9 @@ app's ``before_request`` hook (``check_request``) then answers, in this order:
   than ``MAX_JSON_DEPTH`` (msgspec would recurse until Python gives up);
 - 422 listing every invalid field (``costsvc.api.validation``).
 
-It reads the body with ``request.json()``, whose result Litestar keeps for the
-handler's ``data`` parameter: the body is decoded once.  On every route, query
+It reads the body with ``request.json()`` and, once checked, leaves the body's Struct
+where Litestar keeps the decoded JSON for the handler's ``data`` parameter: the body is
+decoded, checked and converted once.  On every route, query
 parameters are checked for control characters first (422).
 """
 
@@ -21,10 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.exceptions import ClientException, HTTPException, SerializationException
 
 from costsvc.api.validation import Problems, RequestInvalid, problems_of, text_problem
+from costsvc.domain.model import convert_checked
 
 #: The deepest nesting of arrays and objects a request body may have.
 MAX_JSON_DEPTH = 32
@@ -127,4 +130,12 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     problems = problems_of(data, body_type)
     if problems.total:
         raise RequestInvalid(problems.items, problems.total)
+    # The body as its Struct, in place of the decoded JSON Litestar keeps for the handler's
+    # ``data``: its conversion then passes the Struct through instead of converting (and
+    # checking every amount of) the body a second time.  Should msgspec refuse what the
+    # checks passed, the JSON stays, for Litestar's conversion to answer as it would.
+    try:
+        request._json = request._connection_state.json = convert_checked(data, body_type)
+    except msgspec.ValidationError:
+        pass
     return None

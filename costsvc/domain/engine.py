@@ -25,7 +25,7 @@ Shape of the work, per request:
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
@@ -195,8 +195,8 @@ class _Calendar:
     months, without visiting its claims.
     """
 
-    __slots__ = ("ep", "month_keys", "month_labels", "month_lengths", "month_starts", "n", "per_week",
-                 "sorted_dates", "start")
+    __slots__ = ("ep", "month_keys", "month_labels", "month_lengths", "month_of", "month_starts", "n",
+                 "per_week", "sorted_dates", "start")
 
     def __init__(self, ep: Episode):
         self.ep = ep
@@ -206,6 +206,7 @@ class _Calendar:
         self.sorted_dates = None if ep.dates_sorted else tuple(sorted(ep.dates))
         self.month_starts: list[int] | None = None
         self.month_lengths: list[int] = []  # units in each month
+        self.month_of: bytes | list[int] = b""  # the month (its index) of each slot
         self.month_keys: list[tuple[int, int]] = []
         self.month_labels: list[str] = []  # "YYYY-MM" of each month
 
@@ -228,8 +229,8 @@ class _Calendar:
 
     def _months(self) -> None:
         if self.sorted_dates is None:
-            self.month_starts, self.month_lengths, self.month_keys, self.month_labels = _month_table(
-                self.start, self.n, self.per_week)
+            (self.month_starts, self.month_lengths, self.month_of, self.month_keys,
+             self.month_labels) = _month_table(self.start, self.n, self.per_week)
             return
         starts: list[int] = []
         keys: list[tuple[int, int]] = []
@@ -241,18 +242,19 @@ class _Calendar:
             slot = self.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else n
         self.month_starts, self.month_keys, self.month_labels = starts, keys, [_month_label(k) for k in keys]
         self.month_lengths = _lengths(starts, n)
+        self.month_of = _month_of(self.month_lengths)
 
     def month_sums(self, runs: list[tuple[int, int, Any]], zero: Any) -> list[Any]:
         """The sum of each run's amount per slot, for runs (first slot, slots, amount), in each
         month with a slot (aligned with ``month_keys``); ``zero`` for a month no run reaches."""
         if self.month_starts is None:
             self._months()
-        starts, lengths = self.month_starts, self.month_lengths
+        starts, lengths, month_of = self.month_starts, self.month_lengths, self.month_of
         sums = [zero] * len(starts)
         for slot, count, each in runs:
             end = slot + count
-            first = bisect_right(starts, slot) - 1
-            last = bisect_right(starts, end - 1) - 1
+            first = month_of[slot]
+            last = month_of[end - 1]
             if first == last:
                 sums[first] += each * count
                 continue
@@ -272,9 +274,9 @@ def _next_month(d: dt.date) -> dt.date:
 
 @lru_cache(maxsize=4096)
 def _month_table(start: dt.date, units: int, per_week: int | None
-                 ) -> tuple[list[int], list[int], list[tuple[int, int]], list[str]]:
-    """(first slot of each month, its units, its (year, month), its label) for units laid
-    out by the formula.
+                 ) -> tuple[list[int], list[int], bytes | list[int], list[tuple[int, int]], list[str]]:
+    """(first slot of each month, its units, the month of each slot, its (year, month), its
+    label) for units laid out by the formula.
     Pure calendar arithmetic, shared by every estimate with the same start and length."""
     cal = _Calendar.__new__(_Calendar)
     cal.start, cal.n, cal.per_week, cal.sorted_dates = start, units, per_week, None
@@ -286,7 +288,15 @@ def _month_table(start: dt.date, units: int, per_week: int | None
         starts.append(slot)
         keys.append((d.year, d.month))
         slot = cal.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else units
-    return starts, _lengths(starts, units), keys, [_month_label(k) for k in keys]
+    lengths = _lengths(starts, units)
+    return starts, lengths, _month_of(lengths), keys, [_month_label(k) for k in keys]
+
+
+def _month_of(lengths: list[int]) -> bytes | list[int]:
+    """The index of each slot's month: a run finds its first and last month by indexing,
+    not by searching the month starts.  One byte a slot (episodes span a few months)."""
+    months = [i for i, n in enumerate(lengths) for _ in range(n)]
+    return bytes(months) if len(lengths) <= 256 else months
 
 
 def _lengths(starts: list[int], units: int) -> list[int]:
@@ -388,6 +398,9 @@ class _RunPricer:
         self.first = True  # the episode's first claim is still to come (per-admission copay)
         self.fresh = False  # at the start of a plan year after a reset
         self.after_reset: dict[tuple[int, ...], list] = {}  # runs of such a year, by allowed amounts
+        # Units priced with no remainder capping a claim, by allowed amounts: [with both
+        # remainders left, with the deductible met, with nothing left] (see ``_units``).
+        self.free_units: dict[tuple[int, ...], list] = {}
         self.flags: set[str] = set()
         self.limit_hits = 0
         self.patient_pays = 0  # of a range point (totals_only); otherwise the lines' sum
@@ -491,22 +504,38 @@ class _RunPricer:
         if day is None:
             day = cal.date(slot)
         terms = [(ln, self._allowed(ln, day)) for ln in self.per_service]  # constant over the run
+        key = tuple(A for _ln, A in terms)
         admission = self.plan.per_admission and not self.per_episode
         # Every plan year after a reset starts from the same remainders: with the same
         # terms its runs repeat those of the first such year, so they are replayed.
         recording = None
         if self.fresh:
             self.fresh = False
-            key = tuple(A for _ln, A in terms)
             phases = self.after_reset.get(key)
             if phases is not None:
                 slot = self._replay(phases, slot, end)
             else:
                 recording = self.after_reset[key] = []
         unit, o_capped, step = self._unit, self.o_capped, self._step
+        # A unit that no remainder caps (each take below what is left) is the same unit
+        # wherever the remainders are at least its takes: the deductible and coinsurance
+        # phases of every plan year, and every unit once nothing is left, are priced once
+        # per allowed amounts and counted together.  Not the first unit under a
+        # per-admission copay: its copay is its own.
+        free = self.free_units.setdefault(key, [None, None, None])
+        first_differs = self.per_admission
         D, O = self.D, self.O
         while slot < end:
-            priced, dD, dO, patient = unit(terms, D, O)  # what one unit takes from the remainders
+            state = 2 if O == 0 else 1 if D == 0 else 0
+            hit = free[state]
+            if hit is not None and D >= hit[1] and O >= hit[2] and not (first_differs and self.first):
+                priced, dD, dO, patient = hit
+                self.first = False
+            else:
+                eligible = not (first_differs and self.first)
+                priced, dD, dO, patient = unit(terms, D, O)  # what one unit takes from the remainders
+                if eligible and (state == 2 or (dO < O and (state == 1 or dD < D))):
+                    free[state] = (priced, dD, dO, patient)
             rest = end - slot
             cap = None  # how many such units the remainders allow (None: any number)
             if admission and slot == 0:

@@ -11,6 +11,7 @@ negative, non-finite or over-precise amounts with the field's path.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import re
 import typing
@@ -144,10 +145,29 @@ def _checked_fields(cls: type) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+#: True while a value whose every amount was already checked (with the reasons a caller
+#: reads) is turned into Structs: their own check would repeat it (``convert_checked``).
+_AMOUNTS_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("amounts_checked", default=False)
+
+T = typing.TypeVar("T")
+
+
+def convert_checked(data: object, annotation: type[T]) -> T:
+    """``msgspec.convert(data, annotation)`` for data whose amounts were all checked by
+    ``amount_problem`` already (the API's body checks): the Structs skip checking them again."""
+    token = _AMOUNTS_CHECKED.set(True)
+    try:
+        return msgspec.convert(data, annotation, strict=False)
+    finally:
+        _AMOUNTS_CHECKED.reset(token)
+
+
 class InputStruct(msgspec.Struct, forbid_unknown_fields=True):
     """A request-side struct: its Money and Percent fields are checked on decode and init."""
 
     def __post_init__(self) -> None:
+        if _AMOUNTS_CHECKED.get():
+            return
         for name, kind in _checked_fields(type(self)):
             value = getattr(self, name)
             if value is not None:
@@ -359,16 +379,19 @@ class PricingRequest(msgspec.Struct):
 
 # --------------------------------------------------------------------------- result side
 # All money in results is quantized to cents, so msgspec encodes "1234.50".
+# Structs holding only scalars are ``gc=False``: they cannot be part of a reference cycle,
+# and an estimate builds dozens of them (a claim each with ``include_claims``), each
+# cheaper to create untracked.
 
 
-class EpisodeSummary(msgspec.Struct):
+class EpisodeSummary(msgspec.Struct, gc=False):
     start_date: dt.date
     end_date: dt.date
     units: int
     unit: Literal["day", "session"]
 
 
-class EstimateLine(msgspec.Struct):
+class EstimateLine(msgspec.Struct, gc=False):
     billing_code: str
     description: str
     frequency: Frequency
@@ -379,7 +402,7 @@ class EstimateLine(msgspec.Struct):
     patient_pays: Decimal
 
 
-class Totals(msgspec.Struct):
+class Totals(msgspec.Struct, gc=False):
     billed: Decimal
     allowed: Decimal
     plan_pays: Decimal
@@ -391,7 +414,7 @@ class Totals(msgspec.Struct):
     balance_bill: Decimal
 
 
-class AccumulatedAmounts(msgspec.Struct):
+class AccumulatedAmounts(msgspec.Struct, gc=False):
     """Met amounts after an episode: the result-side twin of NetworkAccumulators,
     without the request-side checks (an uncapped plan can accumulate any amount)."""
 
@@ -407,12 +430,12 @@ class AccumulatorsAfter(msgspec.Struct):
     units_used: dict[str, int] = {}
 
 
-class MonthTotal(msgspec.Struct):
+class MonthTotal(msgspec.Struct, gc=False):
     month: str  # "YYYY-MM"
     patient_pays: Decimal
 
 
-class RangePoint(msgspec.Struct):
+class RangePoint(msgspec.Struct, gc=False):
     units: int
     patient_pays: Decimal
 
@@ -422,7 +445,7 @@ class PriceRange(msgspec.Struct):
     high: RangePoint
 
 
-class SelfPay(msgspec.Struct):
+class SelfPay(msgspec.Struct, gc=False):
     cash_total: Decimal
     fpl_percent: Decimal | None
     tier: str | None
@@ -431,7 +454,7 @@ class SelfPay(msgspec.Struct):
     nominal_fee: Decimal | None = None
 
 
-class PaymentPlanQuote(msgspec.Struct):
+class PaymentPlanQuote(msgspec.Struct, gc=False):
     months: int
     apr: Decimal
     down_payment: Decimal
@@ -441,12 +464,12 @@ class PaymentPlanQuote(msgspec.Struct):
     total_paid: Decimal
 
 
-class Notice(msgspec.Struct):
+class Notice(msgspec.Struct, gc=False):
     code: str
     message: str
 
 
-class Claim(msgspec.Struct):
+class Claim(msgspec.Struct, gc=False):
     """One priced claim (one billable unit or one per-episode line)."""
 
     date: dt.date
