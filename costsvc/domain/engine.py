@@ -24,8 +24,9 @@ Shape of the work, per request:
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
@@ -44,7 +45,7 @@ from costsvc.domain.claims import (
     _valid_on,
 )
 from costsvc.domain.episode import Episode, range_episodes, resolve_episode
-from costsvc.domain.errors import DomainError, InvalidBenefits, LevelNotOffered
+from costsvc.domain.errors import DomainError, EpisodeTooLong, InvalidBenefits, LevelNotOffered
 from costsvc.domain.levels import LEVELS
 from costsvc.domain.model import (
     AccumulatedAmounts,
@@ -195,8 +196,8 @@ class _Calendar:
     months, without visiting its claims.
     """
 
-    __slots__ = ("ep", "month_keys", "month_labels", "month_lengths", "month_of", "month_starts", "n",
-                 "per_week", "sorted_dates", "start")
+    __slots__ = ("ep", "month_keys", "month_labels", "month_lengths", "month_starts", "n", "per_week",
+                 "sorted_dates", "start")
 
     def __init__(self, ep: Episode):
         self.ep = ep
@@ -206,7 +207,6 @@ class _Calendar:
         self.sorted_dates = None if ep.dates_sorted else tuple(sorted(ep.dates))
         self.month_starts: list[int] | None = None
         self.month_lengths: list[int] = []  # units in each month
-        self.month_of: bytes | list[int] = b""  # the month (its index) of each slot
         self.month_keys: list[tuple[int, int]] = []
         self.month_labels: list[str] = []  # "YYYY-MM" of each month
 
@@ -229,8 +229,8 @@ class _Calendar:
 
     def _months(self) -> None:
         if self.sorted_dates is None:
-            (self.month_starts, self.month_lengths, self.month_of, self.month_keys,
-             self.month_labels) = _month_table(self.start, self.n, self.per_week)
+            self.month_starts, self.month_lengths, self.month_keys, self.month_labels = _month_table(
+                self.start, self.n, self.per_week)
             return
         starts: list[int] = []
         keys: list[tuple[int, int]] = []
@@ -242,19 +242,18 @@ class _Calendar:
             slot = self.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else n
         self.month_starts, self.month_keys, self.month_labels = starts, keys, [_month_label(k) for k in keys]
         self.month_lengths = _lengths(starts, n)
-        self.month_of = _month_of(self.month_lengths)
 
     def month_sums(self, runs: list[tuple[int, int, Any]], zero: Any) -> list[Any]:
         """The sum of each run's amount per slot, for runs (first slot, slots, amount), in each
         month with a slot (aligned with ``month_keys``); ``zero`` for a month no run reaches."""
         if self.month_starts is None:
             self._months()
-        starts, lengths, month_of = self.month_starts, self.month_lengths, self.month_of
+        starts, lengths = self.month_starts, self.month_lengths
         sums = [zero] * len(starts)
         for slot, count, each in runs:
             end = slot + count
-            first = month_of[slot]
-            last = month_of[end - 1]
+            first = bisect_right(starts, slot) - 1
+            last = bisect_right(starts, end - 1) - 1
             if first == last:
                 sums[first] += each * count
                 continue
@@ -272,31 +271,48 @@ def _next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + 1, 1, 1) if d.month == 12 else dt.date(d.year, d.month + 1, 1)
 
 
-@lru_cache(maxsize=4096)
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+#: Months an episode can reach: 730 days or 104 weeks from any start span at most 26.
+_MONTHS_AHEAD = 27
+
+
+@lru_cache(maxsize=256)
+def _months_from(year: int, month: int) -> tuple[list[int], list[tuple[int, int]], list[str]]:
+    """From the 1st of (year, month): the days to the 1st of each following month (up to
+    ``_MONTHS_AHEAD``, not past the last representable one), those months and their labels.
+    Shared by every estimate starting in that month, whatever its day or length."""
+    days, firsts, keys = 0, [], []
+    for _ in range(_MONTHS_AHEAD):
+        days += _DAYS_IN_MONTH[month] + (month == 2 and calendar.isleap(year))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if year > _MAX_DATE.year:
+            break
+        firsts.append(days)
+        keys.append((year, month))
+    return firsts, keys, [_month_label(k) for k in keys]
+
+
 def _month_table(start: dt.date, units: int, per_week: int | None
-                 ) -> tuple[list[int], list[int], bytes | list[int], list[tuple[int, int]], list[str]]:
-    """(first slot of each month, its units, the month of each slot, its (year, month), its
-    label) for units laid out by the formula.
-    Pure calendar arithmetic, shared by every estimate with the same start and length."""
-    cal = _Calendar.__new__(_Calendar)
-    cal.start, cal.n, cal.per_week, cal.sorted_dates = start, units, per_week, None
-    starts: list[int] = []
-    keys: list[tuple[int, int]] = []
-    slot = 0
-    while slot < units:
-        d = start + dt.timedelta(days=slot if per_week is None else 7 * (slot // per_week) + slot % per_week)
-        starts.append(slot)
-        keys.append((d.year, d.month))
-        slot = cal.first_slot_on_or_after(_next_month(d)) if d < _LAST_MONTH else units
-    lengths = _lengths(starts, units)
-    return starts, lengths, _month_of(lengths), keys, [_month_label(k) for k in keys]
-
-
-def _month_of(lengths: list[int]) -> bytes | list[int]:
-    """The index of each slot's month: a run finds its first and last month by indexing,
-    not by searching the month starts.  One byte a slot (episodes span a few months)."""
-    months = [i for i, n in enumerate(lengths) for _ in range(n)]
-    return bytes(months) if len(lengths) <= 256 else months
+                 ) -> tuple[list[int], list[int], list[tuple[int, int]], list[str]]:
+    """(first slot of each month, its units, its (year, month), its label) for units laid
+    out by the formula, at most 7 a week (every month then has units).  Each month's first
+    slot follows from the days between the start and the 1st of the month; no unit is
+    visited, and nothing is kept by start date (traffic rarely repeats one)."""
+    firsts, keys, labels = _months_from(start.year, start.month)
+    span = units if per_week is None else (units // per_week + 1) * 7  # days, at least
+    firsts = firsts[:span // 28 + 2]  # the months it can reach (February included)
+    shift = start.day - 1
+    if per_week is None:
+        slots = [d - shift for d in firsts]
+    else:
+        slots = [(d - shift) // 7 * per_week + ((d - shift) % 7 if (d - shift) % 7 < per_week else per_week)
+                 for d in firsts]
+    n = bisect_left(slots, units)  # the months after the start's that have a unit
+    if n == _MONTHS_AHEAD and slots[-1] < units:  # resolve_episode admits none (MAX_UNITS, MAX_WEEKS)
+        raise EpisodeTooLong("episode", f"an episode can span at most {_MONTHS_AHEAD - 1} months")
+    starts = [0, *slots[:n]]
+    return (starts, _lengths(starts, units), [(start.year, start.month), *keys[:n]],
+            [_month_label((start.year, start.month)), *labels[:n]])
 
 
 def _lengths(starts: list[int], units: int) -> list[int]:
