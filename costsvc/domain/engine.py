@@ -31,7 +31,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from itertools import groupby
-from operator import attrgetter
+from operator import attrgetter, sub
 from typing import Any
 
 from costsvc.domain import reference_engine
@@ -317,7 +317,7 @@ def _month_table(start: dt.date, units: int, per_week: int | None
 
 def _lengths(starts: list[int], units: int) -> list[int]:
     """The units of each month, from the first slot of each."""
-    return [end - start for start, end in zip(starts, [*starts[1:], units])]
+    return list(map(sub, [*starts[1:], units], starts))
 
 
 @lru_cache(maxsize=4096)
@@ -706,7 +706,7 @@ class _RunPricer:
                 labels, sums = [label, *labels], [self.episode_month, *sums]
         # Months of as many equal units cost the same: one Decimal for each distinct amount.
         amounts = {amount: Decimal(amount) * CENT for amount in set(sums)}
-        run.by_month = [MonthTotal(label, amounts[amount]) for label, amount in zip(labels, sums)]
+        run.by_month = list(map(MonthTotal, labels, map(amounts.__getitem__, sums)))
         ded_met, oop_met, fded_met, foop_met = self.met
         ded_acc, oop_acc = Decimal(self.ded_acc) * CENT, Decimal(self.oop_acc) * CENT
         run.acc_after = AccumulatedAmounts(
