@@ -429,11 +429,9 @@ class _RunPricer:
                 self.table[ln.key] = [0] * 10
                 self.descriptions[ln.key] = ln.description
         self.episode_month = 0  # patient pays of the per-episode claims (in the start month)
-        self.runs: list[tuple[int, int, list[_Priced]]] = []  # (first slot, units, the unit's claims)
-        self.paid: list[tuple[int, int, int]] = []  # (first slot, units, patient pays per unit)
-        # How many times each distinct unit was priced (by identity: a replayed plan year
-        # repeats the recorded units), added into totals and lines once, at the end.
-        self.counts: dict[int, list] = {}
+        # The runs priced, in slot order: (first slot, units, the unit's claims, what the patient
+        # pays per unit).  Counted into lines, months and claims once, at the end (``_result``).
+        self.steps: list[tuple[int, int, list[_Priced], int]] = []
         self.episode_claims: list[_Priced] = []
         self.cal: _Calendar | None = None
 
@@ -515,7 +513,7 @@ class _RunPricer:
             priced = [(ln, (1, ln.billed_cents, 0, 0, ln.billed_cents, 0, 0, 0, ln.billed_cents, 0))
                       for ln in self.per_service]
             self.first = False
-            self._step(slot, end - slot, priced, sum(ln.billed_cents for ln in self.per_service))
+            self.steps.append((slot, end - slot, priced, sum(ln.billed_cents for ln in self.per_service)))
             return
         if day is None:
             day = cal.date(slot)
@@ -532,7 +530,7 @@ class _RunPricer:
                 slot = self._replay(phases, slot, end)
             else:
                 recording = self.after_reset[key] = []
-        unit, o_capped, step = self._unit, self.o_capped, self._step
+        unit, o_capped, step = self._unit, self.o_capped, self.steps.append
         # A unit that no remainder caps (each take below what is left) is the same unit
         # wherever the remainders are at least its takes: the deductible and coinsurance
         # phases of every plan year, and every unit once nothing is left, are priced once
@@ -540,7 +538,8 @@ class _RunPricer:
         # per-admission copay: its copay is its own.
         free = self.free_units.setdefault(key, [None, None, None])
         first_differs = self.per_admission
-        D, O = self.D, self.O
+        D = D_before = self.D
+        O = O_before = self.O
         while slot < end:
             state = 2 if O == 0 else 1 if D == 0 else 0
             hit = free[state]
@@ -569,39 +568,29 @@ class _RunPricer:
                 recording.append((cap, priced, dD, dO, patient))
             D -= dD * times
             O -= dO * times
-            self.ded_acc += dD * times
-            self.oop_acc += dO * times
-            step(slot, times, priced, patient)
+            step((slot, times, priced, patient))
             slot += times
+        self.ded_acc += D_before - D
+        self.oop_acc += O_before - O
         self.D, self.O = D, O
 
     def _replay(self, phases: list, slot: int, end: int) -> int:
         """Apply recorded runs (cap, unit's claims, dD, dO, patient pays) from ``slot``; the slot reached."""
+        D = D_before = self.D
+        O = O_before = self.O
+        step = self.steps.append
         for cap, priced, dD, dO, patient in phases:
             times = end - slot if cap is None or cap > end - slot else cap
-            self.D -= dD * times
-            self.O -= dO * times
-            self.ded_acc += dD * times
-            self.oop_acc += dO * times
-            self._step(slot, times, priced, patient)
+            D -= dD * times
+            O -= dO * times
+            step((slot, times, priced, patient))
             slot += times
             if slot >= end:
                 break
+        self.ded_acc += D_before - D
+        self.oop_acc += O_before - O
+        self.D, self.O = D, O
         return slot
-
-    def _step(self, slot: int, times: int, priced: list[_Priced], patient: int) -> None:
-        if self.totals_only:  # a range point: only its patient_pays is wanted
-            self.patient_pays += patient * times
-            return
-        count = self.counts.get(id(priced))
-        if count is None:
-            self.counts[id(priced)] = [priced, times]
-        else:
-            count[1] += times
-        if patient:  # months start at 0.00: a unit that costs the patient nothing adds nothing
-            self.paid.append((slot, times, patient))
-        if self.want_claims:
-            self.runs.append((slot, times, priced))
 
     def _reset(self) -> None:
         self.D, self.O = self.ded_start, self.oop_start
@@ -675,10 +664,23 @@ class _RunPricer:
         if self.was_reset:
             self.flags.add("plan_year_reset")
         run.limit_hits = self.limit_hits
+        steps = self.steps
         if self.totals_only:  # a range point: its patient_pays
-            run.patient_pays = _d(self.patient_pays)
+            run.patient_pays = _d(self.patient_pays + sum(patient * times for _s, times, _p, patient in steps))
             return run
-        for priced, times in self.counts.values():
+        # Each distinct unit into the lines once, with how many times it was priced (by
+        # identity: a replayed plan year and a shared free unit repeat the same claims).
+        counts: dict[int, list] = {}
+        paid = []  # (first slot, units, patient pays per unit) of what costs the patient something
+        for slot, times, priced, patient in steps:
+            count = counts.get(id(priced))
+            if count is None:
+                counts[id(priced)] = [priced, times]
+            else:
+                count[1] += times
+            if patient:  # months start at 0.00: a unit that costs the patient nothing adds nothing
+                paid.append((slot, times, patient))
+        for priced, times in counts.values():
             self._add(priced, times)
         sums = [Decimal(sum(column)) * CENT for column in zip(*self.table.values())]
         (_claims, run.billed, run.allowed, _plan_pays, run.patient_pays, run.deductible, run.copay,
@@ -695,7 +697,7 @@ class _RunPricer:
         labels: list[str] = []
         sums: list[int] = []
         if self.cal is not None:
-            sums = self.cal.month_sums(self.paid, 0)
+            sums = self.cal.month_sums(paid, 0)
             labels = self.cal.month_labels
         if self.per_episode:  # their claims are on the start date, in the first month
             start = self.ep.start_date
@@ -722,9 +724,9 @@ class _RunPricer:
     def _claims(self) -> list[Claim]:
         start = self.ep.start_date
         claims = [_dated(start, p) for p in self.episode_claims]
-        if self.runs:
+        if self.steps:
             cal = _Calendar(self.ep)
-            for slot, times, priced in self.runs:
+            for slot, times, priced, _patient in self.steps:
                 for s in range(slot, slot + times):
                     day = cal.date(s)
                     claims.extend(_dated(day, p) for p in priced)
