@@ -308,7 +308,7 @@ def _month_table(start: dt.date, units: int, per_week: int | None
         slots = [(d - shift) // 7 * per_week + ((d - shift) % 7 if (d - shift) % 7 < per_week else per_week)
                  for d in firsts]
     n = bisect_left(slots, units)  # the months after the start's that have a unit
-    if n == _MONTHS_AHEAD and slots[-1] < units:  # resolve_episode admits none (MAX_UNITS, MAX_WEEKS)
+    if n == _MONTHS_AHEAD:  # every month ahead has a unit: resolve_episode admits none (MAX_UNITS, MAX_WEEKS)
         raise EpisodeTooLong("episode", f"an episode can span at most {_MONTHS_AHEAD - 1} months")
     starts = [0, *slots[:n]]
     return (starts, _lengths(starts, units), [(start.year, start.month), *keys[:n]],
@@ -542,14 +542,14 @@ class _RunPricer:
         O = O_before = self.O
         while slot < end:
             state = 2 if O == 0 else 1 if D == 0 else 0
-            hit = free[state]
-            if hit is not None and D >= hit[1] and O >= hit[2] and not (first_differs and self.first):
+            own_copay = first_differs and self.first
+            hit = None if own_copay else free[state]
+            if hit is not None and D >= hit[1] and O >= hit[2]:
                 priced, dD, dO, patient = hit
                 self.first = False
             else:
-                eligible = not (first_differs and self.first)
                 priced, dD, dO, patient = unit(terms, D, O)  # what one unit takes from the remainders
-                if eligible and (state == 2 or (dO < O and (state == 1 or dD < D))):
+                if not own_copay and (state == 2 or (dO < O and (state == 1 or dD < D))):
                     free[state] = (priced, dD, dO, patient)
             rest = end - slot
             cap = None  # how many such units the remainders allow (None: any number)
