@@ -108,20 +108,6 @@ _NOTICE_ORDER = (
 # --------------------------------------------------------------------------- prepared inputs
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 _by_code = attrgetter("code")
 
 
@@ -185,8 +171,6 @@ def _schedule(ep: Episode, per_episode: list[_Line], per_service: list[_Line]):
     return out
 
 
-
-
 class _Calendar:
     """The per-service units of an episode in claim order ("slots"), with their dates.
 
@@ -243,14 +227,17 @@ class _Calendar:
         self.month_starts, self.month_keys, self.month_labels = starts, keys, [_month_label(k) for k in keys]
         self.month_lengths = _lengths(starts, n)
 
-    def month_sums(self, runs: list[tuple[int, int, Any]], zero: Any) -> list[Any]:
-        """The sum of each run's amount per slot, for runs (first slot, slots, amount), in each
-        month with a slot (aligned with ``month_keys``); ``zero`` for a month no run reaches."""
+    def month_sums(self, runs: list[tuple[int, int, Any, Any]], zero: Any) -> list[Any]:
+        """The sum of each run's amount per slot, for runs (first slot, slots, anything, amount),
+        in each month with a slot (aligned with ``month_keys``); ``zero`` for a month no run
+        reaches.  A run of amount 0 is skipped: it adds nothing."""
         if self.month_starts is None:
             self._months()
         starts, lengths = self.month_starts, self.month_lengths
         sums = [zero] * len(starts)
-        for slot, count, each in runs:
+        for slot, count, _, each in runs:
+            if not each:
+                continue
             end = slot + count
             first = bisect_right(starts, slot) - 1
             last = bisect_right(starts, end - 1) - 1
@@ -295,24 +282,28 @@ def _months_from(year: int, month: int) -> tuple[list[int], list[tuple[int, int]
 def _month_table(start: dt.date, units: int, per_week: int | None
                  ) -> tuple[list[int], list[int], list[tuple[int, int]], list[str]]:
     """(first slot of each month, its units, its (year, month), its label) for units laid
-    out by the formula, at most 7 a week (every month then has units).  Each month's first
-    slot follows from the days between the start and the 1st of the month; no unit is
-    visited, and nothing is kept by start date (traffic rarely repeats one)."""
+    out by the formula, at most 7 a week (every month up to the last unit's then has units).
+    Each month's first slot follows from the days between the start and the 1st of the
+    month; no unit is visited, and nothing is kept by start date (traffic rarely repeats one)."""
     firsts, keys, labels = _months_from(start.year, start.month)
-    span = units if per_week is None else (units // per_week + 1) * 7  # days, at least
-    firsts = firsts[:span // 28 + 2]  # the months it can reach (February included)
-    shift = start.day - 1
-    if per_week is None:
-        slots = [d - shift for d in firsts]
-    else:
-        slots = [(d - shift) // 7 * per_week + ((d - shift) % 7 if (d - shift) % 7 < per_week else per_week)
-                 for d in firsts]
-    n = bisect_left(slots, units)  # the months after the start's that have a unit
+    shift = start.day - 1  # firsts count from the 1st of the start month
+    last_day = units - 1 if per_week is None else (units - 1) // per_week * 7 + (units - 1) % per_week
+    n = bisect_right(firsts, last_day + shift)  # the months after the start's that have a unit
     if n == _MONTHS_AHEAD:  # every month ahead has a unit: resolve_episode admits none (MAX_UNITS, MAX_WEEKS)
         raise EpisodeTooLong("episode", f"an episode can span at most {_MONTHS_AHEAD - 1} months")
-    starts = [0, *slots[:n]]
+    if per_week is None:
+        starts = [0, *[d - shift for d in firsts[:n]]]
+    else:
+        before = _UNITS_BEFORE_DAY[per_week]
+        starts = [0, *[before[d - shift] for d in firsts[:n]]]
     return (starts, _lengths(starts, units), [(start.year, start.month), *keys[:n]],
             [_month_label((start.year, start.month)), *labels[:n]])
+
+
+#: Of a schedule of f units a week (the first f days of each 7): the units before each day
+#: of the episode, for every day the month table can ask about.
+_UNITS_BEFORE_DAY: tuple[tuple[int, ...], ...] = ((), *(
+    tuple(day // 7 * f + min(day % 7, f) for day in range(31 * _MONTHS_AHEAD + 1)) for f in range(1, 8)))
 
 
 def _lengths(starts: list[int], units: int) -> list[int]:
@@ -434,6 +425,10 @@ class _RunPricer:
         self.steps: list[tuple[int, int, list[_Priced], int]] = []
         self.episode_claims: list[_Priced] = []
         self.cal: _Calendar | None = None
+        # Each per-service line with its allowed amount, and those amounts (the key of the units
+        # priced with them), when they hold for the whole episode.
+        self.terms: tuple[list[tuple[_Line, int]], tuple[int, ...]] | None = None
+        self.terms_fixed = False
 
     # ------------------------------------------------------------------ one claim, one unit
 
@@ -504,9 +499,8 @@ class _RunPricer:
 
     # ------------------------------------------------------------------ runs of units
 
-    def _units(self, cal: _Calendar, slot: int, end: int, covered: bool, day: dt.date | None = None) -> None:
-        """Price units ``slot``..``end`` - 1, all under the same terms, in as few steps as possible
-        (``day``: the date of unit ``slot``, when the caller knows it)."""
+    def _units(self, cal: _Calendar, slot: int, end: int, covered: bool) -> None:
+        """Price units ``slot``..``end`` - 1, all under the same terms, in as few steps as possible."""
         if slot >= end:
             return
         if not covered:  # owed in full, nothing accumulates: one step
@@ -515,10 +509,14 @@ class _RunPricer:
             self.first = False
             self.steps.append((slot, end - slot, priced, sum(ln.billed_cents for ln in self.per_service)))
             return
-        if day is None:
+        terms_and_key = self.terms  # the same for the whole episode when no rate starts or ends in it
+        if terms_and_key is None:
             day = cal.date(slot)
-        terms = [(ln, self._allowed(ln, day)) for ln in self.per_service]  # constant over the run
-        key = tuple(A for _ln, A in terms)
+            terms = [(ln, self._allowed(ln, day)) for ln in self.per_service]  # constant over the run
+            terms_and_key = terms, tuple(A for _ln, A in terms)
+            if self.terms_fixed:
+                self.terms = terms_and_key
+        terms, key = terms_and_key
         admission = self.plan.per_admission and not self.per_episode
         # Every plan year after a reset starts from the same remainders: with the same
         # terms its runs repeat those of the first such year, so they are replayed.
@@ -619,30 +617,30 @@ class _RunPricer:
             self.patient_pays += patient
             self.episode_month += patient
             self.episode_claims.extend(priced)
-        next_reset = plan.plan_year_of(start)[1]
         if self.per_service and ep.units:
             cal = self.cal = _Calendar(ep)
             last = cal.date(cal.n - 1)
-            cuts = {0, cal.n}
-            reset = next_reset
+            resets = set()  # the first unit of each new plan year
+            reset = plan.plan_year_of(start)[1]
             while reset is not None and reset <= last:
-                cuts.add(cal.first_slot_on_or_after(reset))
+                resets.add(cal.first_slot_on_or_after(reset))
                 reset = plan.anchor(reset.year + 1)
+            cuts = {0, cal.n, *resets}
+            self.terms_fixed = True  # until a negotiated rate starts or ends inside the episode
             if covered:
                 for ln in self.per_service:
                     for eff, exp, _amt in ln.rates:
                         if start < eff <= last:
                             cuts.add(cal.first_slot_on_or_after(eff))
+                            self.terms_fixed = False
                         if start <= exp < last:
                             cuts.add(cal.first_slot_on_or_after(exp + _ONE_DAY))
+                            self.terms_fixed = False
             bounds = sorted(cuts)
             limit = plan.limit
             width = len(self.per_service)
             for seg_start, seg_end in zip(bounds, bounds[1:]):
-                day = cal.date(seg_start)
-                if next_reset is not None and day >= next_reset:
-                    while next_reset is not None and day >= next_reset:
-                        next_reset = plan.anchor(next_reset.year + 1)
+                if seg_start in resets:
                     self._reset()
                 if not covered:
                     self._units(cal, seg_start, seg_end, False)
@@ -651,7 +649,7 @@ class _RunPricer:
                 if limit is not None:
                     room = max(limit - self.used - self.counted, 0)
                     split = min(seg_end, seg_start + room)
-                self._units(cal, seg_start, split, True, day)
+                self._units(cal, seg_start, split, True)
                 self.counted += split - seg_start
                 if split < seg_end:
                     self.limit_hits += (seg_end - split) * width
@@ -671,15 +669,12 @@ class _RunPricer:
         # Each distinct unit into the lines once, with how many times it was priced (by
         # identity: a replayed plan year and a shared free unit repeat the same claims).
         counts: dict[int, list] = {}
-        paid = []  # (first slot, units, patient pays per unit) of what costs the patient something
-        for slot, times, priced, patient in steps:
+        for _slot, times, priced, _patient in steps:
             count = counts.get(id(priced))
             if count is None:
                 counts[id(priced)] = [priced, times]
             else:
                 count[1] += times
-            if patient:  # months start at 0.00: a unit that costs the patient nothing adds nothing
-                paid.append((slot, times, patient))
         for priced, times in counts.values():
             self._add(priced, times)
         sums = [Decimal(sum(column)) * CENT for column in zip(*self.table.values())]
@@ -697,7 +692,7 @@ class _RunPricer:
         labels: list[str] = []
         sums: list[int] = []
         if self.cal is not None:
-            sums = self.cal.month_sums(paid, 0)
+            sums = self.cal.month_sums(steps, 0)  # what the patient pays per unit, by month
             labels = self.cal.month_labels
         if self.per_episode:  # their claims are on the start date, in the first month
             start = self.ep.start_date
@@ -756,8 +751,6 @@ def _dated(day: dt.date, p: _Priced) -> Claim:
                  _d(nc), _d(bb))
 
 
-
-
 def _run(req: PricingRequest, plan: _Plan, ep: Episode, per_episode: list[_Line], per_service: list[_Line],
          want_claims: bool, totals_only: bool = False) -> _Run:
     """Price the insured claims of ``ep`` by runs (``_RunPricer``).
@@ -804,7 +797,7 @@ def _self_pay_run(ep: Episode, per_episode: list[_Line], per_service: list[_Line
     patient += unit_price * n
     if n:
         cal = _Calendar(ep)
-        sums = cal.month_sums([(0, n, unit_price)], ZERO)  # lays out the months first
+        sums = cal.month_sums([(0, n, None, unit_price)], ZERO)  # lays out the months first
         for key, amount in zip(cal.month_keys, sums):
             months[key] = months[key] + amount if key in months else amount
     run = _Run()
@@ -979,8 +972,6 @@ def _cents_acc(a: NetworkAccumulators | AccumulatedAmounts) -> AccumulatedAmount
         family_deductible_met=cents(a.family_deductible_met),
         family_oop_met=cents(a.family_oop_met),
     )
-
-
 
 
 def _early_start_notice(notices: dict[str, str], req: PricingRequest, start: dt.date) -> None:

@@ -15,6 +15,7 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from costsvc.domain.claims import _plan_year_start
 from costsvc.domain.engine import price_episode, price_episode_by_claims
 from costsvc.domain.errors import DomainError
 from costsvc.domain.model import (
@@ -70,7 +71,9 @@ small_or_large = st.one_of(money(300), money(20_000, 2000))
 
 
 @st.composite
-def long_requests(draw) -> PricingRequest:
+def long_requests(draw, rates_on_plan_years: bool = False) -> PricingRequest:
+    """``rates_on_plan_years``: in network, every rate of a billed code, starting (and ending)
+    at plan-year starts: a reset and a rate change on the same unit, and nothing else."""
     level = draw(st.sampled_from(["iop", "php", "outpatient", "residential", "detox"]))
     start = draw(st.dates(dt.date(2025, 6, 1), dt.date(2027, 6, 30)))
     if level in ("residential", "detox"):
@@ -86,13 +89,23 @@ def long_requests(draw) -> PricingRequest:
         FeeLine, st.sampled_from(CODES), st.just("line"),
         st.sampled_from(["per_service", "per_service", "per_episode"]), money(900, 1), st.none() | money(700)),
         min_size=1, max_size=3))
-    rates = tuple(
-        NegotiatedRate(code, kind, amount, start + dt.timedelta(days=eff),
-                       None if length is None else start + dt.timedelta(days=eff + length))
-        for code, kind, amount, eff, length in draw(st.lists(st.tuples(
-            st.sampled_from(CODES), st.sampled_from(["dollar", "percent_of_billed"]), money(100, 1),
-            st.integers(-30, span), st.none() | st.integers(0, span)), min_size=1, max_size=5))
-    )
+    plan_year_start = draw(st.sampled_from(["01-01", "07-01", "02-29"]))
+    # Payers' rates often start on a plan-year start (new contracts on January 1st), and end
+    # the day before one: the day a reset and a rate change fall on the same unit.
+    anchors = [_plan_year_start(year, *map(int, plan_year_start.split("-"))) for year in range(2025, 2030)]
+    on_anchors = rates_on_plan_years or draw(st.booleans())  # rates start and end at plan-year starts
+    codes = sorted({ln.billing_code for ln in lines}) if rates_on_plan_years else CODES
+    days = st.integers(-30, span).map(lambda d: start + dt.timedelta(days=d))
+    rates = []
+    for code, kind, amount, eff, length, before_anchor in draw(st.lists(st.tuples(
+            st.sampled_from(codes), st.sampled_from(["dollar", "percent_of_billed"]), money(100, 1),
+            st.sampled_from(anchors) if on_anchors else days | st.sampled_from(anchors),
+            st.none() if on_anchors else st.none() | st.integers(0, span),
+            st.none() | st.sampled_from(anchors)), min_size=1, max_size=5)):
+        expires = None if length is None else eff + dt.timedelta(days=length)
+        if before_anchor is not None and before_anchor > eff:
+            expires = before_anchor - dt.timedelta(days=1)
+        rates.append(NegotiatedRate(code, kind, amount, eff, expires))
     benefit = LevelBenefit(
         covered=True,
         copay=draw(st.just(D(0)) | money(60)),
@@ -114,17 +127,23 @@ def long_requests(draw) -> PricingRequest:
         fee_lines=tuple(lines),
         episode=episode,
         today=dt.date(2026, 5, 1),
-        benefits=Benefits(payer_id="acme", plan_year_start=draw(st.sampled_from(["01-01", "07-01", "02-29"])),
+        benefits=Benefits(payer_id="acme", plan_year_start=plan_year_start,
                           in_network=network, out_of_network=network),
-        network=draw(st.sampled_from(["in_network", "out_of_network"])),
+        network="in_network" if rates_on_plan_years else draw(st.sampled_from(["in_network", "out_of_network"])),
         tier=draw(st.sampled_from(["individual", "family"])),
         accumulators=Accumulators(in_network=met, out_of_network=met,
                                   units_used={level: draw(st.integers(0, 300))}),
-        negotiated_rates=rates,
+        negotiated_rates=tuple(rates),
     )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(long_requests())
 def test_fast_engine_equals_reference_on_long_episodes(req):
+    assert_equal_engines(req)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(long_requests(rates_on_plan_years=True))
+def test_fast_engine_equals_reference_when_rates_change_with_the_plan_year(req):
     assert_equal_engines(req)
