@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The modules setup.py compiles (Cython) are compiled again whenever a source changes.
+COMPILED_STAMP := $(VENV)/.compiled-stamp
 
 .PHONY: install run test test-unit lint bench clean stop-db
 
@@ -12,30 +14,35 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(COMPILED_STAMP): $(STAMP) setup.py $(wildcard costsvc/*/*.py)
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	touch $(COMPILED_STAMP)
+
+install: $(STAMP) $(COMPILED_STAMP)
 
 ## Start the API with demo data (embedded PostgreSQL unless DATABASE_URL is set);
 ## readable log lines unless COSTSVC_LOG_FORMAT says otherwise.
-run: $(STAMP)
+run: $(STAMP) $(COMPILED_STAMP)
 	COSTSVC_LOG_FORMAT=$${COSTSVC_LOG_FORMAT:-text} $(BIN)/costsvc serve
 
 ## The whole suite (embedded PostgreSQL unless TEST_DATABASE_URL is set).
-test: $(STAMP)
+test: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-lint: $(STAMP)
+lint: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/ruff check costsvc tariffs jobs tests bench
 	$(BIN)/lint-imports --no-cache
 
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/python bench/http_bench.py
 
 stop-db: $(STAMP)
 	$(BIN)/costsvc embedded-stop
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis build
+	find costsvc -name "*.so" -delete -o -name "*.c" -path "costsvc/*" -delete
