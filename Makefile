@@ -18,26 +18,26 @@ $(COMPILED_STAMP): $(STAMP) setup.py $(wildcard costsvc/*/*.py)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	touch $(COMPILED_STAMP)
 
-install: $(STAMP) $(COMPILED_STAMP)
+install: $(COMPILED_STAMP)
 
 ## Start the API with demo data (embedded PostgreSQL unless DATABASE_URL is set);
 ## readable log lines unless COSTSVC_LOG_FORMAT says otherwise.
-run: $(STAMP) $(COMPILED_STAMP)
+run: $(COMPILED_STAMP)
 	COSTSVC_LOG_FORMAT=$${COSTSVC_LOG_FORMAT:-text} $(BIN)/costsvc serve
 
 ## The whole suite (embedded PostgreSQL unless TEST_DATABASE_URL is set).
-test: $(STAMP) $(COMPILED_STAMP)
+test: $(COMPILED_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
-test-unit: $(STAMP) $(COMPILED_STAMP)
+test-unit: $(COMPILED_STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-lint: $(STAMP) $(COMPILED_STAMP)
+lint: $(COMPILED_STAMP)
 	$(BIN)/ruff check costsvc tariffs jobs tests bench
 	$(BIN)/lint-imports --no-cache
 
-bench: $(STAMP) $(COMPILED_STAMP)
+bench: $(COMPILED_STAMP)
 	$(BIN)/python bench/http_bench.py
 
 stop-db: $(STAMP)
@@ -45,4 +45,4 @@ stop-db: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build
-	find costsvc -name "*.so" -delete -o -name "*.c" -path "costsvc/*" -delete
+	find costsvc \( -name "*.so" -o -name "*.c" \) -delete

@@ -4,7 +4,7 @@
   an installed (not editable) ``costsvc`` finds its migrations and queries from any
   working directory.
 - The modules on an estimate's path (``COMPILED``) are compiled by Cython from the same
-  ``.py`` files, unchanged: the engine runs about 1.6x faster (docs/PERFORMANCE.md).  The
+  ``.py`` files, unchanged: the engine runs 1.4-1.8x faster (docs/PERFORMANCE.md).  The
   compilation is optional: without a C compiler, or with ``COSTSVC_PURE_PYTHON=1``, the
   build goes on and the ``.py`` files are what runs; the answers are the same either way
   (the test suite runs on whichever was built).
