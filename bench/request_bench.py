@@ -14,7 +14,12 @@ carries those in ``http_bench.py``).
 The bodies follow ``http_bench.py``'s varied single estimate (the same mix: 5 % self-pay,
 20 % inline benefits, 75 % a stored plan; accumulators, start dates, lengths, tiers and
 households at random); the memo is emptied before each round, so every body is priced.
-Rounds alternate estimates and ``/health``; medians are reported.  Needs the database of
+Rounds alternate estimates and ``/health``; medians are reported.
+
+Its 16 clients start together and are all ready at each turn of the event loop, which
+requests reaching a server over TCP seldom are: a change that groups concurrent requests
+looks better here than over HTTP (docs/PERFORMANCE.md, "pricing together"). Confirm such
+a change with ``http_bench.py``.  Needs the database of
 DATABASE_URL seeded with the demo data (``costsvc seed-demo``); writes
 bench/out/request.json.
 """
