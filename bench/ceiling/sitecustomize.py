@@ -1,0 +1,54 @@
+"""Measurement only: the estimate route with its pricing and its storing taken out.
+
+Loaded by the server's Python when this folder is on ``PYTHONPATH``:
+
+    PYTHONPATH=bench/ceiling DATABASE_URL=... .venv/bin/python bench/http_bench.py --only "(IOP)"
+
+``services.estimates.price`` answers each (program, level of care) with the document it
+priced for the first request of that pair, under a new id, and ``EstimateWriter.store``
+stores nothing. What is left of a varied single estimate is what every estimate pays
+around its pricing: uvicorn, the telemetry, Litestar, the body checks and conversion,
+the response. Its ratio to ``/health`` bounds what pricing and storing could reach if
+they cost nothing (docs/PERFORMANCE.md). Never load this into a real server: its
+answers are wrong and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+
+_real_import = builtins.__import__
+
+
+def _hollow(module) -> None:
+    real_price = module.price
+    first: dict[tuple[str, str], object] = {}
+
+    def price(catalog, request, today, *, include_claims=False):
+        key = (request.program_id, request.level_of_care)
+        done = first.get(key)
+        if done is None:
+            done = first[key] = real_price(catalog, request, today, include_claims=include_claims)
+        estimate_id = module.time_ordered_uuid()
+        return module.Priced(estimate_id, done.created_at, done.program_id, done.level_of_care,
+                             module.document_head(estimate_id, done.created_at) + done.tail,
+                             done.patient_pays, done.tail, done.digest)
+
+    async def store(self, priced):
+        return True
+
+    module.price = price
+    module.EstimateWriter.store = store
+
+
+def _import(name, *args, **kwargs):
+    module = _real_import(name, *args, **kwargs)
+    estimates = sys.modules.get("costsvc.services.estimates")
+    if estimates is not None and hasattr(estimates, "EstimateWriter") and hasattr(estimates, "price"):
+        builtins.__import__ = _real_import
+        _hollow(estimates)
+    return module
+
+
+builtins.__import__ = _import
