@@ -6,7 +6,8 @@ Loaded by the server's Python when this folder is on ``PYTHONPATH``:
 
 ``services.estimates.price`` answers each (program, level of care) with the document it
 priced for the first request of that pair, under a new id, and ``EstimateWriter.store``
-stores nothing. What is left of a varied single estimate is what every estimate pays
+stores nothing. With ``CEILING_NO_CHECKS=1`` the body's checks (``problems_of``) find
+nothing either, so their share shows too. What is left of a varied single estimate is what every estimate pays
 around its pricing: uvicorn, the telemetry, Litestar, the body checks and conversion,
 the response. Its ratio to ``/health`` bounds what pricing and storing could reach if
 they cost nothing (docs/PERFORMANCE.md). Never load this into a real server: its
@@ -16,6 +17,7 @@ answers are wrong and nothing is stored.
 from __future__ import annotations
 
 import builtins
+import os
 import sys
 
 _real_import = builtins.__import__
@@ -42,12 +44,28 @@ def _hollow(module) -> None:
     module.EstimateWriter.store = store
 
 
+def _no_problems(data, annotation, path="", *, lax=False):
+    from costsvc.api.validation import Problems
+
+    return Problems()
+
+
+_pending = {"costsvc.services.estimates": _hollow}
+if os.environ.get("CEILING_NO_CHECKS"):
+    _pending["costsvc.api.body"] = lambda body: setattr(body, "problems_of", _no_problems)
+
+
 def _import(name, *args, **kwargs):
     module = _real_import(name, *args, **kwargs)
-    estimates = sys.modules.get("costsvc.services.estimates")
-    if estimates is not None and hasattr(estimates, "EstimateWriter") and hasattr(estimates, "price"):
+    for loaded in [n for n in _pending if n in sys.modules and hasattr(sys.modules[n], "__spec__")]:
+        target = sys.modules[loaded]
+        if loaded == "costsvc.services.estimates" and not hasattr(target, "EstimateWriter"):
+            continue  # still being imported
+        if loaded == "costsvc.api.body" and not hasattr(target, "check_request"):
+            continue
+        _pending.pop(loaded)(target)
+    if not _pending:
         builtins.__import__ = _real_import
-        _hollow(estimates)
     return module
 
 
