@@ -50,22 +50,21 @@ def _no_problems(data, annotation, path="", *, lax=False):
     return Problems()
 
 
-_pending = {"costsvc.services.estimates": _hollow}
+# module -> (a name it defines once fully imported, what to change in it)
+_pending = {"costsvc.services.estimates": ("EstimateWriter", _hollow)}
 if os.environ.get("CEILING_NO_CHECKS"):
-    _pending["costsvc.api.body"] = lambda body: setattr(body, "problems_of", _no_problems)
+    _pending["costsvc.api.body"] = ("check_request", lambda body: setattr(body, "problems_of", _no_problems))
 
 
 def _import(name, *args, **kwargs):
     module = _real_import(name, *args, **kwargs)
-    for loaded in [n for n in _pending if n in sys.modules and hasattr(sys.modules[n], "__spec__")]:
-        target = sys.modules[loaded]
-        if loaded == "costsvc.services.estimates" and not hasattr(target, "EstimateWriter"):
-            continue  # still being imported
-        if loaded == "costsvc.api.body" and not hasattr(target, "check_request"):
-            continue
-        _pending.pop(loaded)(target)
+    for loaded, (marker, change) in list(_pending.items()):
+        target = sys.modules.get(loaded)
+        if target is not None and hasattr(target, marker):
+            del _pending[loaded]
+            change(target)
     if not _pending:
-        builtins.__import__ = _real_import
+        builtins.__import__ = _real_import  # done: imports cost nothing extra from here on
     return module
 
 
