@@ -7,9 +7,9 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: install run test test-unit lint bench clean stop-db
 
 $(STAMP): pyproject.toml
-	@# Compiled modules left by the Cython build of 2026-12-02 (removed: docs/DECISIONS.md)
-	@# would shadow their .py files: an edit would not run.
-	find costsvc -name "*.cpython-*.so" -delete
+	@# Compiled modules (and their C) left by the Cython build of 2026-12-02 (removed:
+	@# docs/DECISIONS.md) would shadow their .py files: an edit would not run.
+	find costsvc \( -name "*.cpython-*.so" -o -name "*.c" \) -delete
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -1,9 +1,10 @@
-"""Helpers shared by the import benchmarks (run as scripts from the repository root)."""
+"""Helpers shared by the benchmarks (run as scripts from the repository root)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -12,7 +13,8 @@ import asyncpg
 
 from tariffs.tabular.fields import npi_check_digit
 
-__all__ = ["database_url", "drop_database", "migrate_and_seed", "npi_check_digit", "recreate_database", "timed"]
+__all__ = ["database_url", "drop_database", "load_demo_catalog", "migrate_and_seed", "npi_check_digit",
+           "recreate_database", "seeded_database_url", "timed"]
 
 TIME = "/usr/bin/time"
 
@@ -35,6 +37,26 @@ async def drop_database(admin_url: str, name: str) -> None:
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def seeded_database_url() -> str | None:
+    """``DATABASE_URL``, which the in-process benches need seeded with the demo data; None
+    (and why, on stderr) when it is unset."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("set DATABASE_URL to a database seeded with the demo data (costsvc seed-demo)", file=sys.stderr)
+    return url
+
+
+async def load_demo_catalog(url: str):
+    """The tariff catalog of the database at ``url``, as the service loads it."""
+    from costsvc.catalog import load_catalog
+
+    conn = await asyncpg.connect(url)
+    try:
+        return await load_catalog(conn)
     finally:
         await conn.close()
 

@@ -20,7 +20,6 @@ import asyncio
 import datetime as dt
 import json
 import multiprocessing
-import os
 import random
 import sys
 import time
@@ -28,12 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import asyncpg
-from request_bench import varied_estimate
 
-from costsvc.catalog import load_catalog
+from bench.common import load_demo_catalog, seeded_database_url
+from bench.request_bench import varied_estimate
 from costsvc.domain.model import convert_checked
 from costsvc.services import estimates as service
 from costsvc.services.requests import EstimateRequest
@@ -51,10 +49,10 @@ def _ms(ordered: list[float], q: float) -> float:
     return round(ordered[round(q * (len(ordered) - 1))] * 1000, 2)
 
 
-async def _inserts(seconds: float, seed: int) -> list[float]:
-    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+async def _inserts(url: str, seconds: float, seed: int) -> list[float]:
+    catalog = await load_demo_catalog(url)
+    conn = await asyncpg.connect(url)
     try:
-        catalog = await load_catalog(conn)
         rng = random.Random(seed)
         today = dt.date.today()
         requests = [convert_checked(varied_estimate(rng), EstimateRequest) for _ in range(500)]
@@ -77,8 +75,8 @@ def main() -> int:
     parser.add_argument("--busy", type=int, nargs="+", default=[0, 1, 2], help="spinning processes per run")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
-    if "DATABASE_URL" not in os.environ:
-        print("set DATABASE_URL to a database seeded with the demo data", file=sys.stderr)
+    url = seeded_database_url()
+    if url is None:
         return 2
     runs = []
     for busy in args.busy:
@@ -86,7 +84,7 @@ def main() -> int:
         for p in spinners:
             p.start()
         try:
-            ordered = asyncio.run(_inserts(args.seconds, args.seed))
+            ordered = asyncio.run(_inserts(url, args.seconds, args.seed))
         finally:
             for p in spinners:
                 p.terminate()

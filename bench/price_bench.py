@@ -31,26 +31,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-import asyncpg
 import msgspec
-from request_bench import varied_estimate
 
+from bench.common import load_demo_catalog, seeded_database_url
+from bench.request_bench import varied_estimate
 from costsvc.api.validation import problems_of
-from costsvc.catalog import Catalog, load_catalog
+from costsvc.catalog import Catalog
 from costsvc.domain.engine import price_episode
 from costsvc.domain.model import convert_checked
 from costsvc.services import estimates as service
 from costsvc.services.requests import EstimateRequest
-
-
-async def _catalog(url: str) -> Catalog:
-    conn = await asyncpg.connect(url)
-    try:
-        return await load_catalog(conn)
-    finally:
-        await conn.close()
 
 
 def _each(stage, items: list, repeats: int) -> tuple[float, list]:
@@ -88,10 +79,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--evict-mb", type=int, default=4, help="memory written between two cold calls")
     args = parser.parse_args()
-    if "DATABASE_URL" not in os.environ:
-        print("set DATABASE_URL to a database seeded with the demo data", file=sys.stderr)
+    url = seeded_database_url()
+    if url is None:
         return 2
-    catalog = asyncio.run(_catalog(os.environ["DATABASE_URL"]))
+    catalog = asyncio.run(load_demo_catalog(url))
     rng = random.Random(args.seed)
     bodies = [json.dumps(varied_estimate(rng), separators=(",", ":")).encode() for _ in range(args.requests)]
     today = dt.date.today()

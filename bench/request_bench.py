@@ -40,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import seeded_database_url  # noqa: E402
+
 IOP_PROGRAMS = ["sunrise-recovery", "harborview-behavioral-health", "pinewood-recovery-ranch", "lakeside-medical-bh"]
 PLANS = ["acme-ppo-gold", "acme-hmo-silver", "bluepeak-epo-select", "bluepeak-hdhp-bronze", "evergreen-medicaid"]
 PAYERS = ["acme", "bluepeak", "evergreen"]
@@ -171,8 +173,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--clients", type=int, default=16, help="requests in flight at once (http_bench: 16)")
     args = parser.parse_args()
-    if "DATABASE_URL" not in os.environ:
-        print("set DATABASE_URL to a database seeded with the demo data", file=sys.stderr)
+    if seeded_database_url() is None:
         return 2
     os.environ["COSTSVC_RATE_LIMIT_PER_MINUTE"] = "0"  # one client: it would measure 429s
     os.environ.setdefault("COSTSVC_LOG_LEVEL", "WARNING")
