@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +93,16 @@ def http_request(method: str, route: str, status: int, seconds: float) -> None:
     _child(HTTP_LATENCY, _http_latency, method, route).observe(seconds)
 
 
-def estimate(level_of_care: str, network_status: str, *, memo_hit: bool) -> None:
-    _child(ESTIMATES, _estimates, level_of_care, network_status).inc()
-    _memo["hit" if memo_hit else "miss"].inc()
+def estimate(level_of_care: str, network_status: str, *, memo_hit: bool, count: int = 1) -> None:
+    _child(ESTIMATES, _estimates, level_of_care, network_status).inc(count)
+    _memo["hit" if memo_hit else "miss"].inc(count)
+
+
+def estimates(tally: Mapping[tuple[str, str, bool], int]) -> None:
+    """Many estimates at once: counts by (level of care, network status, memo hit).  A
+    batch counts its items here once, not each with two locked increments."""
+    for (level_of_care, network_status, memo_hit), count in tally.items():
+        estimate(level_of_care, network_status, memo_hit=memo_hit, count=count)
 
 
 def degraded_answer(route: str) -> None:

@@ -195,8 +195,14 @@ def _memo_key(*parts: Any) -> bytes:
     return _encoder.encode(parts)
 
 
-def price(catalog: Catalog, request: EstimateRequest, today: dt.date, *, include_claims: bool = False) -> Priced:
-    """Price one episode and encode the estimate document.
+#: Estimates priced by (level of care, network status, memo hit), for ``metrics.estimates``.
+Tally = collections.Counter[tuple[str, str, bool]]
+
+
+def price(catalog: Catalog, request: EstimateRequest, today: dt.date, *, include_claims: bool = False,
+          tally: Tally | None = None) -> Priced:
+    """Price one episode and encode the estimate document.  It is counted in the metrics,
+    or in ``tally`` when given (a batch counts its items once, at the end).
 
     An estimate is a pure function of the request, the catalog snapshot and the
     date, so the priced document (all but its id and timestamp) is memoized on the
@@ -220,10 +226,14 @@ def price(catalog: Catalog, request: EstimateRequest, today: dt.date, *, include
         hit = (priced.totals.patient_pays, tail, hashlib.sha256(tail).digest(), priced.network_status)
         with contextlib.suppress(ValueError):  # a document larger than the whole memo is not kept
             memo[key] = hit
-        metrics.estimate(request.level_of_care, priced.network_status, memo_hit=False)
+        memo_hit = False
     else:
-        metrics.estimate(request.level_of_care, hit[3], memo_hit=True)
-    patient_pays, tail, digest, _ = hit
+        memo_hit = True
+    patient_pays, tail, digest, network_status = hit
+    if tally is None:
+        metrics.estimate(request.level_of_care, network_status, memo_hit=memo_hit)
+    else:
+        tally[request.level_of_care, network_status, memo_hit] += 1
     estimate_id = time_ordered_uuid()
     created_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return Priced(estimate_id, created_at, request.program_id, request.level_of_care,
@@ -234,15 +244,17 @@ def price_batch(catalog: Catalog, batch: BatchRequest, today: dt.date) -> list[P
     """Each item priced with the batch's shared coverage, episode and household, from
     one snapshot; an item that cannot be priced is its error, in its place."""
     results: list[Priced | ServiceError | DomainError] = []
+    tally: Tally = collections.Counter()
     for item in batch.items:
         request = EstimateRequest(
             program_id=item.program_id, level_of_care=item.level_of_care, coverage=batch.coverage,
             episode=batch.episode, household=batch.household, payment_plan=batch.payment_plan,
         )  # fmt: skip
         try:
-            results.append(price(catalog, request, today))
+            results.append(price(catalog, request, today, tally=tally))
         except (ServiceError, DomainError) as exc:
             results.append(exc)
+    metrics.estimates(tally)
     return results
 
 
@@ -251,14 +263,16 @@ def compare(catalog: Catalog, request: CompareRequest, today: dt.date) -> list[P
     program = catalog.programs.get(request.program_id)
     if program is None:
         raise NotFound(f"unknown program '{request.program_id}'", field="program_id")
+    tally: Tally = collections.Counter()
     priced = [
         price(catalog, EstimateRequest(
             program_id=request.program_id, level_of_care=level, coverage=request.coverage,
             episode=episode_for_level(request.episode, level) if request.episode else None,
             household=request.household, payment_plan=request.payment_plan,
-        ), today)
+        ), today, tally=tally)
         for level in program.levels
     ]  # fmt: skip
+    metrics.estimates(tally)
     priced.sort(key=lambda p: (p.patient_pays, p.level_of_care))
     return priced
 

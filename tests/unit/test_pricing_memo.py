@@ -67,3 +67,22 @@ def test_a_memo_of_zero_bytes_keeps_nothing_and_prices_the_same():
     for i in range(50):
         assert price(none, varied(i), TODAY).tail == price(unbounded, varied(i), TODAY).tail
     assert len(none.pricing_memo) == 0 and len(unbounded.pricing_memo) == 50
+
+
+def test_a_batch_counts_each_item_once_in_the_metrics():
+    from prometheus_client import REGISTRY
+
+    from costsvc.services.estimates import price_batch
+    from costsvc.services.requests import BatchItem, BatchRequest
+
+    def counted(result: str) -> float:
+        return REGISTRY.get_sample_value("costsvc_estimate_memo_total", {"result": result}) or 0.0
+
+    snapshot = with_memo(1 << 20)
+    items = [BatchItem("sunrise", "iop")] * 5 + [BatchItem("nowhere", "iop")]
+    batch = BatchRequest(items=items, coverage=CoverageRequest(plan_id="gold"),
+                         episode=EpisodeRequest(start_date=TODAY, weeks=3))
+    hits, misses = counted("hit"), counted("miss")
+    results = price_batch(snapshot, batch, TODAY)
+    assert len(results) == 6 and isinstance(results[-1], Exception)
+    assert (counted("miss") - misses, counted("hit") - hits) == (1, 4)  # the unknown program is not an estimate
