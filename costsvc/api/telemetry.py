@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +31,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 
 from costsvc.api.clients import Network, is_trusted_peer
 from costsvc.observe import logs, metrics
+from costsvc.randomness import RandomDraws
 
 access = logging.getLogger("costsvc.access")
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ _PROBES = frozenset({"/health", "/ready", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 #: An id a proxy may hand us: a token of 1–128 safe characters (it lands in every log line).
 _GOOD_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}").fullmatch
+#: A new request id: 128 random bits in hex, as a UUID4's, without building the UUID.
+_REQUEST_ID_RANDOMNESS = RandomDraws(16)
 
 
 class RequestTelemetry:
@@ -61,7 +63,7 @@ class RequestTelemetry:
                     if _GOOD_ID(value) and client and self._trusted(client[0]):
                         return value.decode()
                     break
-        return os.urandom(16).hex()  # 128 random bits, as a UUID4's hex, without building the UUID
+        return _REQUEST_ID_RANDOMNESS.draw().hex()
 
     def _trusted(self, host: str) -> bool:
         known = self._peers.get(host)

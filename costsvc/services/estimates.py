@@ -11,7 +11,6 @@ import collections
 import contextlib
 import datetime as dt
 import hashlib
-import os
 import time
 import uuid
 from decimal import Decimal
@@ -38,6 +37,7 @@ from costsvc.domain.model import (
 )
 from costsvc.observe import metrics
 from costsvc.outages import Dependency
+from costsvc.randomness import RandomDraws
 from costsvc.services.errors import FieldProblem, InvalidInput, NotFound, ServiceError
 from costsvc.services.requests import BatchRequest, CompareRequest, CoverageRequest, EstimateRequest
 
@@ -174,21 +174,14 @@ def time_ordered_uuid() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-_RANDOM_BATCH = 256
-_random_pool: collections.deque[int] = collections.deque()
-os.register_at_fork(after_in_child=_random_pool.clear)  # a forked process must not reuse its parent's
+#: 80 random bits per estimate id: with the 48-bit time, the 128 bits of a UUIDv7.
+_ID_RANDOMNESS = RandomDraws(10)
 
 
 def _random_80_bits() -> int:
-    """80 bits from the operating system's CSPRNG (an estimate's id is its URL: it must not
-    be guessable), read 256 ids at a time: one system call per read was a measurable part
-    of an estimate's cost on a virtual machine.  ``deque.popleft`` is atomic: safe from threads."""
-    try:
-        return _random_pool.popleft()
-    except IndexError:
-        chunk = os.urandom(10 * _RANDOM_BATCH)
-        _random_pool.extend(int.from_bytes(chunk[i:i + 10], "big") for i in range(10, len(chunk), 10))
-        return int.from_bytes(chunk[:10], "big")
+    """80 bits from the operating system's CSPRNG: an estimate's id is its URL, so it must
+    not be guessable."""
+    return int.from_bytes(_ID_RANDOMNESS.draw(), "big")
 
 
 def _memo_key(*parts: Any) -> bytes:

@@ -33,3 +33,26 @@ def test_a_forked_process_does_not_reuse_the_random_bits_its_parent_read_ahead()
     parent = {(time_ordered_uuid().int & (2**62 - 1)).to_bytes(8, "big") for _ in range(50)}
     assert len(child) == 50
     assert not child & parent
+
+
+def test_request_ids_are_128_random_bits_and_a_fork_draws_its_own():
+    from costsvc.api.telemetry import RequestTelemetry
+
+    telemetry = RequestTelemetry(app=None, trusted=())
+    scope = {"headers": [(b"x-request-id", b"from-a-client")], "client": ("203.0.113.9", 1)}
+    first = telemetry.request_id(scope)  # the parent reads ahead
+    assert len(first) == 32 and int(first, 16) >= 0  # a client's id is not taken from an untrusted peer
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        os.write(writer, "".join(telemetry.request_id(scope) for _ in range(50)).encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        data = pipe.read().decode()
+    os.waitpid(pid, 0)
+    child = {data[i:i + 32] for i in range(0, len(data), 32)}
+    parent = {telemetry.request_id(scope) for _ in range(50)}
+    assert len(child) == 50 and len(parent) == 50
+    assert not child & parent
