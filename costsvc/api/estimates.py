@@ -84,7 +84,8 @@ class EstimateController(Controller):
     path = "/v1/estimates"
     tags = ["estimates"]
 
-    @post(status_code=201, opt={"body_type": EstimateRequest, "small_body": True, "remember_body": True}, summary="Price one episode",
+    @post(status_code=201, opt={"body_type": EstimateRequest, "small_body": True, "remember_body": True},
+          summary="Price one episode",
           operation_class=EstimateOperation,
           responses={201: ResponseSpec(Estimate, description="The estimate, stored (its URL in Location)",
                                        generate_examples=False),
@@ -129,7 +130,8 @@ class EstimateController(Controller):
                 return await advanced_eob_response(request, str(estimate_id))
         return Response(await service.fetch(request.app.state.pool, str(estimate_id)), media_type=JSON)
 
-    @post("/batch", status_code=200, opt={"body_type": BatchRequest, "remember_body": True}, summary="Price many programs at once",
+    @post("/batch", status_code=200, opt={"body_type": BatchRequest, "remember_body": True},
+          summary="Price many programs at once",
           responses={200: ResponseSpec(BatchResults, generate_examples=False,
                                        description="One result per item, in item order (with the database "
                                                    "unavailable, each estimate `stored: false`)"),
