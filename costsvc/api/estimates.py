@@ -97,9 +97,7 @@ class EstimateController(Controller):
     async def create_estimate(
         self,
         request: Request,
-        # Plain annotation on purpose: a Body(...) marker here cost ~15 % of throughput in our
-        # bench (docs/PERFORMANCE.md). Litestar 3 will require a marker: re-measure then.
-        data: EstimateRequest,
+        data: JSONBody[EstimateRequest],
     ) -> Response[bytes]:
         """`?include=claims` adds the claim-by-claim detail."""
         # State and query parameters are read from the request rather than injected:
