@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         template_config=template_config(),
         debug=False,
     )
-    complete_document(app)
+    complete_document(app, import_kinds=sorted(LOADERS))
     if rate_limit:
         document_rate_limit(app)
     # Outside the router, as Litestar's own OpenTelemetry plugin wraps it: every request,

@@ -224,12 +224,9 @@ class UploadOperation(Operation):
     """Documents the two request bodies, which the handler reads itself (streamed)."""
 
     def __post_init__(self) -> None:
+        source_path = "a file under COSTSVC_IMPORT_ROOT (instead of uploading)"
         fields = {
-            "kind": Schema(type=OpenAPIType.STRING, description="import kind, e.g. fee_schedule"),
-            "source_path": Schema(
-                type=OpenAPIType.STRING, description="a file under COSTSVC_IMPORT_ROOT (instead of uploading)"
-            ),
-            "allow_partial": Schema(type=OpenAPIType.BOOLEAN),
+            "kind": Schema(type=OpenAPIType.STRING, description="what the file is (the enum lists the kinds)"),
             "payer_id": Schema(type=OpenAPIType.STRING),
             "program_id": Schema(type=OpenAPIType.STRING),
         }
@@ -241,9 +238,15 @@ class UploadOperation(Operation):
                         type=OpenAPIType.OBJECT,
                         additional_properties=False,
                         required=["kind"],
+                        description="A file, or a source_path on the server (not both: 422). Form fields "
+                                    "are text and an empty one is left out.",
                         properties={
                             **fields,
                             "file": Schema(type=OpenAPIType.STRING, format="binary"),
+                            "source_path": Schema(type=OpenAPIType.STRING, description=source_path),
+                            # what validate(lax) reads as a boolean, or empty
+                            "allow_partial": Schema(type=OpenAPIType.STRING,
+                                                    pattern="^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)?$"),
                             "payer_names": Schema(
                                 type=OpenAPIType.STRING,
                                 description='JSON object, e.g. {"Acme Health": "acme"}',
@@ -258,6 +261,8 @@ class UploadOperation(Operation):
                         required=["kind", "source_path"],
                         properties={
                             **fields,
+                            "source_path": Schema(type=OpenAPIType.STRING, min_length=1, description=source_path),
+                            "allow_partial": Schema(type=OpenAPIType.BOOLEAN),
                             "payer_names": Schema(
                                 type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING)
                             ),

@@ -49,6 +49,7 @@ from costsvc.services.policies import (
     SlidingScaleResult,
 )
 from costsvc.services.requests import BatchRequest, CompareRequest, EstimateRequest
+from costsvc.services.verifications import MemberSearch, RecordVerification
 
 STATIC = "/schema/static"
 _REDOC_DIR = Path(__file__).resolve().parent / "static" / "redoc"
@@ -281,6 +282,12 @@ def _schema_rules() -> dict[str, dict[str, Any]]:
             {"required": ["benefits"], "properties": {"benefits": {"type": "object"}}},
             {"required": ["verification_id"], "properties": {"verification_id": {"type": "string"}}},
         ]},
+        # a stored plan, or the payer's and the plan's names (verifications.draft_from_json)
+        "RecordVerification": {"anyOf": [
+            {"required": ["plan_id"], "properties": {"plan_id": {"type": "string"}}},
+            {"required": ["payer_name", "plan_name"], "properties": {"payer_name": {"type": "string", "minLength": 1},
+                                                                  "plan_name": {"type": "string", "minLength": 1}}},
+        ]},
     }
 
 
@@ -294,7 +301,8 @@ def _forbid_controls(schema: dict[str, Any]) -> None:
 def _own_types() -> list[Any]:
     return [EstimateRequest, BatchRequest, CompareRequest, Estimate, BatchResults, BatchItemError, Comparison,
             Problem, Ready, LevelList, PayerList, PlanList, PlanPage, ProgramOut, ProgramPage,
-            SlidingScaleRequest, SlidingScaleResult, PaymentQuoteRequest, PaymentQuotes]
+            SlidingScaleRequest, SlidingScaleResult, PaymentQuoteRequest, PaymentQuotes,
+            RecordVerification, MemberSearch]
 
 
 def _decimal_strings(name: str, schema: dict[str, Any]) -> None:
@@ -358,10 +366,13 @@ def _ref_of(prop: dict[str, Any]) -> str | None:
 _NEEDS_DATABASE = ("/v1/estimates/{", "/v1/imports", "/v1/verifications", "/v1/audit", "/v1/gfe")
 
 
-def complete_document(app: Litestar) -> None:
-    """Replace Litestar's schemas of our Structs by msgspec's, before the first request."""
+def complete_document(app: Litestar, *, import_kinds: list[str]) -> None:
+    """Replace Litestar's schemas of our Structs by msgspec's, before the first request.
+    ``import_kinds`` are the kinds the app factory wired (``POST /v1/imports``'s ``kind``)."""
     # The plugin keeps the document it serves: completed here in place, once.
     document = app.plugins.get("OpenAPIPlugin").provide_openapi_schema()
+    for media in document["paths"]["/v1/imports"]["post"]["requestBody"]["content"].values():
+        media["schema"]["properties"]["kind"]["enum"] = import_kinds
     _, components = msgspec.json.schema_components(_own_types(), ref_template="#/components/schemas/{name}")
     rules = _schema_rules()
     for name, schema in components.items():

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Controller, HttpMethod, Request, Response, get, post, route
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody, Schema
 from litestar.params import FromPath
 
 from costsvc.api.clients import client_of
@@ -82,6 +84,31 @@ def _decode_json(body: bytes) -> Any:
         raise InvalidInput.one("", "the request body is not valid JSON", code="malformed-json") from None
 
 
+def _json_body(struct: type) -> OpenAPIMediaType:
+    return OpenAPIMediaType(schema=Reference(f"#/components/schemas/{struct.__name__}"))
+
+
+@dataclass
+class RecordOperation(Operation):
+    """The two bodies of ``POST /v1/verifications``, which the handler reads itself."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(required=True, content={
+            JSON: _json_body(service.RecordVerification),
+            X12: OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.STRING, min_length=1,
+                description="An X12 005010X279A1 271 response: one verification per subscriber or dependent.")),
+        })
+
+
+@dataclass
+class SearchOperation(Operation):
+    """The body of ``POST /v1/verifications/search``: the member id, never in the URL."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(required=True, content={JSON: _json_body(service.MemberSearch)})
+
+
 class VerificationController(Controller):
     path = "/v1/verifications"
     tags = ["verifications"]
@@ -95,6 +122,7 @@ class VerificationController(Controller):
         return Response(None, status_code=204, headers={"Allow": "GET, OPTIONS, POST"})
 
     @post(status_code=201, summary="Record a verification (JSON, or an X12 271 as application/edi-x12)",
+          operation_class=RecordOperation,
           responses={201: ResponseSpec(VerificationList, description="One verification per person in the body",
                                        generate_examples=False),
                      **problem_responses(400, 401, 403, 404, 413, 415, 422, 503)})
@@ -138,6 +166,7 @@ class VerificationController(Controller):
         return _json(await service.page(state.pool, state.phi_vault, filters, await actor_of(request)))
 
     @post("/search", status_code=200, summary="A member's verifications, found through the keyed hash",
+          operation_class=SearchOperation,
           responses={200: ResponseSpec(VerificationList, description="The member's verifications, newest first",
                                        generate_examples=False),
                      **problem_responses(400, 401, 403, 413, 415, 422, 503)})

@@ -17,8 +17,11 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import schemathesis
 from openapi_spec_validator import validate
+from schemathesis.config import SchemathesisConfig
 
+from costsvc.api.app import create_app
 from costsvc.auth import create_api_key
 from costsvc.phi import generate_key
 from tests.server import _get, _serve, _stop, _wait_ready
@@ -35,6 +38,27 @@ async def _admin_key(db_url: str) -> str:
         return (await create_api_key(conn, role="admin", name="schemathesis")).key
     finally:
         await conn.close()
+
+
+def test_the_422_allowances_reach_only_the_operations_they_name():
+    # Two include-* keys in one [[operations]] entry are OR-ed by schemathesis: an entry
+    # with include-path-regex and include-method = "POST" once applied to every POST,
+    # allowing 422 everywhere and taking 409 from the import activation.
+    app = create_app(database_url="postgresql://unused@127.0.0.1:1/unused")  # nothing connects
+    document = app.plugins.get("OpenAPIPlugin").provide_openapi_schema()
+    schema = schemathesis.openapi.from_dict(document, config=SchemathesisConfig.from_path(SETTINGS))
+    allowed = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        statuses = schema.config.operations.get_for_operation(operation).checks.positive_data_acceptance
+        allowed[f"{operation.method.upper()} {operation.path}"] = set(statuses.expected_statuses)
+    with_422 = {name for name, statuses in allowed.items() if "422" in statuses}
+    assert with_422 == {
+        "POST /v1/estimates", "POST /v1/estimates/batch", "POST /v1/estimates/compare",
+        "POST /v1/sliding-scale", "POST /v1/payment-plans/quote", "POST /v1/estimates/{estimate_id}/gfe",
+        "POST /v1/verifications", "POST /v1/imports",
+    }
+    assert "409" in allowed["POST /v1/imports/{import_id}/activate"]
 
 
 async def test_openapi_is_valid_and_the_server_conforms_to_it(db_url, tmp_path):
